@@ -1,0 +1,1 @@
+"""Bingan 病案: paperless medical-record archive."""

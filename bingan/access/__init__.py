@@ -1,0 +1,1 @@
+"""Who may do what: users, roles, login, the access policy and the audit trail."""

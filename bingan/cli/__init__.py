@@ -1,0 +1,12 @@
+"""The `bingan` command: one module per domain registers its sub-commands on the shared app."""
+from bingan.cli import (  # noqa: F401  (imported for their command registrations)
+    admin_cmds,
+    formats_cmds,
+    ingest_cmds,
+    storage_cmds,
+)
+from bingan.cli.app import app
+
+
+def main() -> None:
+    app()

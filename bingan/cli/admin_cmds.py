@@ -1,0 +1,2 @@
+"""Commands: admin_cmds."""
+from bingan.cli.app import app  # noqa: F401

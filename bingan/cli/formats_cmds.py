@@ -1,0 +1,2 @@
+"""Commands: formats_cmds."""
+from bingan.cli.app import app  # noqa: F401

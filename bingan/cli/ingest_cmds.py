@@ -1,0 +1,2 @@
+"""Commands: ingest_cmds."""
+from bingan.cli.app import app  # noqa: F401

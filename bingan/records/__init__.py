@@ -1,0 +1,1 @@
+"""The record domain (病案): records, documents, versions and the workflows on them."""

@@ -1,0 +1,1 @@
+"""Storage: the database (SQLAlchemy models, migrations) and the encrypted blob stores."""

@@ -1,0 +1,1 @@
+"""Blob stores behind one BlobStore port: local encrypted volumes and MongoDB GridFS."""
