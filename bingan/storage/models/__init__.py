@@ -1,0 +1,26 @@
+"""SQLAlchemy models of the core domain; importing this module registers every table."""
+from bingan.storage.models.audit import AuditEvent, SystemSetting
+from bingan.storage.models.base import Base, utcnow
+from bingan.storage.models.documents import (
+    Category,
+    Document,
+    DocumentType,
+    DocumentTypeAlias,
+    Page,
+    Version,
+)
+from bingan.storage.models.organisation import Campus, Department, PasswordHistory, Role, User
+from bingan.storage.models.records import (
+    Diagnosis,
+    Operation,
+    Patient,
+    Record,
+    RecordNumberAlias,
+    Tag,
+)
+
+__all__ = [
+    "AuditEvent", "Base", "Campus", "Category", "Department", "Diagnosis", "Document",
+    "DocumentType", "DocumentTypeAlias", "Operation", "Page", "PasswordHistory", "Patient",
+    "Record", "RecordNumberAlias", "Role", "SystemSetting", "Tag", "User", "Version", "utcnow",
+]
