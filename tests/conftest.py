@@ -67,7 +67,7 @@ def _postgres_template() -> Iterator[str]:
         admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "not here"
+    except Exception as exc:
         yield f"unavailable: {exc.__class__.__name__}: {exc}"
         return
     name = f"bingan_tpl_{uuid.uuid4().hex[:8]}"
@@ -133,6 +133,6 @@ def redis_url() -> str:
 
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         service_missing("Redis", exc)
     return REDIS_URL

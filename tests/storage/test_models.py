@@ -1,7 +1,7 @@
 """The core domain model on SQLite and PostgreSQL: migrations, constraints, catalogue, identity numbers."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -44,8 +44,8 @@ def _record(session: Session, patient: Patient, stay: int = 1) -> Record:
         patient=patient,
         record_number=patient.record_number,
         stay_number=stay,
-        admitted_at=datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc),
-        discharged_at=datetime(2026, 3, 8, 15, 0, tzinfo=timezone.utc),
+        admitted_at=datetime(2026, 3, 1, 9, 30, tzinfo=UTC),
+        discharged_at=datetime(2026, 3, 8, 15, 0, tzinfo=UTC),
     )
     session.add(record)
     session.flush()

@@ -1,7 +1,7 @@
 """core domain
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-27 14:13:51.126166
 """
 from alembic import op
