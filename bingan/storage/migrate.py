@@ -21,20 +21,21 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     config = alembic_config(str(engine.url.render_as_string(hide_password=False)))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revision(engine: Engine) -> str:
+    """The applied revision(s); domains add migrations on their own branches, so there may be several."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return ",".join(sorted(MigrationContext.configure(connection).get_current_heads()))
 
 
 def head_revision() -> str:
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    return ",".join(sorted(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()))
 
 
 def is_up_to_date(engine: Engine) -> bool:
