@@ -1,0 +1,344 @@
+"""PDF: pypdfium2 first (fast, text with positions, rendering); for files it cannot open a
+pikepdf (qpdf) repair, then pdfminer text only; encrypted files reported, never crashed on."""
+from __future__ import annotations
+
+import ctypes
+import io
+import logging
+import re
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+from PIL import Image
+
+from bingan.formats import quality
+from bingan.formats.base import FormatError, Metadata, PageText, Signature, TextBox
+
+log = logging.getLogger(__name__)
+
+# PDFium is not thread-safe: every call into it (ours and the OFD renderer's) holds this lock.
+PDFIUM_LOCK = threading.RLock()
+
+DEFAULT_DPI = 150
+MAX_RENDER_PIXELS = 120_000_000  # ~A0 at 300 dpi; more is a hostile or broken page size
+INK_CHECK_DPI = 24  # enough to tell an empty page from one with a scanned picture
+MAX_PAGES = 100_000
+
+ENCRYPTED_MESSAGE = "PDF 已加密，需要密码才能打开，无法读取内容"
+DAMAGED_MESSAGE = "PDF 文件已损坏，无法打开"
+
+SourceType = bytes | Path
+
+
+class PdfFile:
+    """An opened PDF. ``mode`` is "pdfium" (full) or "text-only" (pdfminer rescued the text,
+    nothing can be rendered)."""
+
+    def __init__(self, source: SourceType) -> None:
+        self._source = source
+        self._doc: pdfium.PdfDocument | None = None
+        self._text_only: list[PageText] | None = None
+        self.repaired = False
+        self.mode = "pdfium"
+        self._open()
+
+    # -- opening -------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        first_error = self._try_pdfium(self._source)
+        if first_error is None:
+            return
+        if _is_password_error(first_error):
+            raise FormatError(ENCRYPTED_MESSAGE, str(first_error))
+        repaired = _pikepdf_repair(self._source)
+        if repaired is not None and self._try_pdfium(repaired) is None:
+            self.repaired = True
+            return
+        self._text_only = _pdfminer_pages(self._source, str(first_error))
+        self.mode = "text-only"
+
+    def _try_pdfium(self, source: SourceType) -> pdfium.PdfiumError | None:
+        try:
+            with PDFIUM_LOCK:
+                doc = pdfium.PdfDocument(source if isinstance(source, bytes) else str(source))
+                count = len(doc)
+        except pdfium.PdfiumError as exc:
+            return exc
+        if count <= 0 or count > MAX_PAGES:
+            with PDFIUM_LOCK:
+                doc.close()
+            return pdfium.PdfiumError(f"implausible page count {count}")
+        self._doc = doc
+        return None
+
+    def close(self) -> None:
+        if self._doc is not None:
+            with PDFIUM_LOCK:
+                self._doc.close()
+            self._doc = None
+
+    # -- pages ---------------------------------------------------------------------------
+
+    def page_count(self) -> int:
+        if self._text_only is not None:
+            return len(self._text_only)
+        with PDFIUM_LOCK:
+            return len(self._require_doc())
+
+    def page_texts(self) -> list[PageText]:
+        return [self.page_text(n) for n in range(1, self.page_count() + 1)]
+
+    def page_text(self, number: int) -> PageText:
+        """Text of one page with line boxes; ``needs_ocr`` set when the quality check fails."""
+        self._check_number(number)
+        if self._text_only is not None:
+            return self._text_only[number - 1]
+        with PDFIUM_LOCK:
+            text, boxes = self._extract(number)
+        page = PageText(number=number, text=text, boxes=boxes, source="text" if text.strip() else "none")
+        page.needs_ocr = self._needs_ocr(number, text)
+        return page
+
+    def _extract(self, number: int) -> tuple[str, list[TextBox]]:
+        try:
+            page = self._require_doc()[number - 1]
+            textpage = page.get_textpage()
+            try:
+                height = page.get_height()
+                raw = textpage.get_text_range()
+                boxes = _line_boxes(textpage, height)
+            finally:
+                textpage.close()
+                page.close()
+        except pdfium.PdfiumError as exc:
+            raise FormatError(f"PDF 第 {number} 页无法读取", str(exc)) from exc
+        return quality.normalize_cjk_spaces(_clean(raw)), boxes
+
+    def _needs_ocr(self, number: int, text: str) -> bool:
+        if text.strip():
+            verdict = quality.check_text(text)
+            if verdict.needs_ocr:
+                log.info("page %d needs OCR: %s", number, verdict.reason)
+            return verdict.needs_ocr
+        # No text: a scanned page has ink, a blank page has none.
+        return quality.has_ink(self.render(number, dpi=INK_CHECK_DPI))
+
+    # -- rendering -----------------------------------------------------------------------
+
+    def render(self, number: int, dpi: float | None = None, width: int | None = None) -> Image.Image:
+        self._check_number(number)
+        if self._doc is None:
+            raise FormatError("PDF 文件已损坏，只能读取文字，无法生成页面图像", "text-only fallback")
+        with PDFIUM_LOCK:
+            page = self._doc[number - 1]
+            try:
+                scale = _scale(page.get_width(), page.get_height(), dpi, width)
+                bitmap = page.render(scale=scale)
+                image = bitmap.to_pil()
+                image.load()
+            except pdfium.PdfiumError as exc:
+                raise FormatError(f"PDF 第 {number} 页无法显示", str(exc)) from exc
+            finally:
+                page.close()
+        return image.convert("RGB") if image.mode != "RGB" else image
+
+    # -- metadata ------------------------------------------------------------------------
+
+    def metadata(self) -> Metadata:
+        meta = Metadata(media_type="application/pdf", pages=self.page_count())
+        meta.extra["reader"] = self.mode + ("+repaired" if self.repaired else "")
+        if self._doc is None:
+            return meta
+        with PDFIUM_LOCK:
+            info = self._doc.get_metadata_dict(skip_empty=True)
+            meta.encrypted = pdfium_c.FPDF_GetSecurityHandlerRevision(self._doc) != -1
+            meta.signatures = _signatures(self._doc)
+        meta.producer = info.get("Producer", "")
+        meta.title = info.get("Title", "")
+        meta.created = parse_pdf_date(info.get("CreationDate", ""))
+        for key in ("Creator", "Author", "Subject"):
+            if info.get(key):
+                meta.extra[key.lower()] = info[key]
+        return meta
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _require_doc(self) -> pdfium.PdfDocument:
+        if self._doc is None:
+            raise FormatError(DAMAGED_MESSAGE, "document closed")
+        return self._doc
+
+    def _check_number(self, number: int) -> None:
+        count = self.page_count()
+        if not 1 <= number <= count:
+            raise FormatError(f"页码 {number} 超出范围（共 {count} 页）", f"page {number} of {count}")
+
+
+def _scale(width_pt: float, height_pt: float, dpi: float | None, width: int | None) -> float:
+    if width_pt <= 0 or height_pt <= 0:
+        raise FormatError("PDF 页面尺寸无效", f"{width_pt}x{height_pt}")
+    scale = width / width_pt if width else (dpi or DEFAULT_DPI) / 72
+    if scale <= 0 or width_pt * height_pt * scale * scale > MAX_RENDER_PIXELS:
+        raise FormatError("页面图像尺寸过大，请降低分辨率", f"{width_pt}x{height_pt}pt at scale {scale}")
+    return scale
+
+
+def _clean(text: str) -> str:
+    # PDFium ends lines with \r\n and marks soft hyphens / NULs from broken fonts.
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").replace("\ufffe", "")
+
+
+def _line_boxes(textpage: pdfium.PdfTextPage, height: float) -> list[TextBox]:
+    """One box per text run PDFium groups into a rectangle (roughly a line segment)."""
+    boxes = []
+    for index in range(textpage.count_rects()):
+        left, bottom, right, top = textpage.get_rect(index)
+        text = textpage.get_text_bounded(left, bottom, right, top)
+        text = quality.normalize_cjk_spaces(_clean(text)).strip()
+        if text:
+            boxes.append(TextBox(text, left, height - top, right, height - bottom))
+    return boxes
+
+
+def _is_password_error(exc: Exception) -> bool:
+    return "password" in str(exc).lower()
+
+
+def _pikepdf_repair(source: SourceType) -> bytes | None:
+    """qpdf rebuilds broken cross-reference tables; the rewritten bytes often open in PDFium."""
+    import pikepdf
+
+    try:
+        with pikepdf.open(io.BytesIO(source) if isinstance(source, bytes) else source) as pdf:
+            if len(pdf.pages) == 0:
+                return None
+            out = io.BytesIO()
+            pdf.save(out)
+            return out.getvalue()
+    except pikepdf.PasswordError as exc:
+        raise FormatError(ENCRYPTED_MESSAGE, str(exc)) from exc
+    except Exception as exc:  # qpdf raises many types on garbage; all mean "no"
+        log.debug("pikepdf repair failed: %s", exc)
+        return None
+
+
+def _pdfminer_pages(source: SourceType, why: str) -> list[PageText]:
+    """Last resort: pdfminer's lenient parser recovers text from some files PDFium rejects."""
+    try:
+        with io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb") as stream:
+            pages = _miner_read(stream)
+    except Exception as exc:  # pdfminer raises anything on damaged input
+        raise FormatError(_damaged_message(exc), f"pdfium: {why}; pdfminer: {exc!r}") from exc
+    if not pages:
+        raise FormatError(DAMAGED_MESSAGE, f"pdfium: {why}; pdfminer: no pages")
+    return pages
+
+
+def _miner_read(stream: io.IOBase) -> list[PageText]:
+    from pdfminer.high_level import extract_pages
+    from pdfminer.layout import LTTextContainer, LTTextLine
+
+    pages: list[PageText] = []
+    for number, layout in enumerate(extract_pages(stream), start=1):
+        if number > MAX_PAGES:
+            break
+        boxes = [_miner_box(line, layout.height)
+                 for element in layout if isinstance(element, LTTextContainer)
+                 for line in element if isinstance(line, LTTextLine)]
+        boxes = [box for box in boxes if box.text]
+        text = "\n".join(box.text for box in boxes)
+        verdict = quality.check_text(text)
+        pages.append(PageText(number, text, boxes, "text" if text else "none",
+                              needs_ocr=verdict.needs_ocr or not text))
+    return pages
+
+
+def _damaged_message(exc: Exception) -> str:
+    if "encrypt" in type(exc).__name__.lower() or "password" in str(exc).lower():
+        return ENCRYPTED_MESSAGE
+    return DAMAGED_MESSAGE
+
+
+def _miner_box(line: object, height: float) -> TextBox:
+    text = quality.normalize_cjk_spaces(line.get_text()).strip()  # type: ignore[attr-defined]
+    x0, y0, x1, y1 = line.bbox  # type: ignore[attr-defined]
+    return TextBox(text, x0, height - y1, x1, height - y0)
+
+
+_PDF_DATE = re.compile(
+    r"D?:?(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?\s*(?:([Zz+\-])(\d{2})?'?(\d{2})?'?)?"
+)
+
+
+def parse_pdf_date(value: str) -> datetime | None:
+    """PDF dates look like D:20240131120000+08'00'; every part after the year is optional."""
+    match = _PDF_DATE.match(value.strip()) if value else None
+    if not match:
+        return None
+    parts = [int(p) if p else d for p, d in zip(match.groups()[:6], (0, 1, 1, 0, 0, 0), strict=False)]
+    try:
+        stamp = datetime(*parts)  # type: ignore[misc]
+    except ValueError:
+        return None
+    sign, hours, minutes = match.group(7), match.group(8), match.group(9)
+    if sign in ("+", "-"):
+        offset = timedelta(hours=int(hours or 0), minutes=int(minutes or 0))
+        return stamp.replace(tzinfo=timezone(offset if sign == "+" else -offset))
+    if sign in ("Z", "z"):
+        return stamp.replace(tzinfo=UTC)
+    return stamp
+
+
+def _signatures(doc: pdfium.PdfDocument) -> list[Signature]:
+    count = pdfium_c.FPDF_GetSignatureCount(doc)
+    return [_signature(pdfium_c.FPDF_GetSignatureObject(doc, i)) for i in range(max(count, 0))]
+
+
+def _signature(handle: object) -> Signature:
+    sub_filter = _c_string(pdfium_c.FPDFSignatureObj_GetSubFilter, handle)
+    signed_at = parse_pdf_date(_c_string(pdfium_c.FPDFSignatureObj_GetTime, handle))
+    signer = _signer_name(_c_bytes(pdfium_c.FPDFSignatureObj_GetContents, handle))
+    # Verifying needs the certificate chain and a trust store, which the formats layer has not.
+    return Signature(
+        verdict="unverifiable",
+        reason="PDF 数字签名暂不支持验证（缺少证书信任链）",
+        signer=signer,
+        signed_at=signed_at,
+        kind=f"PDF {sub_filter}".strip(),
+    )
+
+
+def _c_string(function: object, handle: object) -> str:
+    size = function(handle, None, 0)  # type: ignore[operator]
+    if size <= 0:
+        return ""
+    buffer = ctypes.create_string_buffer(size)
+    function(handle, buffer, size)  # type: ignore[operator]
+    return buffer.value.decode("latin-1", "replace")
+
+
+def _c_bytes(function: object, handle: object) -> bytes:
+    size = function(handle, None, 0)  # type: ignore[operator]
+    if size <= 0:
+        return b""
+    buffer = ctypes.create_string_buffer(size)
+    function(handle, buffer, size)  # type: ignore[operator]
+    return buffer.raw[:size]
+
+
+def _signer_name(contents: bytes) -> str:
+    """Common name of the first certificate in the PKCS#7 blob, when it parses."""
+    if not contents.strip(b"\x00"):
+        return ""
+    try:
+        from asn1crypto import cms
+
+        info = cms.ContentInfo.load(contents.rstrip(b"\x00"))
+        certificates = info["content"]["certificates"]
+        subject = certificates[0].chosen.subject.native
+        return str(subject.get("common_name", ""))
+    except Exception:  # any malformed blob just means "signer unknown"
+        return ""

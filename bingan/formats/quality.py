@@ -1,0 +1,84 @@
+"""Is the text layer of a page worth indexing, or does the page need OCR?
+
+Some Chinese PDFs carry fonts without a usable ToUnicode map: every library then returns
+mojibake, "(cid:N)" placeholders or private-use code points. Those pages go to OCR.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+_CID = re.compile(r"\(cid:\d+\)")
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef"
+# Spaces between two CJK characters (or CJK punctuation) are artefacts of OCR engines and of
+# PDF writers that place every glyph separately; Chinese is written without them.
+# Digits count too ("2 型糖尿病" must be found as "2型糖尿病"); Latin words keep their spaces.
+_CJK_SPACES = re.compile(
+    rf"(?<=[{_CJK}])[ \t\u00a0\u3000]+(?=[{_CJK}0-9])|(?<=[0-9])[ \t\u00a0\u3000]+(?=[{_CJK}])"
+)
+
+MIN_CHARS = 8  # below this a ratio says nothing
+MAX_IMPLAUSIBLE = 0.3
+MAX_PRIVATE_USE = 0.05
+INK_LEVEL = 200  # grey value below which a pixel counts as ink
+MIN_INK = 0.002  # share of ink pixels that makes a page "visibly not empty"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    needs_ocr: bool
+    reason: str = ""  # technical, for the log
+
+
+def normalize_cjk_spaces(text: str) -> str:
+    return _CJK_SPACES.sub("", text)
+
+
+def check_text(text: str) -> Verdict:
+    """Quality of extracted text alone (no rendering): placeholders, private use, mojibake."""
+    if _CID.search(text):
+        return Verdict(True, "(cid:N) placeholders")
+    visible = [ch for ch in text if not ch.isspace()]
+    if not visible:
+        return Verdict(False)
+    private = sum(1 for ch in visible if "\ue000" <= ch <= "\uf8ff")
+    if private >= 3 and private / len(visible) > MAX_PRIVATE_USE:
+        return Verdict(True, f"private-use characters: {private}")
+    return _check_mojibake(visible)
+
+
+def _check_mojibake(visible: list[str]) -> Verdict:
+    non_ascii = [ch for ch in visible if ord(ch) > 127]
+    if len(non_ascii) < MIN_CHARS:
+        return Verdict(False)
+    implausible = sum(1 for ch in non_ascii if not _plausible(ch))
+    ratio = implausible / len(non_ascii)
+    if ratio > MAX_IMPLAUSIBLE:
+        return Verdict(True, f"mojibake: {ratio:.0%} implausible characters")
+    return Verdict(False)
+
+
+def _plausible(ch: str) -> bool:
+    """GB2312 covers the characters of ordinary simplified Chinese text.
+
+    Mojibake (UTF-8 read as GBK, GBK read as Latin-1) falls mostly outside it, while real
+    medical text rarely leaves it (a rare name character now and then stays under the ratio).
+    """
+    if "\u00c0" <= ch <= "\u00ff" or "\u0080" <= ch <= "\u00bf":
+        return False  # Latin-1 letters in a Chinese record are the signature of "Ã©" garbage
+    try:
+        ch.encode("gb2312")
+    except UnicodeEncodeError:
+        return ch in "①②③④⑤⑥⑦⑧⑨⑩™®©±·•…‰′″℃°μ" or "\u2460" <= ch <= "\u24ff"
+    return True
+
+
+def has_ink(image: Image.Image) -> bool:
+    """Does a (low-resolution) page image show anything, i.e. is empty text suspicious?"""
+    grey = np.asarray(image.convert("L"))
+    if grey.size == 0:
+        return False
+    return float((grey < INK_LEVEL).mean()) >= MIN_INK
