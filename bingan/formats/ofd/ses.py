@@ -1,0 +1,177 @@
+"""ASN.1 of electronic seals and seal signatures: GB/T 38540-2020 (V4) and GM/T 0031-2014 (V1).
+
+Parts Bingan never inspects (property info, extension data) are kept as Any so the many
+slightly-off encodings in the field still parse.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from asn1crypto import core
+
+
+class SesHeader(core.Sequence):
+    _fields = [("id", core.IA5String), ("version", core.Integer), ("vid", core.IA5String)]
+
+
+class SesPicture(core.Sequence):
+    _fields = [("type", core.IA5String), ("data", core.OctetString),
+               ("width", core.Integer), ("height", core.Integer)]
+
+
+class SesPropertyV4(core.Sequence):
+    _fields = [("type", core.Integer), ("name", core.UTF8String), ("certListType", core.Integer),
+               ("certList", core.Any), ("createDate", core.GeneralizedTime),
+               ("validStart", core.GeneralizedTime), ("validEnd", core.GeneralizedTime)]
+
+
+class SesPropertyV1(core.Sequence):
+    _fields = [("type", core.Integer), ("name", core.UTF8String), ("certList", core.Any),
+               ("createDate", core.Any), ("validStart", core.Any), ("validEnd", core.Any)]
+
+
+class SesSealInfo(core.Sequence):
+    _fields = [("header", SesHeader), ("esID", core.IA5String), ("property", core.Any),
+               ("picture", SesPicture), ("extDatas", core.Any, {"optional": True})]
+
+
+class SealV4(core.Sequence):
+    _fields = [("esealInfo", SesSealInfo), ("cert", core.OctetString),
+               ("signAlgID", core.ObjectIdentifier), ("signedValue", core.BitString)]
+
+
+class SignInfoV1(core.Sequence):
+    _fields = [("cert", core.OctetString), ("signatureAlgorithm", core.ObjectIdentifier),
+               ("signData", core.BitString)]
+
+
+class SealV1(core.Sequence):
+    _fields = [("esealInfo", SesSealInfo), ("signInfo", SignInfoV1)]
+
+
+class TbsSignV4(core.Sequence):
+    _fields = [("version", core.Integer), ("eseal", SealV4), ("timeInfo", core.GeneralizedTime),
+               ("dataHash", core.BitString), ("propertyInfo", core.IA5String),
+               ("extDatas", core.Any, {"explicit": 0, "optional": True})]
+
+
+class SesSignatureV4(core.Sequence):
+    _fields = [("toSign", TbsSignV4), ("cert", core.OctetString),
+               ("signatureAlgID", core.ObjectIdentifier), ("signature", core.BitString),
+               ("timeStamp", core.BitString, {"explicit": 0, "optional": True})]
+
+
+class TbsSignV1(core.Sequence):
+    _fields = [("version", core.Integer), ("eseal", SealV1), ("timeInfo", core.Any),
+               ("dataHash", core.BitString), ("propertyInfo", core.IA5String),
+               ("cert", core.OctetString), ("signatureAlgorithm", core.ObjectIdentifier)]
+
+
+class SesSignatureV1(core.Sequence):
+    _fields = [("toSign", TbsSignV1), ("signature", core.BitString)]
+
+
+@dataclass
+class SealPicture:
+    kind: str  # png | jpg | gif | bmp | ofd (lower case)
+    data: bytes
+    width_mm: float
+    height_mm: float
+
+
+@dataclass
+class ParsedSignature:
+    version: int
+    to_sign: bytes  # DER of TBS_Sign: what the SM2 signature covers
+    data_hash: bytes
+    cert: bytes
+    algorithm: str  # dotted OID
+    signature: bytes
+    signed_at: datetime | None
+    seal_name: str
+    picture: SealPicture | None
+
+
+def _picture(info: SesSealInfo) -> SealPicture | None:
+    pic = info["picture"]
+    return SealPicture(pic["type"].native.strip().lower(), pic["data"].native,
+                       float(pic["width"].native), float(pic["height"].native))
+
+
+def _seal_name(info: SesSealInfo) -> str:
+    for cls in (SesPropertyV4, SesPropertyV1):
+        try:
+            return str(cls.load(info["property"].dump())["name"].native)
+        except Exception:
+            continue
+    return ""
+
+
+def _time(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, bytes | str):
+        text = value.decode("ascii", "ignore") if isinstance(value, bytes) else value
+        for fmt in ("%Y%m%d%H%M%SZ", "%Y%m%d%H%M%S", "%y%m%d%H%M%SZ", "%Y-%m-%d %H:%M:%S"):
+            try:
+                return datetime.strptime(text.strip()[: len(fmt) + 2], fmt)
+            except ValueError:
+                continue
+    return None
+
+
+def _bits(value: core.BitString) -> bytes:
+    """BIT STRING contents as bytes (the unused-bits count is always 0 here)."""
+    return bytes(value.contents[1:])
+
+
+def parse_signature(data: bytes) -> ParsedSignature:
+    """SES_Signature, V4 first; raises ValueError when neither layout fits."""
+    errors = []
+    for parse in (_parse_v4, _parse_v1):
+        try:
+            return parse(data)
+        except Exception as exc:
+            errors.append(repr(exc))
+    raise ValueError("; ".join(errors))
+
+
+def _parse_v4(data: bytes) -> ParsedSignature:
+    sig = SesSignatureV4.load(data, strict=False)
+    tbs = sig["toSign"]
+    info = tbs["eseal"]["esealInfo"]
+    return ParsedSignature(
+        version=int(tbs["version"].native), to_sign=tbs.dump(), data_hash=_bits(tbs["dataHash"]),
+        cert=sig["cert"].native, algorithm=sig["signatureAlgID"].dotted,
+        signature=_bits(sig["signature"]), signed_at=_time(tbs["timeInfo"].native),
+        seal_name=_seal_name(info), picture=_picture(info))
+
+
+def _parse_v1(data: bytes) -> ParsedSignature:
+    sig = SesSignatureV1.load(data, strict=False)
+    tbs = sig["toSign"]
+    info = tbs["eseal"]["esealInfo"]
+    return ParsedSignature(
+        version=int(tbs["version"].native), to_sign=tbs.dump(), data_hash=_bits(tbs["dataHash"]),
+        cert=tbs["cert"].native, algorithm=tbs["signatureAlgorithm"].dotted,
+        signature=_bits(sig["signature"]), signed_at=_time(_v1_time(tbs["timeInfo"])),
+        seal_name=_seal_name(info), picture=_picture(info))
+
+
+def _v1_time(el: core.Any) -> object:
+    """V1 timeInfo is a BIT STRING of ASCII digits in the standard, a time type in practice."""
+    val = el.parse()
+    if isinstance(val, core.BitString):
+        return bytes(val.contents[1:])
+    return val.native
+
+
+def parse_seal(data: bytes) -> SealPicture | None:
+    """The picture of a standalone seal file (.esl), V4 or V1."""
+    for cls in (SealV4, SealV1):
+        try:
+            return _picture(cls.load(data, strict=False)["esealInfo"])
+        except Exception:
+            continue
+    return None

@@ -1,0 +1,77 @@
+"""Text per page with boxes in points, in reading order."""
+from __future__ import annotations
+
+import itertools
+
+from bingan.formats.base import PageText, TextBox
+from bingan.formats.ofd import geometry as g
+from bingan.formats.ofd.reader import OfdDocument, TextItem, advance
+
+ASCENT = 0.88  # share of the font size above the baseline; the rest is descent
+# Two boxes are on the same line when their vertical centres differ by less than this share
+# of the smaller box's height.
+LINE_TOLERANCE = 0.5
+
+
+def item_boxes(item: TextItem) -> list[TextBox]:
+    """One box per TextCode, transformed to page points."""
+    boxes: list[TextBox] = []
+    size = item.size
+    m = g.compose(item.matrix, (g.MM_TO_PT, 0, 0, g.MM_TO_PT, 0, 0))
+    for run in item.runs:
+        text = run.text.strip()
+        if not text:
+            continue
+        x_end = max(run.xs) + advance(run.text[-1], size) * item.hscale
+        y_min, y_max = min(run.ys), max(run.ys)
+        corners = [(min(run.xs), y_min - size * ASCENT), (x_end, y_min - size * ASCENT),
+                   (min(run.xs), y_max + size * (1 - ASCENT)), (x_end, y_max + size * (1 - ASCENT))]
+        pts = [g.apply(m, x, y) for x, y in corners]
+        xs = [p[0] for p in pts]
+        ys = [p[1] for p in pts]
+        boxes.append(TextBox(text, min(xs), min(ys), max(xs), max(ys)))
+    return boxes
+
+
+def reading_order(boxes: list[TextBox]) -> list[list[TextBox]]:
+    """Group boxes into lines top to bottom, each line left to right."""
+    lines: list[list[TextBox]] = []
+    centres: list[float] = []
+    heights: list[float] = []
+    for box in sorted(boxes, key=lambda b: ((b.y0 + b.y1) / 2, b.x0)):
+        centre, height = (box.y0 + box.y1) / 2, box.y1 - box.y0
+        if lines and abs(centre - centres[-1]) < LINE_TOLERANCE * min(height, heights[-1]):
+            lines[-1].append(box)
+            continue
+        lines.append([box])
+        centres.append(centre)
+        heights.append(height)
+    for line in lines:
+        line.sort(key=lambda b: b.x0)
+    return lines
+
+
+def _join(line: list[TextBox]) -> str:
+    parts = [line[0].text]
+    for prev, box in itertools.pairwise(line):
+        # A visible gap (over half a character) between runs is a word or column break.
+        gap = box.x0 - prev.x1
+        if gap > 0.5 * (box.y1 - box.y0):
+            parts.append(" ")
+        parts.append(box.text)
+    return "".join(parts)
+
+
+def page_text(doc: OfdDocument, number: int) -> PageText:
+    page = doc.page(number)
+    boxes = [b for item in page.items if isinstance(item, TextItem) for b in item_boxes(item)]
+    lines = reading_order(boxes)
+    ordered = [b for line in lines for b in line]
+    text = "\n".join(_join(line) for line in lines)
+    has_content = bool(page.items)
+    return PageText(number=number, text=text, boxes=ordered,
+                    source="text" if text else "none", needs_ocr=not text and has_content)
+
+
+def document_texts(doc: OfdDocument) -> list[PageText]:
+    return [page_text(doc, n) for n in range(1, len(doc.pages) + 1)]

@@ -1,0 +1,140 @@
+"""OFD reader specification: structure, leniency towards real producers, text in reading order."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+
+import ofd_gen as gen
+
+from bingan.formats import ofd
+from bingan.formats.base import FormatError
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_page_count_and_text_in_reading_order() -> None:
+    data = gen.simple_ofd(pages=3)
+    assert ofd.page_count(data) == 3
+    texts = ofd.page_texts(data)
+    assert [p.number for p in texts] == [1, 2, 3]
+    assert texts[0].text.splitlines() == [*gen.MEDICAL_LINES, "第 1 页"]
+    assert texts[2].text.endswith("第 3 页")
+    assert texts[0].source == "text" and not texts[0].needs_ocr
+
+
+def test_boxes_are_in_points_from_top_left() -> None:
+    b = gen.OfdBuilder()
+    b.pages.append(gen.PageSpec(texts=[gen.Text("病案", x=10, y=20, size=5)]))
+    box = ofd.page_texts(b.build())[0].boxes[0]
+    mm = 72 / 25.4
+    assert box.text == "病案"
+    assert box.x0 == pytest.approx(10 * mm, abs=0.5)
+    assert box.x1 == pytest.approx(20 * mm, abs=0.5)  # two glyphs of 5 mm each
+    assert box.y0 < 20 * mm < box.y1  # the baseline lies inside the box
+    assert box.y1 - box.y0 == pytest.approx(5 * mm, abs=0.5)
+
+
+def test_reading_order_sorts_lines_and_columns_not_file_order() -> None:
+    b = gen.OfdBuilder()
+    # Written bottom-up and right-to-left; the right cell is 0.6 mm lower, as in real forms.
+    b.pages.append(gen.PageSpec(texts=[
+        gen.Text("诊断：肺炎", 110, 50.6), gen.Text("姓名：王五", 20, 50),
+        gen.Text("病案首页", 20, 30)]))
+    text = ofd.page_texts(b.build())[0].text
+    assert text.splitlines() == ["病案首页", "姓名：王五 诊断：肺炎"]
+
+
+def test_ctm_scales_and_moves_text_boxes() -> None:
+    b = gen.OfdBuilder()
+    b.pages.append(gen.PageSpec(texts=[gen.Text("放大", 10, 20, size=5, ctm="2 0 0 2 0 0")]))
+    box = ofd.page_texts(b.build())[0].boxes[0]
+    mm = 72 / 25.4
+    assert box.y1 - box.y0 == pytest.approx(10 * mm, abs=0.5)
+    assert box.x1 - box.x0 == pytest.approx(20 * mm, abs=0.5)
+
+
+def test_template_text_is_part_of_the_page() -> None:
+    texts = ofd.page_texts(gen.rich_ofd())[0].text.splitlines()
+    assert texts[0] == "模板页眉：某某人民医院"  # template sits above the body text
+    assert "入院诊断：社区获得性肺炎" in texts
+
+
+@pytest.mark.parametrize("variant", [
+    {"namespace": None}, {"declare_ns": False}, {"namespace": "http://www.ofdspec.org"},
+    {"encoding": "GBK"}, {"encoding": "GB18030"}, {"upper_paths": True},
+], ids=["no-namespace", "undeclared-prefix", "wrong-namespace", "gbk", "gb18030", "DOC_0"])
+def test_lenient_towards_producer_quirks(variant: dict) -> None:
+    data = gen.simple_ofd(**variant)
+    assert ofd.page_count(data) == 1
+    assert "入院诊断：社区获得性肺炎" in ofd.page_texts(data)[0].text
+
+
+def test_gbk_bytes_declared_as_utf8_still_decode() -> None:
+    b = gen.OfdBuilder()
+    b.pages.append(gen.text_page(["门诊病历"]))
+    parts = b.parts()
+    page = "Doc_0/Pages/Page_0/Content.xml"
+    parts[page] = parts[page].decode("utf-8").encode("gbk")  # declaration still says UTF-8
+    assert ofd.page_texts(gen.zip_parts(parts))[0].text == "门诊病历"
+
+
+def test_absolute_and_backslash_references() -> None:
+    parts = gen.OfdBuilder().parts()
+    b = gen.OfdBuilder()
+    b.pages.append(gen.text_page(["检验报告"]))
+    parts = b.parts()
+    doc = parts["Doc_0/Document.xml"].decode()
+    parts["Doc_0/Document.xml"] = doc.replace('BaseLoc="Pages/Page_0/Content.xml"',
+                                              'BaseLoc="/Doc_0\\Pages\\Page_0\\Content.xml"').encode()
+    assert ofd.page_texts(gen.zip_parts(parts))[0].text == "检验报告"
+
+
+def test_missing_optional_parts_are_tolerated() -> None:
+    data = gen.simple_ofd()
+    for part in ("Doc_0/PublicRes.xml", "Doc_0/DocumentRes.xml"):
+        data = gen.with_part(data, part, None)
+    assert "病案号 2024000123" in ofd.page_texts(data)[0].text
+
+
+def test_missing_page_part_gives_empty_page() -> None:
+    data = gen.with_part(gen.simple_ofd(pages=2), "Doc_0/Pages/Page_1/Content.xml", None)
+    texts = ofd.page_texts(data)
+    assert len(texts) == 2 and texts[1].text == "" and texts[1].source == "none"
+
+
+def test_metadata_from_docinfo() -> None:
+    meta = ofd.metadata(gen.simple_ofd(pages=2, creator="数科OFD", title="出院小结"))
+    assert meta.media_type == "application/ofd"
+    assert meta.pages == 2
+    assert meta.producer == "数科OFD 1.0"
+    assert meta.title == "出院小结"
+    assert meta.created is not None and meta.created.year == 2024 and meta.created.hour == 8
+    assert meta.signatures == []
+    assert meta.extra["Author"] == "病案室"
+
+
+def test_attachments_are_listed() -> None:
+    b = gen.OfdBuilder()
+    b.pages.append(gen.text_page(["附件"]))
+    parts = b.parts()
+    doc = parts["Doc_0/Document.xml"].decode()
+    parts["Doc_0/Document.xml"] = doc.replace(
+        "</ofd:Pages>", "</ofd:Pages><ofd:Attachments>Attachs/Attachments.xml</ofd:Attachments>").encode()
+    parts["Doc_0/Attachs/Attachments.xml"] = (
+        f'<ofd:Attachments xmlns:ofd="{gen.NS}"><ofd:Attachment ID="1" Name="检验单.pdf" '
+        'Format="pdf"><ofd:FileLoc>a.pdf</ofd:FileLoc></ofd:Attachment></ofd:Attachments>').encode()
+    parts["Doc_0/Attachs/a.pdf"] = b"%PDF-1.4"
+    from bingan.formats.ofd.reader import OfdDocument
+
+    doc_obj = OfdDocument(gen.zip_parts(parts))
+    assert doc_obj.attachments() == [("检验单.pdf", "Doc_0/Attachs/a.pdf")]
+
+
+def test_page_number_out_of_range_is_a_format_error() -> None:
+    with pytest.raises(FormatError) as err:
+        ofd.render_page(gen.simple_ofd(), 5)
+    assert "页码" in err.value.message
