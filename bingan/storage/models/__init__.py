@@ -9,6 +9,7 @@ from bingan.storage.models.documents import (
     Page,
     Version,
 )
+from bingan.storage.models.ingest import CollectedItem, CollectionRun, Source, SourceMapping
 from bingan.storage.models.organisation import Campus, Department, PasswordHistory, Role, User
 from bingan.storage.models.records import (
     Diagnosis,
@@ -20,7 +21,9 @@ from bingan.storage.models.records import (
 )
 
 __all__ = [
-    "AuditEvent", "Base", "Campus", "Category", "Department", "Diagnosis", "Document",
+    "AuditEvent", "Base", "Campus", "Category", "CollectedItem", "CollectionRun", "Department", "Diagnosis",
+    "Document",
     "DocumentType", "DocumentTypeAlias", "Operation", "Page", "PasswordHistory", "Patient",
-    "Record", "RecordNumberAlias", "Role", "SystemSetting", "Tag", "User", "Version", "utcnow",
+    "Record", "RecordNumberAlias", "Role", "Source", "SourceMapping", "SystemSetting", "Tag", "User",
+    "Version", "utcnow",
 ]
