@@ -161,6 +161,8 @@ def _exif_value(image: Image.Image, tag: int) -> str:
 
 _WORK_WIDTH = 1000  # estimate on a reduced copy: the angle does not need full resolution
 _MAX_INK_POINTS = 60_000
+MIN_INK_POINTS = 2_000  # fewer is a line or two of text: no reliable angle
+MIN_PEAK_GAIN = 1.15
 
 
 def estimate_skew(image: Image.Image) -> float:
@@ -172,8 +174,12 @@ def estimate_skew(image: Image.Image) -> float:
     points = _ink_points(image)
     if points is None:
         return 0.0
-    best = _best_angle(points, np.arange(-DESKEW_RANGE, DESKEW_RANGE + 0.01, 0.5))
-    fine = _best_angle(points, np.arange(best - 0.5, best + 0.51, 0.05))
+    best, _ = _best_angle(points, np.arange(-DESKEW_RANGE, DESKEW_RANGE + 0.01, 0.5))
+    fine, score = _best_angle(points, np.arange(best - 0.5, best + 0.51, 0.05))
+    _, level = _best_angle(points, np.array([0.0]))
+    # A line or two of text gives a noisy profile: trust only a clear improvement over 0°.
+    if score < level * MIN_PEAK_GAIN:
+        return 0.0
     return round(float(fine), 2)
 
 
@@ -183,9 +189,9 @@ def _ink_points(image: Image.Image) -> np.ndarray | None:
         grey = grey.resize((_WORK_WIDTH, max(1, round(grey.height * _WORK_WIDTH / grey.width))),
                            Image.Resampling.BILINEAR)
     pixels = np.asarray(grey)
-    threshold = min(160, int(pixels.mean()) - 40)
+    threshold = min(180, int(pixels.mean()) - 30)
     ys, xs = np.nonzero(pixels < threshold)
-    if len(xs) < 200:
+    if len(xs) < MIN_INK_POINTS:
         return None
     if len(xs) > _MAX_INK_POINTS:
         keep = np.random.default_rng(0).choice(len(xs), _MAX_INK_POINTS, replace=False)
@@ -193,7 +199,7 @@ def _ink_points(image: Image.Image) -> np.ndarray | None:
     return np.stack([xs.astype(np.float64), ys.astype(np.float64)])
 
 
-def _best_angle(points: np.ndarray, angles: np.ndarray) -> float:
+def _best_angle(points: np.ndarray, angles: np.ndarray) -> tuple[float, float]:
     xs, ys = points
     scores = []
     for angle in angles:
@@ -202,7 +208,8 @@ def _best_angle(points: np.ndarray, angles: np.ndarray) -> float:
         rows = ys * math.cos(theta) + xs * math.sin(theta)
         histogram = np.bincount((rows - rows.min()).astype(np.int64))
         scores.append(float(np.sum(np.diff(histogram.astype(np.float64)) ** 2)))
-    return float(angles[int(np.argmax(scores))])
+    index = int(np.argmax(scores))
+    return float(angles[index]), scores[index]
 
 
 def deskew(image: Image.Image) -> tuple[Image.Image, float]:

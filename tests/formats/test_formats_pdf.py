@@ -1,0 +1,140 @@
+"""PDF through the one interface: text with boxes, rendering, metadata, damage, encryption."""
+from __future__ import annotations
+
+import io
+
+import pikepdf
+import pytest
+
+from bingan.formats.base import FormatError
+from bingan.formats.document import open_document
+from bingan.formats.quality import normalize_cjk_spaces
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_text_round_trip_preserves_chinese(gen, text_pdf):
+    pages = open_document(text_pdf).page_texts(ocr=False)
+    expected = [normalize_cjk_spaces("\n".join(lines)) for lines in gen.MEDICAL_PAGES]
+    assert [page.text for page in pages] == expected
+
+
+def test_text_pages_come_from_text_layer(text_pdf):
+    pages = open_document(text_pdf).page_texts()
+    assert [(page.source, page.needs_ocr) for page in pages] == [("text", False), ("text", False)]
+
+
+def test_boxes_hold_each_line_at_its_position(gen, text_pdf):
+    page = open_document(text_pdf).page_texts(ocr=False)[0]
+    first = page.boxes[0]
+    assert first.text == "入院记录"
+    # Drawn at x=72 pt, baseline 72 pt below the top edge, 12 pt font.
+    assert 70 < first.x0 < 75 and 58 < first.y0 < first.y1 < 76
+
+
+def test_boxes_cover_every_line(gen, text_pdf):
+    page = open_document(text_pdf).page_texts(ocr=False)[1]
+    assert [box.text for box in page.boxes] == [normalize_cjk_spaces(line) for line in gen.MEDICAL_PAGES[1]]
+
+
+def test_render_size_follows_dpi(text_pdf):
+    image = open_document(text_pdf).render(1, dpi=144)
+    assert (image.width, image.height) == (round(595.28 * 2), round(841.89 * 2))
+
+
+def test_render_size_follows_width(text_pdf):
+    assert open_document(text_pdf).render(2, width=600).width == 600
+
+
+def test_render_page_out_of_range_is_format_error(text_pdf):
+    with pytest.raises(FormatError, match="超出范围"):
+        open_document(text_pdf).render(3)
+
+
+def test_metadata_producer_title_and_date(text_pdf):
+    meta = open_document(text_pdf).metadata()
+    assert (meta.media_type, meta.pages, meta.producer, meta.title) == (
+        "application/pdf", 2, "Bingan test generator", "入院记录")
+    assert meta.created is not None and meta.created.year == 2000
+
+
+def test_file_path_opens_like_bytes(text_pdf, tmp_path):
+    path = tmp_path / "record.bin"
+    path.write_bytes(text_pdf)
+    with open_document(path) as document:
+        assert document.page_count() == 2
+
+
+def test_encrypted_pdf_reported_in_chinese(gen, text_pdf):
+    with pytest.raises(FormatError, match="已加密"):
+        open_document(gen.encrypted_pdf(text_pdf)).page_count()
+
+
+def test_empty_user_password_still_opens(gen, text_pdf):
+    document = open_document(gen.encrypted_pdf(text_pdf, user_password=""))
+    assert document.metadata().encrypted
+    assert "主诉" in document.page_texts(ocr=False)[0].text
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bit_flipped", "random_bytes"])
+def test_damaged_pdf_is_format_error_with_chinese_message(gen, text_pdf, damage):
+    data = {"truncated": gen.truncated(text_pdf), "bit_flipped": gen.bit_flipped(text_pdf),
+            "random_bytes": b"%PDF-1.4\n" + gen.random_bytes()}[damage]
+    try:
+        document = open_document(data)
+        document.page_texts(ocr=False)
+    except FormatError as error:
+        assert "PDF" in error.message and any("\u4e00" <= ch <= "\u9fff" for ch in error.message)
+
+
+def test_zero_byte_file_rejected():
+    with pytest.raises(FormatError, match="文件为空"):
+        open_document(b"")
+
+
+def test_broken_xref_repaired_by_pikepdf(text_pdf):
+    # Wrong offsets in the cross-reference table: PDFium gives up, qpdf rebuilds it.
+    broken = text_pdf.replace(b"xref", b"xxxx").replace(b"trailer", b"trailxx")
+    document = open_document(broken)
+    assert "入院记录" in document.page_texts(ocr=False)[0].text
+    assert document.metadata().extra["reader"] == "pdfium+repaired"
+
+
+def test_blank_page_needs_no_ocr(gen):
+    page = open_document(gen.blank_pdf()).page_texts(ocr="auto")[0]
+    assert (page.text, page.source, page.needs_ocr) == ("", "none", False)
+
+
+def test_image_only_page_is_routed_to_ocr(gen):
+    data = gen.scanned_pdf([gen.scan_image(dpi=100)])
+    page = open_document(data).page_texts(ocr=False)[0]
+    assert page.needs_ocr and page.source == "none"
+
+
+def test_mojibake_text_layer_is_routed_to_ocr(gen):
+    garbage = [gen.mojibake(line) for line in gen.MEDICAL_PAGES[0]]
+    data = gen.scanned_pdf([gen.scan_image(dpi=100)], hidden_text=garbage)
+    page = open_document(data).page_texts(ocr=False)[0]
+    assert page.text and page.needs_ocr
+
+
+def _with_signature_field(data: bytes) -> bytes:
+    pdf = pikepdf.open(io.BytesIO(data))
+    value = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Sig, Filter=pikepdf.Name("/Adobe.PPKLite"),
+        SubFilter=pikepdf.Name("/adbe.pkcs7.detached"), Contents=pikepdf.String(b"\x00" * 64),
+        ByteRange=pikepdf.Array([0, 10, 20, 10]), M=pikepdf.String("D:20240315103000+08'00'")))
+    field = pdf.make_indirect(pikepdf.Dictionary(
+        FT=pikepdf.Name.Sig, T=pikepdf.String("sig1"), V=value, Type=pikepdf.Name.Annot,
+        Subtype=pikepdf.Name.Widget, Rect=[0, 0, 0, 0], P=pdf.pages[0].obj))
+    pdf.pages[0].obj.Annots = pdf.make_indirect(pikepdf.Array([field]))
+    pdf.Root.AcroForm = pdf.make_indirect(pikepdf.Dictionary(Fields=pikepdf.Array([field]), SigFlags=3))
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def test_signature_field_listed_as_unverifiable(text_pdf):
+    signatures = open_document(_with_signature_field(text_pdf)).metadata().signatures
+    assert [(s.verdict, s.kind) for s in signatures] == [("unverifiable", "PDF adbe.pkcs7.detached")]
+    assert signatures[0].reason and signatures[0].signed_at.hour == 10

@@ -1,0 +1,62 @@
+"""The quality check that sends pages to OCR, and the CJK space clean-up."""
+from __future__ import annotations
+
+from PIL import Image, ImageDraw
+
+from bingan.formats.quality import check_text, has_ink, normalize_cjk_spaces
+
+GOOD = "主诉：反复胸闷气促5年，加重3天。既往史：2型糖尿病10年，冠状动脉粥样硬化性心脏病。"
+
+
+def test_clean_chinese_passes():
+    assert not check_text(GOOD).needs_ocr
+
+
+def test_rare_name_character_does_not_trigger_ocr():
+    assert not check_text("患者：王堃，" + GOOD).needs_ocr
+
+
+def test_utf8_read_as_gbk_is_mojibake():
+    assert check_text(GOOD.encode("utf-8").decode("gbk", "replace")).needs_ocr
+
+
+def test_gbk_read_as_latin1_is_mojibake():
+    assert check_text(GOOD.encode("gbk").decode("latin-1")).needs_ocr
+
+
+def test_latin1_garbage_like_A_tilde_is_mojibake():
+    assert check_text("RÃ©sumÃ© du patient Ã  lâ€™hÃ´pital").needs_ocr
+
+
+def test_cid_placeholders_need_ocr():
+    assert check_text("(cid:1234)(cid:88) 入院").needs_ocr
+
+
+def test_private_use_characters_need_ocr():
+    assert check_text("\ue012\ue013\ue014\ue015 入院").needs_ocr
+
+
+def test_english_text_passes():
+    assert not check_text("Discharge summary: type 2 diabetes mellitus, HbA1c 8.1%").needs_ocr
+
+
+def test_spaces_between_chinese_characters_removed():
+    assert normalize_cjk_spaces("冠 状 动 脉 粥 样 硬 化") == "冠状动脉粥样硬化"
+
+
+def test_digit_before_chinese_joined():
+    assert normalize_cjk_spaces("2 型 糖 尿 病") == "2型糖尿病"
+
+
+def test_spaces_between_latin_words_kept():
+    assert normalize_cjk_spaces("HbA1c 8.1 % 空腹 血糖") == "HbA1c 8.1 % 空腹血糖"
+
+
+def test_blank_image_has_no_ink():
+    assert not has_ink(Image.new("L", (200, 280), 255))
+
+
+def test_image_with_text_has_ink():
+    image = Image.new("L", (200, 280), 255)
+    ImageDraw.Draw(image).rectangle((20, 20, 180, 60), fill=0)
+    assert has_ink(image)
