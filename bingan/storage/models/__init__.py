@@ -1,4 +1,16 @@
 """SQLAlchemy models of the core domain; importing this module registers every table."""
+from bingan.storage.models.access import (
+    Announcement,
+    BrowsingHistory,
+    CategoryTemplate,
+    Favourite,
+    Grant,
+    IpRule,
+    TagPermission,
+    TotpEnrolment,
+    UserScope,
+    WebSession,
+)
 from bingan.storage.models.audit import AuditEvent, SystemSetting
 from bingan.storage.models.base import Base, utcnow
 from bingan.storage.models.documents import (
@@ -21,6 +33,8 @@ from bingan.storage.models.records import (
 )
 
 __all__ = [
+    "Announcement", "BrowsingHistory", "CategoryTemplate", "Favourite", "Grant", "IpRule",
+    "TagPermission", "TotpEnrolment", "UserScope", "WebSession",
     "AuditEvent", "Base", "Campus", "Category", "CollectedItem", "CollectionRun", "Department", "Diagnosis",
     "Document",
     "DocumentType", "DocumentTypeAlias", "Operation", "Page", "PasswordHistory", "Patient",

@@ -1,0 +1,164 @@
+"""The audit trail (K1, S12): events written in the caller's transaction, chained by SHA-256.
+
+Each event's hash covers the previous event's hash and a canonical JSON form of the event, so
+editing, inserting or deleting a row breaks the chain at that point. Appends are serialised:
+PostgreSQL takes a transaction-level advisory lock; on SQLite the event row is inserted first,
+which takes the database write lock before the previous hash is read.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from bingan.storage.models import AuditEvent, SystemSetting, User, utcnow
+
+ADVISORY_LOCK_KEY = 0x6269_6E67_6175_6469  # "bingaudi"; any constant shared by all writers
+MIN_RETENTION_DAYS = 180
+ANCHOR_KEY = "audit_anchor"
+ACTION_NAMES = {
+    "login": "登录", "login_failed": "登录失败", "logout": "退出", "locked": "账号锁定",
+    "session_timeout": "会话超时", "password_change": "修改密码", "totp_enrol": "绑定动态口令",
+    "view": "查阅", "page_view": "查看页面", "download": "下载", "print": "打印", "export": "导出",
+    "change": "修改", "search": "检索", "lookup": "批量查询", "denied": "拒绝访问",
+    "favourite": "收藏", "tag": "标签", "grant": "授权", "leak_trace": "泄露溯源",
+    "audit_export": "导出审计日志", "audit_purge": "清理审计日志", "settings": "修改设置",
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: int | None
+    username: str
+    client_ip: str = ""
+
+    @classmethod
+    def of(cls, user: User | None, client_ip: str = "") -> Actor:
+        if user is None:
+            return cls(None, "", client_ip)
+        return cls(user.id, user.username, client_ip)
+
+
+def _canonical_time(moment: datetime) -> str:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def event_hash(prev_hash: str, event: AuditEvent) -> str:
+    body = {
+        "id": event.id, "at": _canonical_time(event.at), "user_id": event.user_id,
+        "username": event.username, "action": event.action, "object_type": event.object_type,
+        "object_id": event.object_id, "record_id": event.record_id, "document_id": event.document_id,
+        "page": event.page, "client_ip": event.client_ip, "result": event.result, "detail": event.detail,
+    }
+    canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def record_event(
+    session: Session,
+    actor: Actor,
+    action: str,
+    *,
+    object_type: str = "",
+    object_id: str | int = "",
+    record_id: int | None = None,
+    document_id: int | None = None,
+    page: int | None = None,
+    result: str = "ok",
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the chain inside the caller's transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+    event = AuditEvent(
+        at=utcnow(), user_id=actor.user_id,
+        username=actor.username[:64], action=action, object_type=object_type, object_id=str(object_id)[:64],
+        record_id=record_id, document_id=document_id, page=page, client_ip=actor.client_ip[:64],
+        result=result, detail=detail or {},
+    )
+    session.add(event)
+    session.flush()  # the INSERT takes SQLite's write lock before we read the previous hash
+    previous = session.scalar(
+        sa.select(AuditEvent.hash).where(AuditEvent.id < event.id).order_by(AuditEvent.id.desc()).limit(1)
+    )
+    event.prev_hash = previous if previous is not None else _anchor(session).get("prev_hash", "")
+    event.hash = event_hash(event.prev_hash, event)
+    session.flush()
+    return event
+
+
+def _anchor(session: Session) -> dict:
+    setting = session.get(SystemSetting, ANCHOR_KEY)
+    return dict(setting.value) if setting else {}
+
+
+def iter_events(session: Session, batch: int = 2000) -> Iterator[AuditEvent]:
+    """Every event in id order with bounded memory."""
+    last_id = 0
+    while True:
+        rows = list(session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
+        ))
+        if not rows:
+            return
+        yield from rows
+        last_id = rows[-1].id
+        session.expunge_all()
+
+
+def verify_chain(session: Session) -> list[str]:
+    """Problems found in the audit chain (Chinese); empty when the chain is intact."""
+    problems: list[str] = []
+    expected_prev = _anchor(session).get("prev_hash", "")
+    for event in iter_events(session):
+        if event.prev_hash != expected_prev:
+            problems.append(f"审计事件 #{event.id} 之前的事件被删除或修改（链断开）")
+        if event.hash != event_hash(event.prev_hash, event):
+            problems.append(f"审计事件 #{event.id} 的内容被修改（哈希不符）")
+        expected_prev = event.hash
+    return problems
+
+
+def retention_days(session: Session) -> int:
+    from bingan.access.security_settings import security_settings
+
+    return max(MIN_RETENTION_DAYS, security_settings(session).audit_retention_days)
+
+
+class RetentionError(ValueError):
+    """Purging would delete events younger than the retention period."""
+
+
+def purge_before(session: Session, cutoff: datetime, actor: Actor) -> int:
+    """Delete events older than ``cutoff`` and re-anchor the chain on the first kept event.
+
+    Refuses when ``cutoff`` is inside the retention period (≥ 180 days, 等保: ≥ 6 months).
+    """
+    keep_days = retention_days(session)
+    if cutoff > utcnow() - timedelta(days=keep_days):
+        raise RetentionError(f"审计日志至少保留{keep_days}天，不能删除该日期之后的记录")
+    naive_cutoff = cutoff.astimezone(UTC) if cutoff.tzinfo else cutoff.replace(tzinfo=UTC)
+    last_purged = session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.at < naive_cutoff).order_by(AuditEvent.id.desc()).limit(1)
+    ).first()
+    if last_purged is None:
+        return 0
+    count = session.execute(sa.delete(AuditEvent).where(AuditEvent.id <= last_purged.id)).rowcount
+    anchor = {"prev_hash": last_purged.hash, "purged_through_id": last_purged.id,
+              "purged_before": cutoff.isoformat(), "purged_count": count}
+    setting = session.get(SystemSetting, ANCHOR_KEY)
+    if setting is None:
+        session.add(SystemSetting(key=ANCHOR_KEY, value=anchor))
+    else:
+        setting.value = anchor
+    session.flush()
+    record_event(session, actor, "audit_purge", object_type="audit", detail=anchor)
+    return count

@@ -1,0 +1,61 @@
+"""Permission codes and what the built-in roles hold by default.
+
+Separation of duties (等保 level 3): the system administrator runs the system but reads no
+audit trail and grants nothing; the security administrator manages users, roles, IP rules,
+grants and leak tracing; the audit administrator only reads the audit trail.
+"""
+from __future__ import annotations
+
+# Record actions the gate decides; a role needs ``record.<action>`` (or a grant) for each.
+RECORD_ACTIONS = ("view", "download", "print", "export", "change", "approve", "tag")
+
+PERMISSIONS: dict[str, str] = {
+    "record.view": "查阅病案",
+    "record.download": "下载病案文件",
+    "record.print": "打印病案",
+    "record.export": "导出病案",
+    "record.change": "修改病案",
+    "record.approve": "审批",
+    "record.tag": "给病案加标签",
+    "scope.all_departments": "全院数据范围",
+    "search.use": "检索",
+    "lookup.use": "批量查询病案号",
+    "tags.manage": "管理标签",
+    "audit.read": "查看审计日志",
+    "audit.export": "导出审计日志",
+    "users.manage": "管理用户",
+    "roles.manage": "管理角色与权限",
+    "ip_rules.manage": "管理访问地址规则",
+    "grants.manage": "授予临时权限",
+    "leak.trace": "泄露溯源",
+    "system.settings": "系统设置",
+    "system.status": "系统状态",
+    "announcements.manage": "发布公告",
+}
+
+_READER = ["record.view", "search.use", "lookup.use"]
+
+ROLE_DEFAULTS: dict[str, list[str]] = {
+    "sysadmin": ["system.settings", "system.status", "announcements.manage"],
+    "secadmin": ["users.manage", "roles.manage", "ip_rules.manage", "grants.manage", "leak.trace"],
+    "auditor": ["audit.read", "audit.export"],
+    "archivist": [*_READER, "record.download", "record.print", "record.export", "record.change",
+                  "record.tag", "scope.all_departments", "tags.manage", "announcements.manage"],
+    "qc": [*_READER, "record.change", "record.tag", "scope.all_departments"],
+    "clinician": [*_READER, "record.print", "record.tag"],
+    "nurse": ["record.view", "search.use"],
+    "medical_affairs": [*_READER, "record.export", "record.approve", "scope.all_departments", "grants.manage"],
+    "copy_clerk": [*_READER, "record.print", "scope.all_departments"],
+}
+
+# Administrators must use a second factor (等保 level 3: two factors, one cryptographic).
+ADMIN_ROLES = frozenset({"sysadmin", "secadmin", "auditor"})
+
+ACTION_NAMES = {
+    "view": "查阅", "download": "下载", "print": "打印", "export": "导出",
+    "change": "修改", "approve": "审批", "tag": "加标签",
+}
+
+
+def permission_for(action: str) -> str:
+    return f"record.{action}"

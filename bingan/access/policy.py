@@ -1,0 +1,276 @@
+"""The access gate: one function says whether a user may act on a record or document, and why not.
+
+``decide`` and ``scope_for`` read the same facts (``Subject``), so a page the search shows is a
+page the gate lets you open, and vice versa.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from bingan.access.permissions import ACTION_NAMES, permission_for
+from bingan.search.port import Scope
+from bingan.storage.models import (
+    Campus,
+    Category,
+    CategoryTemplate,
+    Department,
+    Document,
+    DocumentType,
+    Grant,
+    IpRule,
+    Record,
+    Tag,
+    TagPermission,
+    User,
+    UserScope,
+    utcnow,
+)
+
+CONFIDENTIALITY_NAMES = ("公开", "内部", "秘密", "机密")
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason_zh: str = ""
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+ALLOW = Decision(True, "")
+
+
+@dataclass
+class Subject:
+    """Everything about one user that the gate needs, loaded once per request."""
+
+    user: User
+    permissions: set[str]
+    departments: set[str]
+    all_departments: bool
+    campuses: set[str] | None
+    denied_tags: set[str]
+    category_rules: dict[str, set[str]] | None  # action -> category codes; None = no template applies
+    grants: dict[int, set[str]] = field(default_factory=dict)  # record id -> actions
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def permissions_of(user: User) -> set[str]:
+    return {code for role in user.roles for code in (role.permissions or [])}
+
+
+def load_subject(session: Session, user: User) -> Subject:
+    permissions = permissions_of(user)
+    scopes = session.execute(
+        sa.select(UserScope.kind, UserScope.code).where(UserScope.user_id == user.id)
+    ).all()
+    departments = {code for kind, code in scopes if kind == "department"}
+    if user.department is not None:
+        departments.add(user.department.code)
+    campuses = {code for kind, code in scopes if kind == "campus"} or None
+    return Subject(
+        user=user,
+        permissions=permissions,
+        departments=departments,
+        all_departments="scope.all_departments" in permissions,
+        campuses=campuses,
+        denied_tags=_denied_tags(session, user),
+        category_rules=_category_rules(session, user),
+        grants=_active_grants(session, user),
+    )
+
+
+def _denied_tags(session: Session, user: User) -> set[str]:
+    role_ids = [role.id for role in user.roles]
+    allowed = sa.select(TagPermission.tag_id).where(
+        sa.or_(TagPermission.user_id == user.id, TagPermission.role_id.in_(role_ids or [-1]))
+    )
+    rows = session.scalars(sa.select(Tag.name).where(Tag.restricted, Tag.id.not_in(allowed)))
+    return set(rows)
+
+
+def _category_rules(session: Session, user: User) -> dict[str, set[str]] | None:
+    role_ids = [role.id for role in user.roles] or [-1]
+    conditions = [CategoryTemplate.role_id.in_(role_ids)]
+    if user.department_id is not None:
+        conditions.append(CategoryTemplate.department_id == user.department_id)
+    rows = session.execute(
+        sa.select(CategoryTemplate.actions, Category.code)
+        .join(Category, Category.id == CategoryTemplate.category_id)
+        .where(sa.or_(*conditions))
+    ).all()
+    if not rows:
+        return None
+    rules: dict[str, set[str]] = {}
+    for actions, code in rows:
+        for action in actions or []:
+            rules.setdefault(action, set()).add(code)
+    return rules
+
+
+def _active_grants(session: Session, user: User) -> dict[int, set[str]]:
+    now = utcnow()
+    rows = session.execute(
+        sa.select(Grant.record_id, Grant.actions, Grant.valid_from, Grant.valid_until).where(
+            Grant.user_id == user.id, Grant.revoked_at.is_(None)
+        )
+    ).all()
+    grants: dict[int, set[str]] = {}
+    for record_id, actions, valid_from, valid_until in rows:
+        if aware(valid_from) <= now < aware(valid_until):
+            grants.setdefault(record_id, set()).update(actions or [])
+    return grants
+
+
+# --- the pieces of a decision; each returns a refusal or None ----------------------------------
+
+def user_problem(user: User, now: datetime | None = None) -> str | None:
+    if not user.active:
+        return "账号已停用"
+    valid_until = aware(user.valid_until)
+    if valid_until is not None and valid_until <= (now or utcnow()):
+        return "账号已过有效期"
+    return None
+
+
+def ip_problem(session: Session, client_ip: str) -> str | None:
+    """Blocked ranges always win; when allow ranges exist the client must be inside one."""
+    rules = session.execute(sa.select(IpRule.cidr, IpRule.kind).where(IpRule.active)).all()
+    if not rules:
+        return None
+    address = _parse_ip(client_ip)
+    if any(kind == "block" and _inside(address, cidr) for cidr, kind in rules):
+        return f"客户端地址 {client_ip} 已被禁止访问"
+    allows = [cidr for cidr, kind in rules if kind == "allow"]
+    if allows and not any(_inside(address, cidr) for cidr in allows):
+        return f"客户端地址 {client_ip} 不在允许访问的范围内"
+    return None
+
+
+def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+def _inside(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None, cidr: str) -> bool:
+    if address is None:
+        return False
+    try:
+        return address in ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return False
+
+
+def record_department(record: Record) -> Department | None:
+    return record.discharge_department or record.admission_department
+
+
+def _org_problem(subject: Subject, record: Record) -> str | None:
+    department = record_department(record)
+    if not subject.all_departments and (department is None or department.code not in subject.departments):
+        name = department.name if department else "未知科室"
+        return f"病案属于{name}，不在您的科室数据范围内"
+    campus: Campus | None = record.campus
+    if subject.campuses is not None and (campus is None or campus.code not in subject.campuses):
+        return f"病案属于{campus.name if campus else '未知院区'}，您没有该院区的权限"
+    return None
+
+
+def _label_problem(subject: Subject, record: Record) -> str | None:
+    if record.confidentiality > subject.user.max_confidentiality:
+        level = CONFIDENTIALITY_NAMES[record.confidentiality]
+        return f"病案密级为“{level}”，超出您的密级权限"
+    hidden = sorted(tag.name for tag in record.tags if tag.name in subject.denied_tags)
+    if hidden:
+        return f"病案带有受限标签“{hidden[0]}”"
+    return None
+
+
+def _category_problem(subject: Subject, action: str, document: Document | None) -> str | None:
+    if document is None or subject.category_rules is None:
+        return None
+    category = document.document_type.category
+    if category.code in subject.category_rules.get(action, set()):
+        return None
+    return f"您的分类权限模板不允许{ACTION_NAMES.get(action, action)}“{category.name}”类文书"
+
+
+def decide_for(
+    subject: Subject, action: str, record: Record, *, document: Document | None = None, ip_refusal: str | None = None
+) -> Decision:
+    """The decision from loaded facts; ``decide`` is the usual entry point."""
+    refusal = user_problem(subject.user) or ip_refusal
+    if refusal:
+        return Decision(False, refusal)
+    if record.sealed:
+        return Decision(False, "病案已封存，任何操作均不允许")
+    granted = action in subject.grants.get(record.id, set())
+    if not granted:
+        if permission_for(action) not in subject.permissions:
+            return Decision(False, f"您的角色没有{ACTION_NAMES.get(action, action)}病案的权限")
+        refusal = _org_problem(subject, record)
+        if refusal:
+            return Decision(False, refusal)
+    refusal = _label_problem(subject, record) or _category_problem(subject, action, document)
+    return Decision(False, refusal) if refusal else ALLOW
+
+
+def decide(
+    session: Session,
+    user: User,
+    action: str,
+    record: Record,
+    *,
+    document: Document | None = None,
+    client_ip: str = "",
+    subject: Subject | None = None,
+) -> Decision:
+    """May ``user`` perform ``action`` on ``record`` (and ``document``) from ``client_ip``?"""
+    subject = subject or load_subject(session, user)
+    return decide_for(subject, action, record, document=document, ip_refusal=ip_problem(session, client_ip))
+
+
+def scope_for(session: Session, user: User, client_ip: str = "", *, subject: Subject | None = None) -> Scope:
+    """The same rules as ``decide(…, "view", …)`` in the form the search index filters by."""
+    subject = subject or load_subject(session, user)
+    if user_problem(user) or ip_problem(session, client_ip):
+        return Scope(all_departments=False, departments=set(), campuses=set(), max_confidentiality=-1)
+    viewer = "record.view" in subject.permissions
+    granted = {rid for rid, actions in subject.grants.items() if "view" in actions}
+    allowed_categories = None
+    if subject.category_rules is not None:
+        allowed_categories = set(subject.category_rules.get("view", set()))
+    return Scope(
+        all_departments=viewer and subject.all_departments,
+        departments=set(subject.departments) if viewer else set(),
+        campuses=(set(subject.campuses) if subject.campuses is not None else None) if viewer else set(),
+        max_confidentiality=user.max_confidentiality,
+        denied_tags=set(subject.denied_tags),
+        granted_record_ids=granted,
+        allowed_categories=allowed_categories,
+        include_sealed=False,
+    )
+
+
+def visible_categories(subject: Subject, action: str = "view") -> set[str] | None:
+    if subject.category_rules is None:
+        return None
+    return set(subject.category_rules.get(action, set()))
+
+
+def category_of(session: Session, document: Document) -> Category:
+    return session.get(DocumentType, document.document_type_id).category

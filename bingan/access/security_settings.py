@@ -1,0 +1,39 @@
+"""Security settings the security administrator edits (stored as the ``security`` system setting)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from sqlalchemy.orm import Session
+
+from bingan.storage.models import SystemSetting
+
+KEY = "security"
+
+
+@dataclass
+class SecuritySettings:
+    lockout_attempts: int = 5  # 等保: limit failed logins (assessors expect ~5)
+    lockout_minutes: int = 10
+    idle_minutes: int = 15  # 等保: idle sessions end after 5–15 minutes
+    password_max_age_days: int = 90  # 0 = never expires
+    password_history: int = 5
+    audit_retention_days: int = 180  # never below 180 (6 months)
+    secure_cookies: bool = False  # True behind TLS; also set automatically for https requests
+
+
+def security_settings(session: Session) -> SecuritySettings:
+    setting = session.get(SystemSetting, KEY)
+    stored = dict(setting.value) if setting else {}
+    known = {field.name for field in fields(SecuritySettings)}
+    return SecuritySettings(**{key: value for key, value in stored.items() if key in known})
+
+
+def save_security_settings(session: Session, values: SecuritySettings) -> None:
+    values.audit_retention_days = max(180, values.audit_retention_days)
+    values.lockout_attempts = max(1, values.lockout_attempts)
+    setting = session.get(SystemSetting, KEY)
+    if setting is None:
+        session.add(SystemSetting(key=KEY, value=asdict(values)))
+    else:
+        setting.value = asdict(values)
+    session.flush()
