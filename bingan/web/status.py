@@ -67,13 +67,47 @@ def disk_free(path: Path) -> tuple[int, int]:
     return usage.free, usage.total
 
 
+def volumes_check(settings: Settings) -> tuple[Check, list[dict]]:
+    """Blob volumes with free space; unhealthy when no volume can take new files."""
+    from bingan.storage.blobs.port import BlobError, open_blob_store
+
+    try:
+        volumes = [v.__dict__ for v in open_blob_store(settings).volumes_status()]
+    except (BlobError, OSError) as exc:
+        return Check("文件存储", False, str(exc)), []
+    writable = [v for v in volumes if v["mode"] == "rw"]
+    if settings.blob_backend == "local" and not writable:
+        return Check("文件存储", False, "没有可写入的存储卷"), volumes
+    return Check("文件存储", True, f"{settings.blob_backend}，{len(volumes)} 个存储卷"), volumes
+
+
+QUEUE_STATES = {
+    "pending": "待采集", "fetched": "已获取", "stored": "已存储", "extracted": "已抽取",
+    "indexed": "已索引", "failed": "失败",
+}
+
+
+def queue_counts(engine: Engine) -> dict[str, int]:
+    """Collected items by pipeline state (the database holds the queue's truth)."""
+    from bingan.storage.models.ingest import CollectedItem
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(CollectedItem.state, sa.func.count()).group_by(CollectedItem.state)
+        ).all()
+    return {QUEUE_STATES.get(state, state): count for state, count in rows}
+
+
 def status_report(settings: Settings, engine: Engine) -> dict:
     """Everything the status page shows, as plain data (also served as JSON)."""
     database = database_check(engine)
+    volumes, volume_rows = volumes_check(settings)
     home_free, home_total = disk_free(settings.resolved_home)
     return {
-        "healthy": database.ok,
-        "checks": [database.__dict__],
+        "healthy": database.ok and volumes.ok,
+        "checks": [database.__dict__, volumes.__dict__],
+        "volumes": volume_rows,
+        "queue": queue_counts(engine) if database.ok else {},
         "components": component_versions(),
         "settings": {
             "数据目录": str(settings.resolved_home),

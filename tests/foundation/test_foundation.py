@@ -121,3 +121,15 @@ def test_status_report_names_database_revision_and_components(client):
     report = client.get("/api/v1/status").json()
     assert report["checks"][0]["ok"] is True
     assert dict(map(tuple, report["components"]))["tantivy"] != "未安装"
+
+
+def test_status_report_lists_volumes_with_free_space(client):
+    report = client.get("/api/v1/status").json()
+    volume = report["volumes"][0]
+    assert volume["mode"] == "rw" and volume["free_bytes"] > 0
+    assert report["healthy"] is True
+
+
+def test_status_page_is_a_chinese_page_with_volumes(client):
+    page = client.get("/admin/status").text
+    assert "系统状态" in page and "存储卷" in page and "读写" in page
