@@ -1,0 +1,371 @@
+"""The user query language, parsed once into an AST that each adapter compiles.
+
+Grammar (whitespace separates terms; AND is the default)::
+
+    query   := or
+    or      := and ( ("OR" | "|" | "||") and )*
+    and     := unary ( ["AND" | "&&"] unary )*
+    unary   := ("-" | "NOT" | "!") unary | primary
+    primary := "(" or ")" | field ":" value | "\"phrase\"" | word
+    value   := word | "\"phrase\"" | range
+
+Fields have Chinese and English names (病案号:/record:, 姓名:/name:, 科室:/dept:, 诊断:/diagnosis:,
+手术:/operation:, 类别:/category:, 文书:/type:, 身份证:/id:, 住院次数:/stay:, 年份:/year:,
+标签:/tag:, 出院:/discharged:, 入院:/admitted:, 病案类型:/kind:). Ranges: ``a..b``, ``a..``,
+``..b``, ``>=a``, ``>a``, ``<=a``, ``<a`` or one value; dates may be ``2024``, ``2024-03`` or
+``2024-03-31`` and a partial date covers its whole month/year. Full-width punctuation is
+accepted (``科室：心内科``, ``（…）``). Every error a user can make raises ``QueryError``
+with a Chinese message.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from bingan.search.analysis import analyze, normalize
+
+MAX_QUERY_CHARS = 1000
+MAX_DEPTH = 32
+
+
+class QueryError(ValueError):
+    """A query the user must fix; ``str(error)`` is the Chinese message to show."""
+
+
+FIELD_ALIASES: dict[str, str] = {
+    "病案号": "record", "record": "record", "mrn": "record",
+    "姓名": "name", "name": "name",
+    "科室": "dept", "dept": "dept", "department": "dept",
+    "诊断": "diagnosis", "diagnosis": "diagnosis", "dx": "diagnosis",
+    "手术": "operation", "operation": "operation", "op": "operation",
+    "类别": "category", "category": "category",
+    "文书": "type", "type": "type",
+    "身份证": "id", "id": "id",
+    "住院次数": "stay", "stay": "stay",
+    "年份": "year", "year": "year",
+    "标签": "tag", "tag": "tag",
+    "出院": "discharged", "discharged": "discharged",
+    "入院": "admitted", "admitted": "admitted",
+    "病案类型": "kind", "kind": "kind",
+}
+FIELD_LABELS = {
+    "record": "病案号", "name": "姓名", "dept": "科室", "diagnosis": "诊断", "operation": "手术",
+    "category": "类别", "type": "文书", "id": "身份证", "stay": "住院次数", "year": "年份",
+    "tag": "标签", "discharged": "出院", "admitted": "入院", "kind": "病案类型",
+}
+DATE_FIELDS = {"discharged", "admitted"}
+INT_FIELDS = {"stay", "year"}
+KIND_VALUES = {
+    "normal": "normal", "普通": "normal", "death": "death", "死亡": "death",
+    "special": "special", "特殊": "special",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A word or phrase; ``field`` None = page text. ``tokens`` as the analyser cuts them."""
+
+    field: str | None
+    text: str
+    tokens: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """Half-open interval [lo, hi) over a date or integer field; None = unbounded."""
+
+    field: str
+    lo: date | int | None
+    hi: date | int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    child: Node
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MatchAll:
+    pass
+
+
+Node = Term | Range | Not | And | Or | MatchAll
+
+
+@dataclass(slots=True)
+class ParsedQuery:
+    root: Node
+    warnings: list[str] = field(default_factory=list)
+
+    def highlight_terms(self) -> list[Term]:
+        """Text terms a matching page contains (not under a negation), for snippets."""
+        return list(_positive_text_terms(self.root))
+
+
+def _positive_text_terms(node: Node):
+    if isinstance(node, Term) and node.field is None:
+        yield node
+    elif isinstance(node, And | Or):
+        for child in node.children:
+            yield from _positive_text_terms(child)
+
+
+# ---------------------------------------------------------------- lexer
+
+_QUOTES = {'"': '"', "“": "”", "”": "”", "「": "」"}
+_BREAK = set(' \t\n()"“”「')
+
+
+@dataclass(frozen=True, slots=True)
+class _Tok:
+    kind: str  # WORD PHRASE FIELD LP RP OR AND NOT
+    value: str = ""
+    extra: str = ""  # FIELD: the value; PHRASE-valued field marks extra="phrase"
+    quoted: bool = False
+
+
+def _read_phrase(text: str, i: int) -> tuple[str, int]:
+    close = _QUOTES[text[i]]
+    end = text.find(close, i + 1)
+    if end < 0:
+        raise QueryError("引号未闭合：请检查查询中的双引号是否成对")
+    return text[i + 1 : end], end + 1
+
+
+def _read_word(text: str, i: int) -> tuple[str, int]:
+    j = i
+    while j < len(text) and text[j] not in _BREAK:
+        j += 1
+    return text[i:j], j
+
+
+def _lex(text: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+        elif ch in "()":
+            toks.append(_Tok("LP" if ch == "(" else "RP"))
+            i += 1
+        elif ch in _QUOTES:
+            phrase, i = _read_phrase(text, i)
+            toks.append(_Tok("WORD", phrase, quoted=True))
+        elif ch in "-!" and (i + 1 == len(text) or not text[i + 1].isspace()):
+            toks.append(_Tok("NOT"))
+            i += 1
+        else:
+            tok, i = _lex_word(text, i)
+            toks.append(tok)
+    return toks
+
+
+def _lex_word(text: str, i: int) -> tuple[_Tok, int]:
+    word, j = _read_word(text, i)
+    if word in ("OR", "|", "||"):
+        return _Tok("OR"), j
+    if word in ("AND", "&&"):
+        return _Tok("AND"), j
+    if word == "NOT":
+        return _Tok("NOT"), j
+    name, sep, value = word.partition(":")
+    if not sep or not name:
+        return _Tok("WORD", word), j
+    if not value and j < len(text) and text[j] in _QUOTES:
+        value, j = _read_phrase(text, j)
+        return _Tok("FIELD", name, value, quoted=True), j
+    return _Tok("FIELD", name, value), j
+
+
+# ---------------------------------------------------------------- parser
+
+
+class _Parser:
+    def __init__(self, toks: list[_Tok]) -> None:
+        self.toks = toks
+        self.pos = 0
+        self.depth = 0
+        self.warnings: list[str] = []
+
+    def peek(self) -> _Tok | None:
+        return self.toks[self.pos] if self.pos < len(self.toks) else None
+
+    def take(self) -> _Tok:
+        tok = self.toks[self.pos]
+        self.pos += 1
+        return tok
+
+    def parse(self) -> Node:
+        node = self.parse_or()
+        if self.peek() is not None:
+            raise QueryError("括号不匹配：多了一个右括号“)”")
+        return node
+
+    def parse_or(self) -> Node:
+        children = [self.parse_and()]
+        while (tok := self.peek()) is not None and tok.kind == "OR":
+            self.take()
+            if self.peek() is None or self.peek().kind in ("OR", "RP"):
+                raise QueryError("OR 后缺少检索词")
+            children.append(self.parse_and())
+        return children[0] if len(children) == 1 else Or(tuple(children))
+
+    def parse_and(self) -> Node:
+        children: list[Node] = []
+        while (tok := self.peek()) is not None and tok.kind not in ("OR", "RP"):
+            if tok.kind == "AND":
+                self.take()
+                if not children or self.peek() is None or self.peek().kind in ("OR", "RP", "AND"):
+                    raise QueryError("AND 两侧都需要检索词")
+                continue
+            children.append(self.parse_unary())
+        if not children:
+            raise QueryError("缺少检索词：OR 或括号旁边不能为空")
+        return children[0] if len(children) == 1 else And(tuple(children))
+
+    def parse_unary(self) -> Node:
+        tok = self.take()
+        if tok.kind == "NOT":
+            nxt = self.peek()
+            if nxt is None or nxt.kind in ("OR", "RP", "AND"):
+                raise QueryError("NOT（或减号）后缺少要排除的检索词")
+            return Not(self.parse_unary())
+        if tok.kind == "LP":
+            return self.parse_group()
+        if tok.kind == "RP":
+            raise QueryError("括号不匹配：多了一个右括号“)”")
+        if tok.kind == "FIELD":
+            return self.parse_field(tok)
+        return _text_term(None, tok.value)
+
+    def parse_group(self) -> Node:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QueryError("查询嵌套层数过多")
+        if self.peek() is not None and self.peek().kind == "RP":
+            raise QueryError("括号内缺少检索词")
+        node = self.parse_or()
+        if self.peek() is None or self.peek().kind != "RP":
+            raise QueryError("括号不匹配：缺少右括号“)”")
+        self.take()
+        self.depth -= 1
+        return node
+
+    def parse_field(self, tok: _Tok) -> Node:
+        canonical = FIELD_ALIASES.get(tok.value.lower())
+        if canonical is None:
+            whole = f"{tok.value}:{tok.extra}"
+            if re.fullmatch(r"[A-Za-z_\u4e00-\u9fff]+", tok.value):
+                self.warnings.append(f"未知字段“{tok.value}”，已按普通文本检索“{whole}”")
+            return _text_term(None, whole)
+        value = tok.extra.strip()
+        if not value:
+            raise QueryError(f"字段“{FIELD_LABELS[canonical]}”后缺少检索值")
+        if canonical in DATE_FIELDS or canonical in INT_FIELDS:
+            return parse_range(canonical, value)
+        if canonical == "kind":
+            return _kind_term(value)
+        return _text_term(canonical, value)
+
+
+def _text_term(field_name: str | None, text: str) -> Term:
+    tokens = tuple(analyze(text))
+    if not tokens:
+        raise QueryError("检索词为空")
+    return Term(field_name, text, tokens)
+
+
+def _kind_term(value: str) -> Term:
+    kind = KIND_VALUES.get(value.lower())
+    if kind is None:
+        raise QueryError("病案类型只能是：普通、死亡、特殊（normal / death / special）")
+    return Term("kind", kind, (kind,))
+
+
+# ---------------------------------------------------------------- ranges
+
+_DATE_RE = re.compile(r"(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?")
+
+
+def _date_bounds(text: str) -> tuple[date, date]:
+    """[first day, day after the last day] of a year, month or day."""
+    m = _DATE_RE.fullmatch(text)
+    if m is None:
+        raise QueryError(f"日期格式错误：“{text}”，应为 2024-01-31、2024-01 或 2024")
+    year, month, day = int(m[1]), m[2], m[3]
+    try:
+        if month is None:
+            return date(year, 1, 1), date(year + 1, 1, 1)
+        first = date(year, int(month), 1)
+        nxt = date(year + (first.month == 12), first.month % 12 + 1, 1)
+        if day is None:
+            return first, nxt
+        one = date(year, int(month), int(day))
+        return one, date.fromordinal(one.toordinal() + 1)
+    except ValueError as exc:
+        raise QueryError(f"日期不存在：“{text}”") from exc
+
+
+def _int_bounds(text: str, label: str) -> tuple[int, int]:
+    if not re.fullmatch(r"\d{1,9}", text):
+        raise QueryError(f"“{label}”应为整数，例如 {label}:2 或 {label}:1..3，而不是“{text}”")
+    return int(text), int(text) + 1
+
+
+def _bounds(field_name: str, text: str) -> tuple[date | int, date | int]:
+    if field_name in DATE_FIELDS:
+        return _date_bounds(text)
+    return _int_bounds(text, FIELD_LABELS[field_name])
+
+
+def parse_range(field_name: str, value: str) -> Range:
+    """``a..b`` / ``>=a`` / ``<b`` / one value → half-open [lo, hi)."""
+    for op in (">=", "<=", ">", "<"):
+        if value.startswith(op):
+            lo, hi = _bounds(field_name, value[len(op) :].strip())
+            return {
+                ">=": Range(field_name, lo, None),
+                ">": Range(field_name, hi, None),
+                "<=": Range(field_name, None, hi),
+                "<": Range(field_name, None, lo),
+            }[op]
+    if ".." in value:
+        left, _, right = value.partition("..")
+        if not left and not right:
+            raise QueryError(f"“{FIELD_LABELS[field_name]}”的范围两端不能都为空")
+        lo = _bounds(field_name, left)[0] if left else None
+        hi = _bounds(field_name, right)[1] if right else None
+        if lo is not None and hi is not None and lo >= hi:
+            raise QueryError(f"“{FIELD_LABELS[field_name]}”的范围起点晚于终点：{value}")
+        return Range(field_name, lo, hi)
+    lo, hi = _bounds(field_name, value)
+    return Range(field_name, lo, hi)
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def parse(query: str) -> ParsedQuery:
+    """Parse a user query; ``*`` alone lists everything in scope."""
+    text = normalize(query).strip()
+    if not text:
+        raise QueryError("请输入检索词")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"查询过长（最多 {MAX_QUERY_CHARS} 个字符）")
+    if text == "*":
+        return ParsedQuery(MatchAll())
+    parser = _Parser(_lex(text))
+    root = parser.parse()
+    return ParsedQuery(root, parser.warnings)

@@ -1,0 +1,517 @@
+"""tantivy adapter of the SearchIndex port (the embedded default).
+
+* Text is analysed by the regex analyser of ``analysis.py`` (registered on every open:
+  tantivy does not store analysers in the index); a query word is a phrase over its tokens.
+* The schema version lives in ``bingan-search.json`` beside the index. Opening an index
+  built with another version starts an empty one and ``needs_rebuild()`` stays True until
+  the reindex job calls ``mark_rebuilt()``.
+* One writer per process, created on the first write; if another process holds the lock,
+  writes raise ``IndexBusyError`` and searching still works (readers need no lock).
+* Facet counts are **matching pages** (tantivy terms aggregations over fast fields of the
+  full filtered query). ``total_records`` is exact whenever every matching page was
+  collected for grouping (up to ``EXACT_GROUP_LIMIT`` pages), otherwise a HyperLogLog
+  estimate flagged ``total_records_exact=False``.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+import tantivy
+
+from bingan.search import query as q
+from bingan.search.analysis import (
+    KEYWORD_TOKENIZER_NAME,
+    TOKENIZER_NAME,
+    build_analyzer,
+    build_keyword_analyzer,
+    is_identifier,
+    keyword,
+    normalize,
+    token_pattern,
+)
+from bingan.search.port import (
+    FACET_NAMES,
+    PageDoc,
+    PageHit,
+    RecordHit,
+    Scope,
+    SearchIndex,
+    SearchResult,
+    Sort,
+)
+from bingan.search.snippets import make_snippet
+
+SCHEMA_VERSION = 1
+META_FILE = "bingan-search.json"
+EXACT_GROUP_LIMIT = 20_000
+HITS_PER_RECORD = 3
+FACET_SIZE = 50
+
+Occur = tantivy.Occur
+ZH, KW, RAW = TOKENIZER_NAME, KEYWORD_TOKENIZER_NAME, "raw"
+
+
+class IndexBusyError(RuntimeError):
+    """Another process holds the index writer."""
+
+
+def build_schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("doc_id", tokenizer_name=RAW, index_option="basic")
+    for name in ("record_id", "version_id"):
+        sb.add_integer_field(name, stored=True, indexed=True, fast=True)
+    for name in ("document_id", "page"):
+        sb.add_integer_field(name, stored=True)
+    for name in ("stay", "year", "confidentiality", "sealed"):
+        sb.add_integer_field(name, stored=name in ("stay", "year"), indexed=True, fast=True)
+    sb.add_text_field("record_number", stored=True, tokenizer_name=KW, index_option="basic")
+    for name in ("record_keys", "id_number", "diagnosis_codes", "operation_codes"):
+        sb.add_text_field(name, tokenizer_name=KW, index_option="basic")
+    for name in ("category", "department", "record_kind", "campus"):
+        sb.add_text_field(name, stored=True, fast=True, tokenizer_name=RAW, index_option="basic")
+    for name in ("document_type", "tags"):
+        sb.add_text_field(name, tokenizer_name=RAW, index_option="basic")
+    for name in ("patient_name", "category_name", "document_type_name", "department_name"):
+        sb.add_text_field(name, stored=True, tokenizer_name=ZH)
+    for name in ("diagnosis_names", "operation_names"):
+        sb.add_text_field(name, tokenizer_name=ZH)
+    for name in ("admitted_at", "discharged_at"):
+        sb.add_date_field(name, stored=True, indexed=True, fast=True)
+    sb.add_text_field("text", stored=True, tokenizer_name=ZH)
+    return sb.build()
+
+
+def _as_datetime(value: date | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.combine(value, time.min, tzinfo=UTC)
+
+
+def _to_document(doc: PageDoc, schema: tantivy.Schema) -> tantivy.Document:
+    fields: dict[str, object] = {
+        "doc_id": doc.doc_id,
+        "record_id": doc.record_id,
+        "version_id": doc.version_id,
+        "document_id": doc.document_id,
+        "page": doc.page,
+        "stay": doc.stay,
+        "confidentiality": doc.confidentiality,
+        "sealed": int(doc.sealed),
+        "record_number": doc.record_number,
+        "record_keys": [doc.record_number, *doc.aliases],
+        "id_number": doc.id_number,
+        "diagnosis_codes": doc.diagnosis_codes,
+        "operation_codes": doc.operation_codes,
+        "category": doc.category,
+        "department": doc.department,
+        "record_kind": doc.record_kind,
+        "campus": doc.campus,
+        "document_type": doc.document_type,
+        "tags": doc.tags,
+        "patient_name": doc.patient_name,
+        "category_name": doc.category_name,
+        "document_type_name": doc.document_type_name,
+        "department_name": doc.department_name,
+        "diagnosis_names": doc.diagnosis_names,
+        "operation_names": doc.operation_names,
+        "text": doc.text,
+    }
+    if doc.discharge_year is not None:
+        fields["year"] = doc.discharge_year
+    if doc.admitted_at:
+        fields["admitted_at"] = _as_datetime(doc.admitted_at)
+    if doc.discharged_at:
+        fields["discharged_at"] = _as_datetime(doc.discharged_at)
+    return tantivy.Document.from_dict(fields, schema)
+
+
+class _Compiler:
+    """AST (query.py) → tantivy Query for one schema."""
+
+    def __init__(self, schema: tantivy.Schema) -> None:
+        self.schema = schema
+
+    def compile(self, node: q.Node) -> tantivy.Query:
+        if isinstance(node, q.MatchAll):
+            return tantivy.Query.all_query()
+        if isinstance(node, q.Term):
+            return self.term(node)
+        if isinstance(node, q.Range):
+            return self.range(node)
+        if isinstance(node, q.Not):
+            return self.boolean([], [node.child])
+        if isinstance(node, q.Or):
+            return tantivy.Query.boolean_query(
+                [(Occur.Should, self.compile(child)) for child in node.children]
+            )
+        positive = [c for c in node.children if not isinstance(c, q.Not)]
+        negative = [c.child for c in node.children if isinstance(c, q.Not)]
+        return self.boolean(positive, negative)
+
+    def boolean(self, positive: list[q.Node], negative: list[q.Node]) -> tantivy.Query:
+        clauses = [(Occur.Must, self.compile(c)) for c in positive]
+        if not clauses:  # a pure negation means "everything else in scope"
+            clauses.append((Occur.Must, tantivy.Query.all_query()))
+        clauses += [(Occur.MustNot, self.compile(c)) for c in negative]
+        return tantivy.Query.boolean_query(clauses)
+
+    def phrase(self, field: str, tokens: tuple[str, ...]) -> tantivy.Query:
+        if len(tokens) == 1:
+            return tantivy.Query.term_query(self.schema, field, tokens[0])
+        return tantivy.Query.phrase_query(self.schema, field, list(tokens))
+
+    def exact(self, field: str, value: str) -> tantivy.Query:
+        return tantivy.Query.term_query(self.schema, field, value)
+
+    def either(self, *queries: tantivy.Query) -> tantivy.Query:
+        return tantivy.Query.boolean_query([(Occur.Should, x) for x in queries])
+
+    def term(self, t: q.Term) -> tantivy.Query:
+        kw = keyword(t.text)
+        match t.field:
+            case None:
+                text = self.phrase("text", t.tokens)
+                if not is_identifier(list(t.tokens)):
+                    return text
+                return self.either(
+                    text, self.exact("record_keys", kw), self.exact("id_number", kw)
+                )
+            case "record":
+                return self.exact("record_keys", kw)
+            case "id":
+                return self.exact("id_number", kw)
+            case "name":
+                return self.phrase("patient_name", t.tokens)
+            case "tag":
+                return self.exact("tags", normalize(t.text).strip())
+            case "kind":
+                return self.exact("record_kind", t.text)
+            case "diagnosis" | "operation":
+                prefix = t.field
+                return self.either(
+                    self.exact(f"{prefix}_codes", kw), self.phrase(f"{prefix}_names", t.tokens)
+                )
+        code_field, name_field = {
+            "dept": ("department", "department_name"),
+            "category": ("category", "category_name"),
+            "type": ("document_type", "document_type_name"),
+        }[t.field]
+        raw = normalize(t.text).strip()
+        return self.either(self.exact(code_field, raw), self.phrase(name_field, t.tokens))
+
+    def range(self, r: q.Range) -> tantivy.Query:
+        if r.field in q.DATE_FIELDS:
+            field = "discharged_at" if r.field == "discharged" else "admitted_at"
+            ftype = tantivy.FieldType.Date
+            lo = _as_datetime(r.lo) if r.lo is not None else None
+            hi = _as_datetime(r.hi) if r.hi is not None else None
+        else:
+            field, ftype, lo, hi = r.field, tantivy.FieldType.Integer, r.lo, r.hi
+        return tantivy.Query.range_query(
+            self.schema, field, ftype, lower_bound=lo, upper_bound=hi,
+            include_upper=hi is None,
+        )
+
+    def scope(self, s: Scope) -> tantivy.Query:
+        """The permission filter as boolean clauses of the query (never a post-filter)."""
+        org: list[tuple[Occur, tantivy.Query]] = []
+        if not s.all_departments:
+            org.append((Occur.Must, self.any_of("department", sorted(s.departments))))
+        if s.campuses is not None:
+            org.append((Occur.Must, self.any_of("campus", sorted(s.campuses))))
+        org_q = tantivy.Query.boolean_query(org) if org else tantivy.Query.all_query()
+        if s.granted_record_ids:
+            grants = tantivy.Query.term_set_query(
+                self.schema, "record_id", sorted(s.granted_record_ids)
+            )
+            org_q = self.either(org_q, grants)
+        must = [(Occur.Must, org_q)]
+        must.append((Occur.Must, tantivy.Query.range_query(
+            self.schema, "confidentiality", tantivy.FieldType.Integer,
+            upper_bound=s.max_confidentiality,
+        )))
+        if s.allowed_categories is not None:
+            must.append((Occur.Must, self.any_of("category", sorted(s.allowed_categories))))
+        if s.denied_tags:
+            must.append((Occur.MustNot, self.any_of("tags", sorted(s.denied_tags))))
+        if not s.include_sealed:
+            must.append((Occur.MustNot, self.exact("sealed", 1)))
+        return tantivy.Query.const_score_query(tantivy.Query.boolean_query(must), 0.0)
+
+    def any_of(self, field: str, values: list[str]) -> tantivy.Query:
+        if not values:
+            return tantivy.Query.empty_query()
+        return tantivy.Query.term_set_query(self.schema, field, values)
+
+
+class TantivySearchIndex(SearchIndex):
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        heap_size: int = 96_000_000,
+        num_threads: int = 1,
+    ) -> None:
+        """``path`` None = in memory (tests). ``heap_size`` bounds the writer's memory."""
+        self.path = Path(path) if path else None
+        self.heap_size = heap_size
+        self.num_threads = num_threads
+        self._writer: tantivy.IndexWriter | None = None
+        self.schema = build_schema()
+        self._rebuild_pending = False
+        self._index = self._open()
+        self._compiler = _Compiler(self.schema)
+
+    # ------------------------------------------------------------ opening and meta
+
+    def _meta(self) -> dict:
+        return {"schema_version": SCHEMA_VERSION, "tokenizer": token_pattern()}
+
+    def _stored_meta(self) -> dict | None:
+        meta = self.path / META_FILE if self.path else None
+        if meta is None or not meta.exists():
+            return None
+        return json.loads(meta.read_text(encoding="utf-8"))
+
+    def _write_meta(self, rebuild_pending: bool) -> None:
+        self._rebuild_pending = rebuild_pending
+        if self.path is None:
+            return
+        meta = {**self._meta(), "rebuild_pending": rebuild_pending}
+        tmp = self.path / (META_FILE + ".tmp")
+        tmp.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(self.path / META_FILE)
+
+    def _open(self) -> tantivy.Index:
+        if self.path is None:
+            return self._register(tantivy.Index(self.schema))
+        self.path.mkdir(parents=True, exist_ok=True)
+        stored = self._stored_meta()
+        has_index = tantivy.Index.exists(str(self.path))
+        outdated = has_index and (
+            stored is None
+            or {k: stored.get(k) for k in self._meta()} != self._meta()
+            or not tantivy.Index.is_compatible(str(self.path))
+        )
+        if outdated:
+            self._wipe()
+        index = self._register(tantivy.Index(self.schema, str(self.path), reuse=True))
+        pending = outdated or bool(stored and stored.get("rebuild_pending"))
+        self._write_meta(rebuild_pending=pending)
+        return index
+
+    def _wipe(self) -> None:
+        for child in self.path.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+
+    @staticmethod
+    def _register(index: tantivy.Index) -> tantivy.Index:
+        index.register_tokenizer(TOKENIZER_NAME, build_analyzer())
+        index.register_tokenizer(KEYWORD_TOKENIZER_NAME, build_keyword_analyzer())
+        return index
+
+    @property
+    def schema_version(self) -> int:
+        return SCHEMA_VERSION
+
+    def needs_rebuild(self) -> bool:
+        return self._rebuild_pending
+
+    def mark_rebuilt(self) -> None:
+        """Called by the reindex job once every page has been added and committed."""
+        self._write_meta(rebuild_pending=False)
+
+    # ------------------------------------------------------------ writing
+
+    def _w(self) -> tantivy.IndexWriter:
+        if self._writer is None:
+            try:
+                self._writer = self._index.writer(self.heap_size, self.num_threads)
+            except ValueError as exc:
+                if "LockBusy" in str(exc) or "lock" in str(exc).lower():
+                    raise IndexBusyError("检索索引正被另一个进程写入，请稍后重试") from exc
+                raise
+        return self._writer
+
+    def add(self, docs: Iterable[PageDoc], *, upsert: bool = True) -> int:
+        """``upsert=False`` skips the delete-by-id (only for loading an empty index)."""
+        writer, n = self._w(), 0
+        for doc in docs:
+            if upsert:
+                writer.delete_documents_by_term("doc_id", doc.doc_id)
+            writer.add_document(_to_document(doc, self.schema))
+            n += 1
+        return n
+
+    def delete_versions(self, version_ids: Iterable[int]) -> None:
+        writer = self._w()
+        for vid in version_ids:
+            writer.delete_documents_by_term("version_id", int(vid))
+
+    def delete_record(self, record_id: int) -> None:
+        self._w().delete_documents_by_term("record_id", int(record_id))
+
+    def commit(self) -> None:
+        if self._writer is not None:
+            self._writer.commit()
+        self._index.reload()
+
+    def optimize(self) -> None:
+        """Commit, let the merge policy run until the segment count settles, drop dead files.
+
+        tantivy-py has no forced merge; the log merge policy keeps O(log n) segments. A new
+        writer may start merges on the segments it finds, hence the loop.
+        """
+        previous = -1
+        while previous != self.num_segments:
+            previous = self.num_segments
+            writer = self._w()
+            writer.commit()
+            writer.wait_merging_threads()  # consumes the writer
+            self._writer = None
+            # reload first: files still used by a live searcher generation are kept by the GC
+            self._index.reload()
+        self._w().garbage_collect_files()
+
+    def clear(self) -> None:
+        writer = self._w()
+        writer.delete_all_documents()
+        writer.commit()
+        writer.garbage_collect_files()
+        self._index.reload()
+        self._write_meta(rebuild_pending=False)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.rollback()
+            self._writer.wait_merging_threads()
+            self._writer = None
+
+    @property
+    def count(self) -> int:
+        return self._index.searcher().num_docs
+
+    @property
+    def num_segments(self) -> int:
+        return self._index.searcher().num_segments
+
+    # ------------------------------------------------------------ searching
+
+    def compile(self, query: str, scope: Scope) -> tuple[tantivy.Query, q.ParsedQuery]:
+        parsed = q.parse(query)
+        user = self._compiler.compile(parsed.root)
+        scoped = tantivy.Query.boolean_query(
+            [(Occur.Must, user), (Occur.Must, self._compiler.scope(scope))]
+        )
+        return scoped, parsed
+
+    def search(
+        self,
+        query: str,
+        scope: Scope,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+        group_by_record: bool = True,
+        facets: bool = True,
+        sort: Sort = "relevance",
+    ) -> SearchResult:
+        compiled, parsed = self.compile(query, scope)
+        searcher = self._index.searcher()
+        groups, total, distinct = self._collect(
+            searcher, compiled, sort, need=offset + limit, group=group_by_record
+        )
+        complete = distinct is not None
+        total_records = distinct if complete else self._estimate_records(searcher, compiled)
+        terms = parsed.highlight_terms()
+        records = [
+            self._record(searcher, hits, terms)
+            for hits in list(groups.values())[offset : offset + limit]
+        ]
+        return SearchResult(
+            total=total,
+            total_records=total_records,
+            records=records,
+            facets=self._facets(searcher, compiled) if facets else {},
+            total_records_exact=complete,
+            warnings=parsed.warnings,
+        )
+
+    def _collect(self, searcher, compiled, sort: Sort, *, need: int, group: bool):
+        """Top page hits grouped by record in best-first order, growing until ``need`` groups.
+
+        Returns (groups {key: [(score, address)]}, total pages, distinct records or None
+        when not every matching page was collected).
+        """
+        k = max(100, need * 5)
+        order_kwargs = {}
+        if sort != "relevance":
+            order = tantivy.Order.Desc if sort == "discharged_desc" else tantivy.Order.Asc
+            order_kwargs = {"order_by_field": "discharged_at", "order": order}
+        while True:
+            res = searcher.search(compiled, limit=k, count=True, **order_kwargs)
+            hits = res.hits
+            rids = searcher.fast_field_values("record_id", [a for _, a in hits])
+            groups: dict[int, list] = {}
+            for i, ((score, addr), rid) in enumerate(zip(hits, rids, strict=True)):
+                groups.setdefault(rid if group else i, []).append((score, addr))
+            complete = len(hits) >= res.count
+            if complete or len(groups) >= need or k >= EXACT_GROUP_LIMIT:
+                return groups, res.count, len(set(rids)) if complete else None
+            k = min(k * 4, EXACT_GROUP_LIMIT)
+
+    def _estimate_records(self, searcher, compiled) -> int:
+        agg = searcher.aggregate(compiled, {"n": {"cardinality": {"field": "record_id"}}})
+        return round(agg["n"]["value"] or 0)
+
+    def _record(self, searcher, hits, terms) -> RecordHit:
+        page_hits = []
+        first = None
+        for score, addr in hits[:HITS_PER_RECORD]:
+            stored = searcher.doc(addr).to_dict()
+            first = first or stored
+            page_hits.append(
+                PageHit(
+                    document_id=_one(stored, "document_id"),
+                    version_id=_one(stored, "version_id"),
+                    document_type_name=_one(stored, "document_type_name", ""),
+                    category_name=_one(stored, "category_name", ""),
+                    page=_one(stored, "page"),
+                    snippet=make_snippet(_one(stored, "text", ""), terms),
+                    score=float(score) if isinstance(score, float) else 0.0,
+                )
+            )
+        discharged = _one(first, "discharged_at")
+        return RecordHit(
+            record_id=_one(first, "record_id"),
+            record_number=_one(first, "record_number", ""),
+            stay=_one(first, "stay", 0),
+            patient_name=_one(first, "patient_name", ""),
+            department_name=_one(first, "department_name", ""),
+            discharged_at=discharged.date() if discharged else None,
+            score=page_hits[0].score,
+            hits=page_hits,
+            matched_pages=len(hits),
+        )
+
+    def _facets(self, searcher, compiled) -> dict[str, list[tuple[str, int]]]:
+        spec = {
+            name: {"terms": {"field": name, "size": FACET_SIZE}} for name in FACET_NAMES
+        }
+        agg = searcher.aggregate(compiled, spec)
+        return {
+            name: [(str(b["key"]), int(b["doc_count"])) for b in agg[name]["buckets"]]
+            for name in FACET_NAMES
+        }
+
+
+def _one(stored: dict, name: str, default=None):
+    values = stored.get(name)
+    return values[0] if values else default
