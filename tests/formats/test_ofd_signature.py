@@ -1,0 +1,155 @@
+"""OFD seal signatures (GB/T 38540 SES V4, GM/T 0031 V1) with real SM2 keys and certificates."""
+from __future__ import annotations
+
+import io
+import sys
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+
+import ofd_gen as gen
+
+from bingan.formats import ofd
+from bingan.formats.ofd import ses
+from bingan.formats.ofd.signature import sm2_verify
+
+pytestmark = pytest.mark.timeout(120)
+SIGNED = gen.signed_ofd()
+SIGNED_V1 = gen.signed_ofd(version=1)
+SIGN_XML = "Doc_0/Signs/Sign_0/Signature.xml"
+VALUE = "Doc_0/Signs/Sign_0/SignedValue.dat"
+PAGE = "Doc_0/Pages/Page_0/Content.xml"
+
+
+def part(data: bytes, name: str) -> bytes:
+    return zipfile.ZipFile(io.BytesIO(data)).read(name)
+
+
+def only(data: bytes) -> ofd.Signature:
+    sigs = ofd.verify_signatures(data)
+    assert len(sigs) == 1
+    return sigs[0]
+
+
+@pytest.mark.parametrize(("data", "kind"), [(SIGNED, "OFD SES V4"), (SIGNED_V1, "OFD SES V1")])
+def test_valid_signature(data: bytes, kind: str) -> None:
+    sig = only(data)
+    assert sig.verdict == "valid", sig.reason
+    assert sig.kind == kind
+    assert sig.signer == "某某人民医院电子签章"  # certificate subject CN
+    assert sig.signed_at == datetime(2024, 5, 1, 8, 30)
+    assert "有效" in sig.reason
+
+
+def test_metadata_lists_signatures() -> None:
+    meta = ofd.metadata(SIGNED)
+    assert [s.verdict for s in meta.signatures] == ["valid"]
+
+
+def test_sha256_check_method_is_supported() -> None:
+    assert only(gen.signed_ofd(check_method="SHA256")).verdict == "valid"
+
+
+def test_page_content_changed_is_tampered_and_names_the_file() -> None:
+    content = part(SIGNED, PAGE)
+    flipped = content.replace("张三".encode(), "李五".encode(), 1)
+    sig = only(gen.with_part(SIGNED, PAGE, flipped))
+    assert sig.verdict == "tampered"
+    assert "Content.xml" in sig.reason
+
+
+def test_single_bit_flip_in_page_content_is_tampered() -> None:
+    content = bytearray(part(SIGNED, PAGE))
+    content[len(content) // 2] ^= 0x01
+    assert only(gen.with_part(SIGNED, PAGE, bytes(content))).verdict == "tampered"
+
+
+def test_removed_signed_file_is_tampered() -> None:
+    sig = only(gen.with_part(SIGNED, "Doc_0/PublicRes.xml", None))
+    assert sig.verdict == "tampered" and "缺失" in sig.reason
+
+
+def test_signature_xml_changed_is_tampered() -> None:
+    # Moving the stamp without re-signing: the SES data hash no longer matches.
+    data = gen.replace_in_part(SIGNED, SIGN_XML, b'Boundary="140 200 40 40"', b'Boundary="10 10 40 40"')
+    sig = only(data)
+    assert sig.verdict == "tampered" and "Signature.xml" in sig.reason
+
+
+def test_corrupt_signature_value_is_tampered() -> None:
+    value = bytearray(part(SIGNED, VALUE))
+    value[-1] ^= 0xFF  # last byte of s in the SM2 signature
+    sig = only(gen.with_part(SIGNED, VALUE, bytes(value)))
+    assert sig.verdict == "tampered"
+    assert "签名值" in sig.reason
+
+
+def test_garbage_signed_value_is_unverifiable() -> None:
+    sig = only(gen.with_part(SIGNED, VALUE, b"\x30\x03garbage"))
+    assert sig.verdict == "unverifiable" and "SES" in sig.reason
+
+
+def test_missing_signed_value_is_unverifiable() -> None:
+    sig = only(gen.with_part(SIGNED, VALUE, None))
+    assert sig.verdict == "unverifiable" and "SignedValue" in sig.reason
+
+
+def test_unknown_digest_algorithm_is_unverifiable() -> None:
+    data = gen.replace_in_part(SIGNED, SIGN_XML, b'CheckMethod="1.2.156.10197.1.401"',
+                               b'CheckMethod="1.2.3.4.5"')
+    sig = only(data)
+    assert sig.verdict == "unverifiable" and "摘要算法" in sig.reason
+
+
+def test_missing_certificate_is_unverifiable() -> None:
+    parsed = ses.SesSignatureV4.load(part(SIGNED, VALUE))
+    parsed["cert"] = b""
+    sig = only(gen.with_part(SIGNED, VALUE, parsed.dump(force=True)))
+    assert sig.verdict == "unverifiable" and "证书" in sig.reason
+
+
+def test_unknown_signature_algorithm_is_unverifiable() -> None:
+    parsed = ses.SesSignatureV4.load(part(SIGNED, VALUE))
+    parsed["signatureAlgID"] = "1.2.840.10045.4.3.2"  # ECDSA-SHA256: not implemented
+    sig = only(gen.with_part(SIGNED, VALUE, parsed.dump(force=True)))
+    assert sig.verdict == "unverifiable" and "签名算法" in sig.reason
+
+
+def test_signature_by_another_key_is_tampered() -> None:
+    # Valid SES structure and certificate, but signed by a key the certificate does not hold.
+    other = ses.SesSignatureV4.load(part(gen.signed_ofd(seed=9), VALUE))
+    mine = ses.SesSignatureV4.load(part(SIGNED, VALUE))
+    mine["signature"] = other["signature"]
+    assert only(gen.with_part(SIGNED, VALUE, mine.dump(force=True))).verdict == "tampered"
+
+
+def test_unsigned_document_has_no_signatures() -> None:
+    assert ofd.verify_signatures(gen.simple_ofd()) == []
+
+
+def test_broken_signature_xml_keeps_document_readable() -> None:
+    data = gen.with_part(SIGNED, SIGN_XML, b"<Signature><SignedInfo>")
+    assert only(data).verdict == "unverifiable"
+    assert "住院病案首页" in ofd.page_texts(data)[0].text
+    ofd.render_page(data, 1, dpi=50)
+
+
+def test_sm2_verify_against_gmssl_signature() -> None:
+    key = gen.Sm2Key.generate(5)
+    message = "病案首页".encode()
+    sig = key.sign(message)
+    public = bytes.fromhex(key.public_hex)
+    assert sm2_verify(public, message, sig)
+    assert not sm2_verify(public, message + b"!", sig)
+    assert not sm2_verify(public, message, b"\x30\x00")
+
+
+def test_seal_picture_is_parsed() -> None:
+    parsed = ses.parse_signature(part(SIGNED, VALUE))
+    assert parsed.picture is not None and parsed.picture.kind == "png"
+    assert parsed.picture.data.startswith(b"\x89PNG")
+    assert parsed.seal_name == "病案专用章"
