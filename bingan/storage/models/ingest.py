@@ -123,7 +123,8 @@ class CollectedItem(Timestamped, Base):
     failure_reason: Mapped[str] = mapped_column(Text, default="")  # Chinese, shown to users
     failure_detail: Mapped[str] = mapped_column(Text, default="")  # technical, for the log
     retry_count: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]  # not before (retry backoff, collection delay)
+    kicked_at: Mapped[datetime | None]  # last broker message sent; the sweeper re-kicks after a lease
     locked_until: Mapped[datetime | None]
     locked_by: Mapped[str] = mapped_column(String(64), default="")
     heartbeat_at: Mapped[datetime | None]

@@ -109,6 +109,7 @@ def upgrade() -> None:
     sa.Column('failure_detail', sa.Text(), nullable=False),
     sa.Column('retry_count', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('kicked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('locked_by', sa.String(length=64), nullable=False),
     sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True),

@@ -1,0 +1,513 @@
+"""The collection pipeline: fetch → identify → hash → store blob → extract → version → index.
+
+Every step reads the item row, does its work and commits the item's next state; the row
+is the only truth (broker messages are kicks). Each step is idempotent, so a worker killed
+anywhere leaves the item at its last committed state and whoever claims it next resumes
+there: a re-fetch overwrites the staged file, a re-put deduplicates by SHA-256, a version
+with known content is found instead of made, and index writes are upserts by page id.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from bingan.config import Settings, get_settings
+from bingan.formats.base import FormatError
+from bingan.ingest import extract as extraction
+from bingan.ingest import resolve
+from bingan.ingest.errors import PermanentFailure, StepFailure, TransientFailure
+from bingan.ingest.indexing import current_version_ids, page_docs_for_versions, version_ids_of
+from bingan.ingest.options import IngestOptions, get_options
+from bingan.records.documents import DocumentSource, NewContent, add_version
+from bingan.storage.blobs.port import BlobError, BlobStore, Placement, open_blob_store
+from bingan.storage.db import get_engine, transaction
+from bingan.storage.models import CollectedItem, Source, utcnow
+from bingan.storage.models.ingest import ACTIVE_ITEM_STATES
+
+log = logging.getLogger(__name__)
+
+TERMINAL = ("indexed", "failed")
+
+
+@dataclass
+class Pipeline:
+    """What a worker needs to run steps; blob store and index are opened on first use."""
+
+    settings: Settings = field(default_factory=get_settings)
+    engine: Engine | None = None
+    options: IngestOptions = field(default_factory=get_options)
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}")
+    _blobs: BlobStore | None = None
+    _index: object | None = None
+
+    def __post_init__(self) -> None:
+        self.engine = self.engine or get_engine(self.settings)
+
+    @property
+    def blobs(self) -> BlobStore:
+        if self._blobs is None:
+            self._blobs = open_blob_store(self.settings)
+        return self._blobs
+
+    @property
+    def index(self):
+        if self._index is None:
+            from bingan.search.factory import open_search_index
+
+            self._index = open_search_index(self.settings)
+        return self._index
+
+    @property
+    def staging(self) -> Path:
+        path = self.settings.resolved_home / "staging"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+
+    @contextmanager
+    def tx(self) -> Iterator:
+        with transaction(self.engine) as session:
+            yield session
+
+
+# --------------------------------------------------------------------------- claiming
+
+
+def claim(pipe: Pipeline, item_ids: Iterable[int], states: tuple[str, ...] = ACTIVE_ITEM_STATES) -> list[int]:
+    """Take a lease on each item nobody else holds; returns the ones we got."""
+    got: list[int] = []
+    now = utcnow()
+    until = now + timedelta(seconds=pipe.options.lease_seconds)
+    table = CollectedItem.__table__
+    with pipe.engine.begin() as conn:
+        for item_id in item_ids:
+            done = conn.execute(
+                table.update()
+                .where(table.c.id == item_id, table.c.state.in_(states),
+                       sa.or_(table.c.locked_until.is_(None), table.c.locked_until < now, table.c.locked_by == pipe.worker_id))
+                .values(locked_until=until, locked_by=pipe.worker_id, heartbeat_at=now)
+            )
+            if done.rowcount:
+                got.append(item_id)
+    return got
+
+
+def release(pipe: Pipeline, item_ids: Iterable[int]) -> None:
+    table = CollectedItem.__table__
+    with pipe.engine.begin() as conn:
+        conn.execute(
+            table.update().where(table.c.id.in_(list(item_ids)), table.c.locked_by == pipe.worker_id)
+            .values(locked_until=None, locked_by="")
+        )
+
+
+class Heartbeat:
+    """Renews our leases while a long step (OCR of a thick scan) runs; dies with the process."""
+
+    def __init__(self, pipe: Pipeline, item_ids: list[int]) -> None:
+        self.pipe, self.item_ids = pipe, item_ids
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="bingan-heartbeat")
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        table = CollectedItem.__table__
+        while not self._stop.wait(self.pipe.options.heartbeat_seconds):
+            now = utcnow()
+            try:
+                with self.pipe.engine.begin() as conn:
+                    conn.execute(
+                        table.update().where(table.c.id.in_(self.item_ids), table.c.locked_by == self.pipe.worker_id)
+                        .values(locked_until=now + timedelta(seconds=self.pipe.options.lease_seconds), heartbeat_at=now)
+                    )
+            except OperationalError:
+                log.warning("heartbeat failed for items %s", self.item_ids, exc_info=True)
+
+
+# --------------------------------------------------------------------------- running an item
+
+
+def process_item(pipe: Pipeline, item_id: int, *, index: bool = True) -> str:
+    """Walk one item as far as it goes; returns its state ("busy" if another worker holds it).
+
+    ``index=False`` stops at "extracted" so a bulk loader can index many items in one commit.
+    """
+    if not claim(pipe, [item_id]):
+        return "busy"
+    try:
+        with Heartbeat(pipe, [item_id]):
+            return _walk(pipe, item_id, index)
+    finally:
+        release(pipe, [item_id])
+
+
+def _walk(pipe: Pipeline, item_id: int, index: bool = True) -> str:
+    state = _state(pipe, item_id)
+    while state not in TERMINAL and (index or state != "extracted"):
+        try:
+            state = _step(pipe, item_id, state)
+        except StepFailure as exc:
+            return _record_failure(pipe, item_id, state, exc)
+        except (OperationalError, IntegrityError, OSError, BlobError) as exc:
+            log.warning("item %s: transient error in state %s", item_id, state, exc_info=True)
+            return _record_failure(pipe, item_id, state, TransientFailure("internal", _transient_reason(exc), repr(exc)))
+        except Exception as exc:
+            log.exception("item %s: unexpected error in state %s", item_id, state)
+            return _record_failure(pipe, item_id, state, TransientFailure("internal", "内部错误，将自动重试", repr(exc)))
+    return state
+
+
+def _transient_reason(exc: Exception) -> str:
+    if isinstance(exc, OperationalError):
+        return "数据库暂时不可用，将自动重试"
+    if isinstance(exc, BlobError):
+        return f"文件存储暂时不可用：{exc}"
+    return f"读写文件出错，将自动重试：{exc}"
+
+
+def _state(pipe: Pipeline, item_id: int) -> str:
+    with pipe.tx() as session:
+        item = session.get(CollectedItem, item_id)
+        return item.state if item else "failed"
+
+
+def _step(pipe: Pipeline, item_id: int, state: str) -> str:
+    if state == "pending":
+        return fetch_step(pipe, item_id)
+    if state == "fetched":
+        return store_step(pipe, item_id)
+    if state == "stored":
+        return extract_step(pipe, item_id)
+    if state == "extracted":
+        index_items(pipe, [item_id])
+        return _state(pipe, item_id)
+    raise PermanentFailure("state", f"未知的处理状态：{state}")
+
+
+@contextmanager
+def _item(pipe: Pipeline, item_id: int, expected: str) -> Iterator[tuple]:
+    """The item in a transaction, only while it is still ours and in the expected state."""
+    with pipe.tx() as session:
+        item = session.get(CollectedItem, item_id, with_for_update=True)
+        if item is None or item.state != expected or item.locked_by != pipe.worker_id:
+            raise TransientFailure("lease_lost", "处理权已被其他进程接管", f"item {item_id}", counts=False)
+        yield session, item
+
+
+def _advance(item: CollectedItem, state: str) -> str:
+    item.state = state
+    item.retry_count = 0 if state == "indexed" else item.retry_count
+    item.failure_code = item.failure_reason = item.failure_detail = ""
+    return state
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def fetch_step(pipe: Pipeline, item_id: int) -> str:
+    from bingan.ingest.connectors import connector_for
+
+    with pipe.tx() as session:
+        item = session.get(CollectedItem, item_id)
+        source = item.source
+        _respect_rate_limit(session, source)
+        session.expunge(item)
+        session.expunge(source)
+    dest = pipe.staging / f"item-{item_id}"
+    part = dest.with_suffix(".part")
+    connector_for(source.transport).fetch(pipe, source, item, part)
+    os.replace(part, dest)
+    with _item(pipe, item_id, "pending") as (_, row):
+        row.staged_path = str(dest)
+        row.item_metadata = {**row.item_metadata, "fetched_at": utcnow().isoformat()}
+        return _advance(row, "fetched")
+
+
+def _respect_rate_limit(session, source: Source) -> None:
+    if source.rate_limit_per_minute <= 0:
+        return
+    since = (utcnow() - timedelta(minutes=1)).isoformat()
+    recent = sum(
+        1 for meta in session.scalars(
+            sa.select(CollectedItem.item_metadata).where(
+                CollectedItem.source_id == source.id, CollectedItem.updated_at >= utcnow() - timedelta(minutes=1)
+            )
+        )
+        if (meta or {}).get("fetched_at", "") >= since
+    )
+    if recent >= source.rate_limit_per_minute:
+        raise TransientFailure("rate_limited", f"来源“{source.name}”已达每分钟 {source.rate_limit_per_minute} 个的限速，稍后采集",
+                               counts=False)
+
+
+def store_step(pipe: Pipeline, item_id: int) -> str:
+    """Identify, resolve record and document type, then store the bytes (fsynced) before the row commits."""
+    with _item(pipe, item_id, "fetched") as (session, item):
+        staged = _staged(item)
+        media_type = extraction.identify(staged)
+        record = resolve.record_for(session, item.source, item)
+        dtype = resolve.document_type_for(session, item.source, item.document_type_code, pipe.options.fallback_document_type)
+        campus = record.campus.code if record.campus else (item.source.campus.code if item.source.campus else "main")
+        when = record.discharged_at or record.admitted_at or utcnow()
+        placement = Placement(campus=campus, record_number=record.record_number, stay=record.stay_number,
+                              when=when.date(), filename=item.filename or staged.name, document_type=dtype.code)
+        record_id = record.id
+    # The record may have been created just now; it is committed before the blob is written,
+    # and the blob is fsynced before the row that points at it commits (ARCHITECTURE rule).
+    with open(staged, "rb") as stream:
+        info = pipe.blobs.put(stream, placement)
+    with _item(pipe, item_id, "fetched") as (_, item):
+        item.sha256, item.size, item.media_type, item.record_id = info.sha256, info.size, media_type, record_id
+        return _advance(item, "stored")
+
+
+def _staged(item: CollectedItem) -> Path:
+    path = Path(item.staged_path) if item.staged_path else None
+    if path is None or not path.exists():
+        raise PermanentFailure("staged_missing", "暂存文件已丢失，请重新采集或重新上传", item.staged_path)
+    return path
+
+
+def extract_step(pipe: Pipeline, item_id: int) -> str:
+    with pipe.tx() as session:
+        item = session.get(CollectedItem, item_id)
+        sha, media_type, staged_path = item.sha256, item.media_type, item.staged_path
+    with _readable(pipe, staged_path, sha) as path:
+        try:
+            found = extraction.extract(path, media_type, image_hash_dpi=pipe.options.image_hash_dpi)
+        except FormatError as exc:
+            raise PermanentFailure("format", f"文件无法解析：{exc.message}", exc.detail) from exc
+    with _item(pipe, item_id, "stored") as (session, item):
+        outcome = _version(session, item, found)
+        item.version_id, item.document_id, item.new_version = outcome.version.id, outcome.document.id, outcome.created
+        state = _advance(item, "extracted")
+    _drop_staged(staged_path)
+    return state
+
+
+def _version(session, item: CollectedItem, found: extraction.Extracted):
+    record = session.get(resolve.Record, item.record_id)
+    dtype = resolve.document_type_for(session, item.source, item.document_type_code, get_options().fallback_document_type)
+    source = DocumentSource(
+        source_system=item.source.name, source_document_id=item.source_document_id, document_type=dtype,
+        title=item.title or found.title, author=item.author, signed_at=item.signed_at, origin=item.origin,
+    )
+    content = NewContent(sha256=item.sha256, size=item.size, media_type=found.media_type,
+                         filename=item.filename, pages=found.pages, signatures=found.signatures)
+    return add_version(session, record, source, content)
+
+
+@contextmanager
+def _readable(pipe: Pipeline, staged_path: str, sha: str) -> Iterator[Path]:
+    """The staged file, or a plaintext copy from the blob store when the stage is gone."""
+    if staged_path and Path(staged_path).exists():
+        yield Path(staged_path)
+        return
+    with tempfile.NamedTemporaryFile(dir=pipe.staging, prefix="blob-") as tmp, pipe.blobs.open(sha) as stream:
+        shutil.copyfileobj(stream, tmp)
+        tmp.flush()
+        yield Path(tmp.name)
+
+
+def _drop_staged(staged_path: str) -> None:
+    if staged_path:
+        Path(staged_path).unlink(missing_ok=True)
+
+
+def index_items(pipe: Pipeline, item_ids: list[int]) -> list[int]:
+    """Make the index show each item's document at its current version, in one index commit.
+
+    Also takes any other extracted item nobody holds, so a busy worker commits the index
+    once per batch instead of once per file.
+    """
+    extra = _ready_to_index(pipe, exclude=item_ids)
+    mine = item_ids + claim(pipe, extra, states=("extracted",))
+    with pipe.tx() as session:
+        rows = session.execute(
+            sa.select(CollectedItem.id, CollectedItem.document_id)
+            .where(CollectedItem.id.in_(mine), CollectedItem.state == "extracted", CollectedItem.locked_by == pipe.worker_id)
+        ).tuples().all()
+        document_ids = {doc for _, doc in rows}
+        current = current_version_ids(session, document_ids)
+        stale = set(version_ids_of(session, document_ids)) - set(current.values())
+        docs = page_docs_for_versions(session, [v for v in current.values() if v])
+    try:
+        index = pipe.index
+        if stale:
+            index.delete_versions(stale)
+        index.add(docs)
+        index.commit()
+    except Exception as exc:
+        pipe.close()
+        if type(exc).__name__ == "IndexBusyError":
+            raise TransientFailure("index_busy", "检索索引正被其他进程写入，稍后重试", str(exc), counts=False) from exc
+        raise
+    finally:
+        _release_writer(pipe)
+    done = [item_id for item_id, _ in rows]
+    _mark_indexed(pipe, done)
+    release(pipe, [i for i in mine if i not in item_ids])
+    return done
+
+
+def _release_writer(pipe: Pipeline) -> None:
+    """Give up the tantivy writer lock between batches so the CLI or another worker can write."""
+    index = pipe._index
+    if index is not None and getattr(index, "_writer", None) is not None:
+        index.close()
+
+
+def _ready_to_index(pipe: Pipeline, exclude: list[int]) -> list[int]:
+    now = utcnow()
+    with pipe.tx() as session:
+        return list(session.scalars(
+            sa.select(CollectedItem.id).where(
+                CollectedItem.state == "extracted", CollectedItem.id.not_in(exclude),
+                sa.or_(CollectedItem.locked_until.is_(None), CollectedItem.locked_until < now),
+            ).order_by(CollectedItem.id).limit(pipe.options.index_batch)
+        ))
+
+
+def _mark_indexed(pipe: Pipeline, item_ids: list[int]) -> None:
+    with pipe.tx() as session:
+        for item in session.scalars(sa.select(CollectedItem).where(CollectedItem.id.in_(item_ids))):
+            if item.state == "extracted" and item.locked_by == pipe.worker_id:
+                _advance(item, "indexed")
+                item.indexed_at = utcnow()
+                item.next_attempt_at = None
+
+
+# --------------------------------------------------------------------------- failures and retries
+
+
+def backoff(options: IngestOptions, retry_count: int) -> float:
+    return min(options.retry_max_seconds, options.retry_base_seconds * (2 ** max(0, retry_count - 1)))
+
+
+def _record_failure(pipe: Pipeline, item_id: int, state: str, exc: StepFailure) -> str:
+    with pipe.tx() as session:
+        item = session.get(CollectedItem, item_id)
+        if item is None or item.state in TERMINAL:
+            return item.state if item else "failed"
+        permanent = isinstance(exc, PermanentFailure)
+        if isinstance(exc, TransientFailure) and exc.counts:
+            item.retry_count += 1
+            if item.retry_count > pipe.options.max_retries:
+                permanent = True
+                exc = PermanentFailure(exc.code, f"多次重试（{pipe.options.max_retries} 次）仍失败：{exc.reason}", exc.detail)
+        item.failure_code, item.failure_reason, item.failure_detail = exc.code, exc.reason, exc.detail[:4000]
+        if permanent:
+            item.resume_state, item.state, item.next_attempt_at = item.state, "failed", None
+            log.info("item %s failed permanently: %s", item_id, exc.reason)
+            return "failed"
+        delay = backoff(pipe.options, item.retry_count) if exc.counts else min(pipe.options.retry_base_seconds, 5.0)
+        item.next_attempt_at = utcnow() + timedelta(seconds=delay)
+        return "retry"
+
+
+def retry_items(session, item_ids: Iterable[int] | None = None, *, failure_code: str | None = None) -> list[int]:
+    """Put failed items back where they stopped (all failed ones when ``item_ids`` is None)."""
+    query = sa.select(CollectedItem).where(CollectedItem.state == "failed")
+    if item_ids is not None:
+        query = query.where(CollectedItem.id.in_(list(item_ids)))
+    if failure_code:
+        query = query.where(CollectedItem.failure_code == failure_code)
+    retried = []
+    for item in session.scalars(query):
+        item.state = item.resume_state or "pending"
+        item.resume_state = ""
+        item.retry_count = 0
+        item.next_attempt_at = utcnow()
+        item.locked_until, item.locked_by = None, ""
+        retried.append(item.id)
+    return retried
+
+
+# --------------------------------------------------------------------------- in-process running
+
+
+def run_until_settled(pipe: Pipeline, item_ids: list[int], timeout: float = 600) -> dict[int, str]:
+    """Run items in this process until each is indexed or failed (CLI, demo, tests).
+
+    Waits out transient retries; another worker may hold an item, then we wait for it too.
+    """
+    deadline = time.monotonic() + timeout
+    pending = set(item_ids)
+    states: dict[int, str] = {}
+    while pending and time.monotonic() < deadline:
+        for item_id in _due(pipe, pending):
+            process_item(pipe, item_id, index=False)
+        ready = [i for i, s in _states(pipe, pending).items() if s == "extracted"]
+        for start in range(0, len(ready), pipe.options.index_batch):
+            _index_claimed(pipe, ready[start:start + pipe.options.index_batch])
+        states.update(_states(pipe, pending))
+        pending = {i for i in pending if states[i] not in TERMINAL}
+        if pending:
+            time.sleep(_wait(pipe, pending))
+    return states
+
+
+def _index_claimed(pipe: Pipeline, item_ids: list[int]) -> None:
+    mine = claim(pipe, item_ids, states=("extracted",))
+    if not mine:
+        return
+    try:
+        index_items(pipe, mine)
+    except StepFailure as exc:
+        for item_id in mine:
+            _record_failure(pipe, item_id, "extracted", exc)
+    finally:
+        release(pipe, mine)
+
+
+def _due(pipe: Pipeline, item_ids: set[int]) -> list[int]:
+    now = utcnow()
+    with pipe.tx() as session:
+        return sorted(session.scalars(
+            sa.select(CollectedItem.id).where(
+                CollectedItem.id.in_(item_ids), CollectedItem.state.in_(ACTIVE_ITEM_STATES),
+                sa.or_(CollectedItem.next_attempt_at.is_(None), CollectedItem.next_attempt_at <= now),
+            )
+        ))
+
+
+def _states(pipe: Pipeline, item_ids: set[int]) -> dict[int, str]:
+    with pipe.tx() as session:
+        return dict(session.execute(
+            sa.select(CollectedItem.id, CollectedItem.state).where(CollectedItem.id.in_(item_ids))
+        ).tuples().all())
+
+
+def _wait(pipe: Pipeline, item_ids: set[int]) -> float:
+    with pipe.tx() as session:
+        due = session.scalar(sa.select(sa.func.min(CollectedItem.next_attempt_at)).where(CollectedItem.id.in_(item_ids)))
+    if due is None:
+        return 0.2
+    if due.tzinfo is None:
+        due = due.replace(tzinfo=utcnow().tzinfo)
+    return max(0.05, min(2.0, (due - utcnow()).total_seconds()))
