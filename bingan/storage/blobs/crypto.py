@@ -23,7 +23,7 @@ import hashlib
 import io
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
@@ -138,23 +138,30 @@ def read_full(stream: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
-def encrypt_stream(src: BinaryIO, sink: Callable[[bytes], object], sealer: Sealer) -> tuple[str, int]:
-    """Encrypt ``src`` into ``sink``; return (SHA-256 of the plaintext, plaintext size).
+def sealed_frames(src: BinaryIO, sealer: Sealer) -> Iterator[tuple[bytes, bytes]]:
+    """(plaintext chunk, encrypted frame) pairs, the header first as (b"", header).
 
     Reads one chunk ahead, because the last frame must be known when it is sealed.
     """
-    hasher = hashlib.sha256()
-    sink(sealer.header)
-    size = 0
+    yield b"", sealer.header
     pending = read_full(src, CHUNK)
     while True:
         following = read_full(src, CHUNK) if len(pending) == CHUNK else b""
-        hasher.update(pending)
-        sink(sealer.seal(pending, last=not following))
-        size += len(pending)
+        yield pending, sealer.seal(pending, last=not following)
         if not following:
-            return hasher.hexdigest(), size
+            return
         pending = following
+
+
+def encrypt_stream(src: BinaryIO, sink: Callable[[bytes], object], sealer: Sealer) -> tuple[str, int]:
+    """Encrypt ``src`` into ``sink``; return (SHA-256 of the plaintext, plaintext size)."""
+    hasher = hashlib.sha256()
+    size = 0
+    for plain, frame in sealed_frames(src, sealer):
+        hasher.update(plain)
+        size += len(plain)
+        sink(frame)
+    return hasher.hexdigest(), size
 
 
 def plaintext_size(body_len: int, chunk: int = CHUNK) -> int:

@@ -14,16 +14,15 @@ import json
 import os
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO
 
 from bingan.storage.blobs.crypto import (
     CHUNK,
     HEADER,
     TAG,
-    DecryptReader,
     Sealer,
     cipher_name,
     encrypt_stream,
@@ -37,7 +36,8 @@ from bingan.storage.blobs.manifest import (
     append_entry,
     export_entries,
     locate_entries,
-    read_key_record,
+    open_blob_file,
+    open_entry,
 )
 from bingan.storage.blobs.port import (
     BlobCorrupt,
@@ -82,9 +82,9 @@ class LocalBlobStore:
                 volume.tmp.mkdir(parents=True, exist_ok=True)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LocalBlobStore:
+    def from_settings(cls, settings: Settings, create_key: bool = True) -> LocalBlobStore:
         return cls(parse_volumes(settings.blob_volumes, settings.resolved_home),
-                   load_keyring(settings), settings.cipher,
+                   load_keyring(settings, create_key), settings.cipher,
                    settings.volume_reserve_mb * 1024 * 1024)
 
     # -- writing ---------------------------------------------------------------------------
@@ -93,6 +93,7 @@ class LocalBlobStore:
         record_dir = placement.record_dir()
         sealer = Sealer(self.cipher)
         key_record = self.keyring.wrap(sealer.data_key)
+        # Serial on purpose: a hashing/writing thread measured no faster on 2 busy cores.
         with _SpillWriter(self) as writer:
             sha, size = encrypt_stream(stream, writer.write, sealer)
             writer.sync()
@@ -173,18 +174,9 @@ class LocalBlobStore:
         return BlobInfo(sha, plaintext_size(length, chunk), rel, str(volume.path),
                         cipher_name(ident), deduplicated)
 
-    @contextmanager
-    def open(self, sha256: str) -> Iterator[BinaryIO]:
+    def open(self, sha256: str) -> AbstractContextManager[BinaryIO]:
         volume, rel = self._require(sha256)
-        path = volume.path / rel
-        data_key = self.keyring.unwrap(read_key_record(path))
-        try:
-            raw = path.open("rb")
-        except FileNotFoundError:
-            raise BlobMissing(f"找不到文件 {sha256}（读取时已被删除）") from None
-        with raw:
-            yield cast(BinaryIO, DecryptReader(raw, os.fstat(raw.fileno()).st_size, data_key,
-                                               sha256))
+        return open_blob_file(volume.path / rel, self.keyring, sha256)
 
     def read_range(self, sha256: str, offset: int, length: int) -> bytes:
         with self.open(sha256) as reader:
@@ -249,7 +241,8 @@ class LocalBlobStore:
         return locate_entries([v.path for v in self.volumes], self.keyring, record_number)
 
     def export_record(self, record_number: str, out_dir: Path) -> list[Path]:
-        return export_entries(self.locate(record_number), self.keyring, out_dir)
+        return export_entries(self.locate(record_number), out_dir,
+                              lambda e: open_entry(e, self.keyring))
 
     def rewrap_keys(self, progress: Progress | None = None) -> int:
         """Re-wrap key records (sidecars, manifests) not under the primary key; bodies untouched.

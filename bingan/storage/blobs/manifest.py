@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from bingan.storage.blobs.crypto import DecryptReader, unpack_key_record
 from bingan.storage.blobs.keys import Keyring, keyring_from_key, seal_bytes, unseal_bytes
-from bingan.storage.blobs.port import BlobCorrupt, BlobError, ManifestEntry, check_sha
+from bingan.storage.blobs.port import BlobCorrupt, BlobMissing, ManifestEntry
 from bingan.storage.blobs.volumes import INDEX_DIR, TMP_DIR, Volume, write_atomic
 
 MANIFEST = "manifest.bgm"
@@ -91,20 +93,25 @@ def export_record(volumes: Sequence[Path | str], master_key: bytes | str, record
     """Decrypt the record's files into ``out_dir`` under readable names; return the paths."""
     keyring = keyring_from_key(master_key)
     entries = locate_entries([Path(v) for v in volumes], keyring, record_number)
-    return export_entries(entries, keyring, out_dir)
+    return export_entries(entries, out_dir, lambda e: open_entry(e, keyring))
 
 
-def export_entries(entries: Sequence[ManifestEntry], keyring: Keyring,
-                   out_dir: Path) -> list[Path]:
+Opener = Callable[[ManifestEntry], AbstractContextManager[BinaryIO]]
+
+
+def export_entries(entries: Sequence[ManifestEntry], out_dir: Path, opener: Opener) -> list[Path]:
     written: dict[Path, str] = {}
     for entry in entries:
-        if entry.found_at is None:
-            raise BlobError(f"病案清单中的文件 {entry.filename} 在所有卷上都找不到")
         target = _export_name(out_dir, entry, written)
         if written.get(target) == entry.sha256:
             continue  # the same file listed under two document types
         target.parent.mkdir(parents=True, exist_ok=True)
-        decrypt_file(entry.found_at, keyring, entry.sha256, target)
+        tmp = target.with_name(f".{target.name}.part")
+        # Renamed only after the reader reached the end, i.e. after the SHA-256 check passed.
+        with opener(entry) as reader, tmp.open("wb") as out:
+            while chunk := reader.read(1024 * 1024):
+                out.write(chunk)
+        os.replace(tmp, target)
         written[target] = entry.sha256
     return list(written)
 
@@ -121,16 +128,22 @@ def _export_name(out_dir: Path, entry: ManifestEntry, taken: dict[Path, str]) ->
     return target
 
 
-def decrypt_file(blob_path: Path, keyring: Keyring, sha: str, target: Path) -> None:
-    """Stream-decrypt to a temp name and rename only after the SHA-256 check passed."""
-    check_sha(sha)
+def open_entry(entry: ManifestEntry, keyring: Keyring) -> AbstractContextManager[BinaryIO]:
+    if entry.found_at is None:
+        raise BlobMissing(f"病案清单中的文件 {entry.filename} 在所有卷上都找不到")
+    return open_blob_file(entry.found_at, keyring, entry.sha256)
+
+
+@contextmanager
+def open_blob_file(blob_path: Path, keyring: Keyring, sha: str) -> Iterator[BinaryIO]:
+    """Decrypting reader over a .blob file and its .key sidecar."""
     data_key = keyring.unwrap(read_key_record(blob_path))
-    tmp = target.with_name(f".{target.name}.part")
-    with blob_path.open("rb") as raw, tmp.open("wb") as out:
-        reader = DecryptReader(raw, os.fstat(raw.fileno()).st_size, data_key, sha)
-        while chunk := reader.read(1024 * 1024):
-            out.write(chunk)
-    os.replace(tmp, target)
+    try:
+        raw = blob_path.open("rb")
+    except FileNotFoundError:
+        raise BlobMissing(f"找不到文件 {sha}（读取时已被删除）") from None
+    with raw:
+        yield cast(BinaryIO, DecryptReader(raw, os.fstat(raw.fileno()).st_size, data_key, sha))
 
 
 def read_key_record(blob_path: Path) -> bytes:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from bingan.config import Settings
+    from bingan.storage.blobs.keys import Keyring
 
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 # Record numbers and campuses become directory names: refuse anything that could escape.
@@ -119,6 +120,8 @@ class ManifestEntry:
 class BlobStore(Protocol):
     """Content-addressed, encrypted blob storage."""
 
+    keyring: Keyring
+
     def put(self, stream: BinaryIO, placement: Placement) -> BlobInfo: ...
 
     def open(self, sha256: str) -> AbstractContextManager[BinaryIO]: ...
@@ -160,12 +163,16 @@ def _check_name(value: str, what: str) -> None:
         raise BlobError(f"{what}不能作为目录名: {value!r}")
 
 
-def open_blob_store(settings: Settings) -> BlobStore:
-    """The store the settings choose; imports lazily so local installs never load pymongo."""
+def open_blob_store(settings: Settings, create_key: bool = True) -> BlobStore:
+    """The store the settings choose; imports lazily so local installs never load pymongo.
+
+    ``create_key=False`` is for read-only tools (locate, rotate-key): a missing key file is an
+    error there, not a reason to make a new key that opens nothing.
+    """
     if settings.blob_backend == "gridfs":
         from bingan.storage.blobs.gridfs_store import GridFSBlobStore
 
-        return GridFSBlobStore.from_settings(settings)
+        return GridFSBlobStore.from_settings(settings, create_key)
     from bingan.storage.blobs.local import LocalBlobStore
 
-    return LocalBlobStore.from_settings(settings)
+    return LocalBlobStore.from_settings(settings, create_key)
