@@ -3,6 +3,7 @@ from bingan.cli import (  # noqa: F401  (imported for their command registration
     admin_cmds,
     formats_cmds,
     ingest_cmds,
+    storage_blob_cmds,
     storage_cmds,
 )
 from bingan.cli.app import app

@@ -100,12 +100,7 @@ def collect(store: BlobStore, report: VerifyReport, *, min_age_seconds: float = 
     """Delete orphan blobs and temp debris older than the grace period; returns how many."""
     removed = store.collect_orphan_temp(min_age_seconds)
     for sha in report.orphans:
-        if _age_seconds(store, sha) >= min_age_seconds:
+        if store.age_seconds(sha) >= min_age_seconds:
             store.delete(sha)
             removed += 1
     return removed
-
-
-def _age_seconds(store: BlobStore, sha: str) -> float:
-    age = getattr(store, "age_seconds", None)
-    return age(sha) if age else 0.0  # unknown age: never risk a blob whose row is committing

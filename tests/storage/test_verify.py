@@ -165,3 +165,12 @@ def test_sigkill_while_writing_leaves_only_collectable_orphans(engine, tmp_path)
         with session_factory(engine)() as session:
             start = (session.scalar(sa.select(sa.func.max(Version.number))) or 0) + 1
     assert start > 1, "the writer never committed a version"
+
+
+def test_collect_removes_orphans_past_the_grace_period(engine):
+    _document(engine)
+    store = open_blob_store(get_settings())
+    info = store.put(io.BytesIO(b"old orphan"), Placement("main", "0099001", 1, date(2026, 3, 8), "x.pdf"))
+    assert collect(store, _report(engine), min_age_seconds=0) == 1
+    assert not store.exists(info.sha256)
+    assert _report(engine).ok

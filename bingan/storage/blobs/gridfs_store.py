@@ -156,6 +156,10 @@ class GridFSBlobStore:
     def size(self, sha256: str) -> int:
         return self._info(self._require(sha256)).size
 
+    def age_seconds(self, sha256: str) -> float:
+        uploaded = self._require(sha256)["uploadDate"]
+        return (datetime.now(UTC) - uploaded.replace(tzinfo=UTC)).total_seconds()
+
     def check(self, sha256: str) -> None:
         with self.open(sha256) as reader:
             while reader.read(1024 * 1024):

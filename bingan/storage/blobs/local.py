@@ -189,6 +189,11 @@ class LocalBlobStore:
     def size(self, sha256: str) -> int:
         return self._info(sha256, *self._require(sha256)).size
 
+    def age_seconds(self, sha256: str) -> float:
+        """Seconds since the blob was committed (its pointer written); verify's grace period uses it."""
+        volume, _ = self._require(sha256)
+        return time.time() - volume.pointer(sha256).stat().st_mtime
+
     def check(self, sha256: str) -> None:
         """Decrypt everything and compare the SHA-256; raises BlobMissing or BlobCorrupt."""
         with self.open(sha256) as reader:
