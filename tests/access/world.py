@@ -89,7 +89,7 @@ def build_world(session: Session, *, with_documents: bool = True) -> World:
                            department_code="0301", must_change_password=False)
         user.staff_number = f"S{ROLES.index(role) + 1:04d}"
         if role in {"sysadmin", "secadmin", "auditor"}:
-            user.totp_secret = "JBSWY3DPEHPK3PXP"
+            user.totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
         world.users[role] = user
     restricted = Tag(name="VIP", restricted=True)
     session.add(restricted)

@@ -1,0 +1,145 @@
+"""Administration pages: status (system admin), audit viewer (audit admin), announcements,
+IP rules, grants and security settings (security admin)."""
+from __future__ import annotations
+
+import ipaddress
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from bingan.access.audit import ACTION_NAMES
+from bingan.access.audit_query import RESULT_NAMES, AuditFilter, export_xlsx, search_events
+from bingan.access.security_settings import SecuritySettings, save_security_settings, security_settings
+from bingan.storage.models import Announcement, Grant, IpRule, Record, User, utcnow
+from bingan.web.deps import Ctx, permission
+from bingan.web.render import page
+from bingan.web.status import status_report
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 100
+
+
+@router.get("/admin/status", response_class=HTMLResponse)
+def status_page(request: Request, ctx: Ctx = permission("system.status")) -> Response:
+    report = status_report(request.app.state.settings, request.app.state.engine)
+    return page(request, "status.html", ctx, report=report)
+
+
+def audit_filter(request: Request) -> AuditFilter:
+    params = request.query_params
+    return AuditFilter(
+        username=params.get("username", "").strip(), action=params.get("action", ""),
+        result=params.get("result", ""), record_id=_int_or_none(params.get("record_id")),
+        client_ip=params.get("client_ip", "").strip(),
+        date_from=_date_or_none(params.get("date_from")), date_to=_date_or_none(params.get("date_to")),
+    )
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value and value.strip().isdigit() else None
+
+
+def _date_or_none(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@router.get("/admin/audit", response_class=HTMLResponse)
+def audit_page(request: Request, offset: int = 0, ctx: Ctx = permission("audit.read")) -> Response:
+    flt = audit_filter(request)
+    total, events = search_events(ctx.session, flt, limit=PAGE_SIZE, offset=max(0, offset))
+    ctx.audit("view", object_type="audit", detail={"筛选": {k: str(v) for k, v in vars(flt).items() if v}})
+    query = request.url.query
+    return page(request, "admin/audit.html", ctx, events=events, total=total, flt=flt, offset=offset,
+                page_size=PAGE_SIZE, actions=ACTION_NAMES, results=RESULT_NAMES, query=query)
+
+
+@router.get("/admin/audit/export.xlsx")
+def audit_export(request: Request, ctx: Ctx = permission("audit.export")) -> Response:
+    flt = audit_filter(request)
+    ctx.audit("audit_export", object_type="audit", detail={"筛选": {k: str(v) for k, v in vars(flt).items() if v}})
+    data = export_xlsx(ctx.session, flt)
+    name = f"audit-{datetime.now():%Y%m%d-%H%M}.xlsx"
+    return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/admin/announcements", response_class=HTMLResponse)
+def announcements_page(request: Request, ctx: Ctx = permission("announcements.manage")) -> Response:
+    rows = ctx.session.scalars(sa.select(Announcement).order_by(Announcement.published_at.desc())).all()
+    return page(request, "admin/announcements.html", ctx, rows=rows)
+
+
+@router.post("/admin/announcements")
+def announcements_add(
+    title: str = Form(...), body: str = Form(""), days: int = Form(30), roles: str = Form(""),
+    ctx: Ctx = permission("announcements.manage"),
+) -> Response:
+    codes = [code.strip() for code in roles.replace("，", ",").split(",") if code.strip()]
+    expires = utcnow() + timedelta(days=days) if days > 0 else None
+    ctx.session.add(Announcement(title=title[:200], body=body, roles=codes, expires_at=expires, author_id=ctx.user.id))
+    ctx.audit("change", object_type="announcement", detail={"标题": title[:200]})
+    return RedirectResponse("/admin/announcements", status_code=303)
+
+
+@router.get("/admin/security", response_class=HTMLResponse)
+def security_page(request: Request, ctx: Ctx = permission("users.manage")) -> Response:
+    rules = ctx.session.scalars(sa.select(IpRule).order_by(IpRule.id)).all()
+    grants = ctx.session.scalars(sa.select(Grant).order_by(Grant.id.desc()).limit(50)).all()
+    return page(request, "admin/security.html", ctx, values=security_settings(ctx.session), rules=rules,
+                grants=grants, error=request.query_params.get("error", ""))
+
+
+@router.post("/admin/security")
+def security_save(
+    lockout_attempts: int = Form(5), lockout_minutes: int = Form(10), idle_minutes: int = Form(15),
+    password_max_age_days: int = Form(90), audit_retention_days: int = Form(180),
+    ctx: Ctx = permission("users.manage"),
+) -> Response:
+    values = SecuritySettings(
+        lockout_attempts=lockout_attempts, lockout_minutes=max(1, lockout_minutes),
+        idle_minutes=min(max(1, idle_minutes), 30), password_max_age_days=max(0, password_max_age_days),
+        audit_retention_days=audit_retention_days,
+    )
+    save_security_settings(ctx.session, values)
+    ctx.audit("settings", object_type="security", detail={k: str(v) for k, v in vars(values).items()})
+    return RedirectResponse("/admin/security", status_code=303)
+
+
+@router.post("/admin/ip-rules")
+def ip_rule_add(
+    cidr: str = Form(...), kind: str = Form("block"), note: str = Form(""), ctx: Ctx = permission("ip_rules.manage"),
+) -> Response:
+    try:
+        network = str(ipaddress.ip_network(cidr.strip(), strict=False))
+    except ValueError:
+        return RedirectResponse("/admin/security?error=地址段格式不正确", status_code=303)
+    if kind not in {"allow", "block"}:
+        return RedirectResponse("/admin/security?error=规则类型无效", status_code=303)
+    ctx.session.add(IpRule(cidr=network, kind=kind, note=note[:255]))
+    ctx.audit("change", object_type="ip_rule", object_id=network, detail={"类型": kind})
+    return RedirectResponse("/admin/security", status_code=303)
+
+
+@router.post("/admin/grants")
+def grant_add(
+    username: str = Form(...), record_id: int = Form(...), actions: str = Form("view"), days: int = Form(7),
+    reason: str = Form(""), ctx: Ctx = permission("grants.manage"),
+) -> Response:
+    grantee = ctx.session.scalars(sa.select(User).where(User.username == username.strip())).first()
+    if grantee is None or ctx.session.get(Record, record_id) is None:
+        return RedirectResponse("/admin/security?error=用户或病案不存在", status_code=303)
+    if grantee.id == ctx.user.id:
+        return RedirectResponse("/admin/security?error=不能给自己授权", status_code=303)
+    chosen = [a.strip() for a in actions.split(",") if a.strip() in {"view", "print", "download", "export"}]
+    grant = Grant(user_id=grantee.id, record_id=record_id, actions=chosen or ["view"],
+                  valid_until=utcnow() + timedelta(days=min(max(days, 1), 90)), reason=reason[:255],
+                  granted_by_id=ctx.user.id)
+    ctx.session.add(grant)
+    ctx.audit("grant", object_type="record", object_id=record_id, record_id=record_id,
+              detail={"用户": grantee.username, "操作": chosen, "天数": days, "原因": reason})
+    return RedirectResponse("/admin/security", status_code=303)

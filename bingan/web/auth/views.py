@@ -1,0 +1,131 @@
+"""Login, logout, first-login password change and the TOTP second factor (S4)."""
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import segno
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from bingan.access.security_settings import security_settings
+from bingan.access.sessions import (
+    LoginRefused,
+    change_password,
+    confirm_enrolment,
+    login,
+    logout,
+    provisioning_uri,
+    start_enrolment,
+    verify_second_factor,
+)
+from bingan.web.deps import Ctx, client_ip, db, pending, pending_stage, public
+from bingan.web.render import page
+from bingan.web.security import SESSION_COOKIE, secure_cookies
+
+router = APIRouter(include_in_schema=False)
+
+
+def _safe_next(target: str) -> str:
+    """Only same-site paths: an open redirect would help phishing."""
+    parsed = urlparse(target or "/")
+    if parsed.scheme or parsed.netloc or not (target or "/").startswith("/") or target.startswith("//"):
+        return "/"
+    return target or "/"
+
+
+@router.get("/login", response_class=HTMLResponse, dependencies=[public()])
+def login_form(request: Request, next: str = "/", message: str = "", session: Session = Depends(db)) -> Response:
+    return page(request, "auth/login.html", None, session=session, next=_safe_next(next), message=message,
+                error="")
+
+
+@router.post("/login", dependencies=[public()])
+def login_submit(
+    request: Request,
+    username: str = Form(""),
+    password: str = Form(""),
+    next: str = Form("/"),
+    session: Session = Depends(db),
+) -> Response:
+    try:
+        result = login(session, username.strip(), password, client_ip(request),
+                       request.headers.get("user-agent", ""))
+    except LoginRefused as refusal:
+        session.commit()  # failed attempts and lockouts must be kept
+        return page(request, "auth/login.html", None, status_code=401, session=session,
+                    next=_safe_next(next), message="", error=str(refusal), username=username)
+    session.flush()
+    response = RedirectResponse(_after_login(result.web_session.user, result.web_session, next), status_code=303)
+    response.set_cookie(SESSION_COOKIE, result.token, httponly=True, samesite="lax", path="/",
+                        secure=secure_cookies(request, security_settings(session).secure_cookies))
+    return response
+
+
+def _after_login(user, web_session, next_path: str) -> str:
+    stage = pending_stage(Ctx(user, web_session, "", None))  # type: ignore[arg-type]
+    return stage or _safe_next(next_path)
+
+
+@router.post("/logout", dependencies=[public()])
+def logout_submit(request: Request, session: Session = Depends(db)) -> Response:
+    from bingan.access.sessions import find_session
+
+    web_session = find_session(session, request.cookies.get(SESSION_COOKIE))
+    if web_session is not None:
+        logout(session, web_session, client_ip(request))
+    response = RedirectResponse("/login?message=已退出登录", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/account/password", response_class=HTMLResponse)
+def password_form(request: Request, ctx: Ctx = pending()) -> Response:
+    return page(request, "auth/password.html", ctx, problems=[], forced=ctx.user.must_change_password)
+
+
+@router.post("/account/password")
+def password_submit(
+    request: Request,
+    current: str = Form(""),
+    new: str = Form(""),
+    confirm: str = Form(""),
+    ctx: Ctx = pending(),
+) -> Response:
+    problems = change_password(ctx.session, ctx.user, current, new, confirm, ctx.ip)
+    if problems:
+        return page(request, "auth/password.html", ctx, status_code=400, problems=problems,
+                    forced=ctx.user.must_change_password)
+    return RedirectResponse(pending_stage(ctx) or "/?message=密码已修改", status_code=303)
+
+
+@router.get("/account/totp", response_class=HTMLResponse)
+def totp_enrol_form(request: Request, ctx: Ctx = pending()) -> Response:
+    return _enrol_page(request, ctx, "")
+
+
+def _enrol_page(request: Request, ctx: Ctx, error: str, status_code: int = 200) -> Response:
+    secret = start_enrolment(ctx.session, ctx.user)
+    uri = provisioning_uri(ctx.user, secret, request.app.state.settings.hospital_name + " 病案")
+    qr_svg = segno.make(uri, error="m").svg_inline(scale=5)
+    return page(request, "auth/totp_enrol.html", ctx, status_code=status_code, uri=uri, secret=secret,
+                qr_svg=qr_svg, error=error)
+
+
+@router.post("/account/totp")
+def totp_enrol_submit(request: Request, code: str = Form(""), ctx: Ctx = pending()) -> Response:
+    if not confirm_enrolment(ctx.session, ctx.user, ctx.web_session, code, ctx.ip):
+        return _enrol_page(request, ctx, "动态口令不正确，请核对手机时间后重试", status_code=400)
+    return RedirectResponse(pending_stage(ctx) or "/", status_code=303)
+
+
+@router.get("/login/totp", response_class=HTMLResponse)
+def totp_form(request: Request, ctx: Ctx = pending()) -> Response:
+    return page(request, "auth/totp.html", ctx, error="")
+
+
+@router.post("/login/totp")
+def totp_submit(request: Request, code: str = Form(""), ctx: Ctx = pending()) -> Response:
+    if not verify_second_factor(ctx.session, ctx.user, ctx.web_session, code, ctx.ip):
+        return page(request, "auth/totp.html", ctx, status_code=400, error="动态口令不正确或已使用")
+    return RedirectResponse(pending_stage(ctx) or "/", status_code=303)

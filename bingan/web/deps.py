@@ -1,0 +1,213 @@
+"""Request dependencies: the database transaction, who is asking, and the guards every route declares.
+
+Each route carries exactly one guard (public, signed_in, pending, permission, record_gate,
+document_gate). The guard is both the enforcement and the declaration the authorisation-matrix
+test reads, so a route without a guard fails the suite.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session, selectinload
+
+from bingan.access.audit import Actor, record_event
+from bingan.access.policy import Subject, decide_for, ip_problem, load_subject
+from bingan.access.security_settings import security_settings
+from bingan.access.sessions import find_session, needs_second_factor, touch
+from bingan.storage.db import session_factory
+from bingan.storage.models import Document, DocumentType, Record, User, WebSession
+from bingan.web.security import SESSION_COOKIE
+
+
+class LoginRequired(Exception):
+    """Handled by the app: HTML pages redirect to /login, the API answers 401."""
+
+    def __init__(self, message: str = "", location: str = "/login") -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+
+class Refused(HTTPException):
+    """403 with the gate's Chinese reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(status_code=403, detail=reason)
+
+
+def db(request: Request) -> Iterator[Session]:
+    """One transaction per request; committed when the route returns, rolled back on error."""
+    session = session_factory(request.app.state.engine)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+@dataclass
+class Ctx:
+    """The signed-in user of this request."""
+
+    user: User
+    web_session: WebSession
+    ip: str
+    session: Session
+    _subject: Subject | None = None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.of(self.user, self.ip)
+
+    @property
+    def subject(self) -> Subject:
+        if self._subject is None:
+            self._subject = load_subject(self.session, self.user)
+        return self._subject
+
+    def can(self, permission: str) -> bool:
+        return permission in self.subject.permissions
+
+    def audit(self, action: str, **fields: Any) -> None:
+        record_event(self.session, self.actor, action, **fields)
+
+
+def _session_ctx(request: Request, session: Session) -> Ctx:
+    ip = client_ip(request)
+    web_session = find_session(session, request.cookies.get(SESSION_COOKIE))
+    if web_session is None:
+        raise LoginRequired()
+    refusal = touch(session, web_session, ip)
+    if refusal:
+        session.commit()  # the ended session and its audit event must survive the redirect
+        raise LoginRequired(refusal)
+    ctx = Ctx(web_session.user, web_session, ip, session)
+    request.state.ctx = ctx
+    return ctx
+
+
+def pending_stage(ctx: Ctx) -> str | None:
+    """Where a signed-in user must go before anything else, if anywhere."""
+    if ctx.user.must_change_password:
+        return "/account/password"
+    if not ctx.web_session.second_factor_done and needs_second_factor(ctx.user):
+        return "/login/totp" if ctx.user.totp_secret else "/account/totp"
+    return None
+
+
+def _rule(kind: str, detail: str = "") -> Callable[[Callable], Callable]:
+    def mark(function: Callable) -> Callable:
+        function.__rule__ = (kind, detail)  # type: ignore[attr-defined]
+        return function
+    return mark
+
+
+@_rule("public")
+def _public() -> None:
+    return None
+
+
+def public() -> Any:
+    return Depends(_public)
+
+
+def _pending_ctx(request: Request, session: Session = Depends(db)) -> Ctx:
+    return _session_ctx(request, session)
+
+
+_pending_ctx.__rule__ = ("pending", "")  # type: ignore[attr-defined]
+
+
+def pending() -> Any:
+    """Signed in, possibly still owing a password change or the second factor."""
+    return Depends(_pending_ctx)
+
+
+def _full_ctx(request: Request, session: Session = Depends(db)) -> Ctx:
+    ctx = _session_ctx(request, session)
+    stage = pending_stage(ctx)
+    if stage:
+        raise LoginRequired("", location=stage)
+    refusal = ip_problem(session, ctx.ip)
+    if refusal:
+        raise Refused(refusal)
+    return ctx
+
+
+@_rule("self")
+def _self_ctx(ctx: Ctx = Depends(_full_ctx)) -> Ctx:
+    return ctx
+
+
+def signed_in() -> Any:
+    """Any signed-in user acting on their own things (history, favourites, settings)."""
+    return Depends(_self_ctx)
+
+
+def permission(code: str) -> Any:
+    @_rule("perm", code)
+    def guard(ctx: Ctx = Depends(_full_ctx)) -> Ctx:
+        if not ctx.can(code):
+            ctx.audit("denied", object_type="route", detail={"权限": code})
+            ctx.session.commit()
+            raise Refused("您没有访问此功能的权限")
+        return ctx
+    return Depends(guard)
+
+
+def load_record(session: Session, record_id: int) -> Record:
+    record = session.get(Record, record_id, options=[selectinload(Record.tags)])
+    if record is None:
+        raise HTTPException(status_code=404, detail="病案不存在")
+    return record
+
+
+@dataclass
+class RecordAccess:
+    ctx: Ctx
+    record: Record
+    document: Document | None = None
+
+
+def _gate(ctx: Ctx, action: str, record: Record, document: Document | None) -> RecordAccess:
+    decision = decide_for(ctx.subject, action, record, document=document)
+    if not decision:
+        ctx.audit("denied", object_type="document" if document else "record",
+                  object_id=document.id if document else record.id, record_id=record.id,
+                  document_id=document.id if document else None, result="denied",
+                  detail={"操作": action, "原因": decision.reason_zh})
+        ctx.session.commit()  # the refusal is audited even though the request fails
+        raise Refused(decision.reason_zh)
+    return RecordAccess(ctx, record, document)
+
+
+def record_gate(action: str) -> Any:
+    @_rule("record", action)
+    def guard(record_id: int, ctx: Ctx = Depends(_full_ctx)) -> RecordAccess:
+        return _gate(ctx, action, load_record(ctx.session, record_id), None)
+    return Depends(guard)
+
+
+def document_gate(action: str) -> Any:
+    @_rule("document", action)
+    def guard(document_id: int, ctx: Ctx = Depends(_full_ctx)) -> RecordAccess:
+        document = ctx.session.get(Document, document_id)
+        if document is None:
+            raise HTTPException(status_code=404, detail="文书不存在")
+        ctx.session.get(DocumentType, document.document_type_id)
+        return _gate(ctx, action, load_record(ctx.session, document.record_id), document)
+    return Depends(guard)
+
+
+def idle_minutes(session: Session) -> int:
+    return security_settings(session).idle_minutes

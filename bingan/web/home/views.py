@@ -1,0 +1,57 @@
+"""Home pages by role (E1, E2): operators see collection and queue state, readers their records."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from bingan.access.policy import decide_for
+from bingan.storage.models import Document, Record, utcnow
+from bingan.web.deps import Ctx, signed_in
+from bingan.web.personal import service
+from bingan.web.render import page
+
+router = APIRouter(include_in_schema=False)
+OPERATOR_PERMISSIONS = ("system.status", "record.change", "audit.read", "users.manage")
+
+
+def collection_summary(ctx: Ctx) -> dict[str, object]:
+    """Counts an archivist or administrator checks first thing in the morning."""
+    session = ctx.session
+    by_status = dict(session.execute(sa.select(Record.status, sa.func.count()).group_by(Record.status)).all())
+    since = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    today = session.scalar(sa.select(sa.func.count(Document.id)).where(Document.created_at >= since))
+    return {"by_status": by_status, "documents_today": today or 0, "queue": _queue(ctx)}
+
+
+def _queue(ctx: Ctx) -> dict[str, int]:
+    """Collection queue state, when the ingest tables exist (they land on their own branch)."""
+    try:
+        from bingan.storage.models import CollectedItem
+    except ImportError:
+        return {}
+    status = getattr(CollectedItem, "status", None)
+    if status is None:
+        return {}
+    return dict(ctx.session.execute(sa.select(status, sa.func.count()).group_by(status)).all())
+
+
+def _visible(ctx: Ctx, rows: list) -> list:
+    return [row for row in rows if decide_for(ctx.subject, "view", row[1])]
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, ctx: Ctx = signed_in()) -> Response:
+    prefs = service.preferences(ctx.user)
+    if prefs.start_page != "/" and request.query_params.get("home") != "1" and not request.query_params:
+        return RedirectResponse(prefs.start_page, status_code=303)
+    operator = any(ctx.can(code) for code in OPERATOR_PERMISSIONS)
+    recent = _visible(ctx, service.history(ctx.session, ctx.user, limit=10))
+    favourites = _visible(ctx, service.favourites(ctx.session, ctx.user))
+    return page(
+        request, "home/home.html", ctx, operator=operator,
+        summary=collection_summary(ctx) if operator else None,
+        recent=recent, favourites=favourites[:10],
+        announcements=service.announcements_for(ctx.session, ctx.user),
+        message=request.query_params.get("message", ""),
+    )

@@ -1,0 +1,116 @@
+"""A user's own things: browsing history (Y1), favourites (AA1), personal settings (AB1)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from bingan.storage.models import Announcement, BrowsingHistory, Favourite, Record, User, utcnow
+
+PER_PAGE_CHOICES = (10, 20, 50, 100)
+SORT_CHOICES = {"relevance": "相关度", "discharged_desc": "出院日期（新→旧）", "discharged_asc": "出院日期（旧→新）"}
+START_PAGES = {"/": "首页", "/search": "检索", "/lookup": "批量查询", "/history": "浏览历史", "/favourites": "收藏夹"}
+HISTORY_MERGE = timedelta(minutes=10)  # reopening a record within minutes does not add a row
+
+
+@dataclass
+class Preferences:
+    start_page: str = "/"
+    per_page: int = 20
+    sort: str = "relevance"
+    hidden_categories: list[str] = field(default_factory=list)
+    print_duplex: bool = True
+    print_copies: int = 1
+
+
+def preferences(user: User) -> Preferences:
+    stored = user.preferences or {}
+    prefs = Preferences()
+    for key in asdict(prefs):
+        if key in stored:
+            setattr(prefs, key, stored[key])
+    prefs.per_page = prefs.per_page if prefs.per_page in PER_PAGE_CHOICES else 20
+    prefs.sort = prefs.sort if prefs.sort in SORT_CHOICES else "relevance"
+    prefs.start_page = prefs.start_page if prefs.start_page in START_PAGES else "/"
+    return prefs
+
+
+def save_preferences(user: User, prefs: Preferences) -> list[str]:
+    problems = []
+    if prefs.per_page not in PER_PAGE_CHOICES:
+        problems.append("每页条数只能是 " + "、".join(map(str, PER_PAGE_CHOICES)))
+    if prefs.sort not in SORT_CHOICES:
+        problems.append("排序方式无效")
+    if prefs.start_page not in START_PAGES:
+        problems.append("起始页无效")
+    if not 1 <= prefs.print_copies <= 10:
+        problems.append("打印份数应在1到10之间")
+    if problems:
+        return problems
+    user.preferences = asdict(prefs)
+    return []
+
+
+def note_view(session: Session, user: User, record_id: int) -> None:
+    latest = session.scalars(
+        sa.select(BrowsingHistory).where(BrowsingHistory.user_id == user.id)
+        .order_by(BrowsingHistory.viewed_at.desc()).limit(1)
+    ).first()
+    now = utcnow()
+    if latest is not None and latest.record_id == record_id:
+        latest.viewed_at = now
+        return
+    session.add(BrowsingHistory(user_id=user.id, record_id=record_id, viewed_at=now))
+
+
+def history(session: Session, user: User, limit: int = 50, offset: int = 0) -> list[tuple[BrowsingHistory, Record]]:
+    rows = session.execute(
+        sa.select(BrowsingHistory, Record).join(Record, Record.id == BrowsingHistory.record_id)
+        .where(BrowsingHistory.user_id == user.id)
+        .order_by(BrowsingHistory.viewed_at.desc(), BrowsingHistory.id.desc()).limit(limit).offset(offset)
+    ).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+def clear_history(session: Session, user: User) -> None:
+    session.execute(sa.delete(BrowsingHistory).where(BrowsingHistory.user_id == user.id))
+
+
+def favourites(session: Session, user: User) -> list[tuple[Favourite, Record]]:
+    rows = session.execute(
+        sa.select(Favourite, Record).join(Record, Record.id == Favourite.record_id)
+        .where(Favourite.user_id == user.id).order_by(Favourite.folder, Favourite.created_at.desc())
+    ).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+def is_favourite(session: Session, user: User, record_id: int) -> bool:
+    return session.scalar(
+        sa.select(Favourite.id).where(Favourite.user_id == user.id, Favourite.record_id == record_id)
+    ) is not None
+
+
+def set_favourite(session: Session, user: User, record_id: int, on: bool, folder: str = "", note: str = "") -> bool:
+    existing = session.scalars(
+        sa.select(Favourite).where(Favourite.user_id == user.id, Favourite.record_id == record_id)
+    ).first()
+    if on and existing is None:
+        session.add(Favourite(user_id=user.id, record_id=record_id, folder=folder[:64], note=note[:255]))
+    elif on and existing is not None:
+        existing.folder, existing.note = folder[:64], note[:255]
+    elif existing is not None:
+        session.delete(existing)
+    session.flush()
+    return on
+
+
+def announcements_for(session: Session, user: User, limit: int = 5) -> list[Announcement]:
+    now = utcnow()
+    codes = {role.code for role in user.roles}
+    rows = session.scalars(
+        sa.select(Announcement).where(sa.or_(Announcement.expires_at.is_(None), Announcement.expires_at > now))
+        .order_by(Announcement.published_at.desc()).limit(50)
+    )
+    return [row for row in rows if not row.roles or codes & set(row.roles)][:limit]

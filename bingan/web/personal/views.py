@@ -1,0 +1,126 @@
+"""Pages for a user's own lists and settings: history, favourites, tags, personal settings."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from bingan.access.policy import decide_for
+from bingan.storage.models import Category, Tag
+from bingan.web.deps import Ctx, RecordAccess, Refused, permission, record_gate, signed_in
+from bingan.web.personal import service
+from bingan.web.render import page
+
+router = APIRouter(include_in_schema=False)
+
+
+def visible(ctx: Ctx, rows: list) -> list:
+    """Lists show only records the user may still open (a grant may have expired)."""
+    return [row for row in rows if decide_for(ctx.subject, "view", row[1])]
+
+
+@router.get("/history", response_class=HTMLResponse)
+def history_page(request: Request, ctx: Ctx = signed_in()) -> Response:
+    rows = visible(ctx, service.history(ctx.session, ctx.user, limit=100))
+    return page(request, "personal/history.html", ctx, rows=rows)
+
+
+@router.post("/history/clear")
+def history_clear(ctx: Ctx = signed_in()) -> Response:
+    service.clear_history(ctx.session, ctx.user)
+    return RedirectResponse("/history", status_code=303)
+
+
+@router.get("/favourites", response_class=HTMLResponse)
+def favourites_page(request: Request, ctx: Ctx = signed_in()) -> Response:
+    rows = visible(ctx, service.favourites(ctx.session, ctx.user))
+    return page(request, "personal/favourites.html", ctx, rows=rows)
+
+
+@router.post("/records/{record_id}/favourite", response_class=HTMLResponse)
+def favourite_toggle(
+    request: Request, on: bool = Form(True), folder: str = Form(""), note: str = Form(""),
+    access: RecordAccess = record_gate("view"),
+) -> Response:
+    ctx = access.ctx
+    service.set_favourite(ctx.session, ctx.user, access.record.id, on, folder, note)
+    ctx.audit("favourite", object_type="record", object_id=access.record.id, record_id=access.record.id,
+              detail={"收藏": on})
+    if request.headers.get("hx-request"):
+        return page(request, "records/_favourite.html", ctx, record=access.record, favourite=on)
+    return RedirectResponse(f"/records/{access.record.id}", status_code=303)
+
+
+@router.post("/records/{record_id}/tags", response_class=HTMLResponse)
+def record_tags(
+    request: Request, tag: str = Form(""), remove: str = Form(""), access: RecordAccess = record_gate("tag"),
+) -> Response:
+    ctx, record = access.ctx, access.record
+    name = (tag or remove).strip()
+    found = ctx.session.scalars(sa.select(Tag).where(Tag.name == name)).first()
+    if found is None:
+        raise Refused(f"标签“{name}”不存在，请先由病案管理员创建")
+    if found.restricted and not ctx.can("tags.manage"):
+        raise Refused("受限标签只能由病案管理员设置")
+    if remove:
+        record.tags = [t for t in record.tags if t.id != found.id]
+    elif found not in record.tags:
+        record.tags.append(found)
+    ctx.audit("tag", object_type="record", object_id=record.id, record_id=record.id,
+              detail={"标签": name, "操作": "移除" if remove else "添加"})
+    return RedirectResponse(f"/records/{record.id}", status_code=303)
+
+
+@router.get("/tags", response_class=HTMLResponse)
+def tags_page(request: Request, ctx: Ctx = signed_in()) -> Response:
+    tags = ctx.session.scalars(sa.select(Tag).order_by(Tag.name)).all()
+    return page(request, "personal/tags.html", ctx, tags=tags, can_manage=ctx.can("tags.manage"), error="")
+
+
+@router.post("/tags")
+def tags_create(
+    request: Request, name: str = Form(...), color: str = Form("#607d8b"), restricted: bool = Form(False),
+    description: str = Form(""), ctx: Ctx = permission("tags.manage"),
+) -> Response:
+    name = name.strip()[:64]
+    if not name or ctx.session.scalar(sa.select(Tag.id).where(Tag.name == name)):
+        tags = ctx.session.scalars(sa.select(Tag).order_by(Tag.name)).all()
+        return page(request, "personal/tags.html", ctx, status_code=400, tags=tags, can_manage=True,
+                    error="标签名称为空或已存在")
+    ctx.session.add(Tag(name=name, color=color[:16], restricted=restricted, description=description))
+    ctx.audit("tag", object_type="tag", object_id=name, detail={"操作": "创建", "受限": restricted})
+    return RedirectResponse("/tags", status_code=303)
+
+
+@router.get("/settings", response_class=HTMLResponse)
+def settings_page(request: Request, ctx: Ctx = signed_in()) -> Response:
+    return _settings(request, ctx, [], saved=request.query_params.get("saved") == "1")
+
+
+def _settings(request: Request, ctx: Ctx, problems: list[str], saved: bool = False, status: int = 200) -> Response:
+    categories = ctx.session.scalars(sa.select(Category).order_by(Category.filing_order)).all()
+    return page(request, "personal/settings.html", ctx, status_code=status, prefs=service.preferences(ctx.user),
+                categories=categories, problems=problems, saved=saved, per_page_choices=service.PER_PAGE_CHOICES,
+                sort_choices=service.SORT_CHOICES, start_pages=service.START_PAGES)
+
+
+@router.post("/settings")
+async def settings_save(request: Request, ctx: Ctx = signed_in()) -> Response:
+    form = await request.form()
+    prefs = service.Preferences(
+        start_page=str(form.get("start_page", "/")), per_page=_int(form.get("per_page"), 20),
+        sort=str(form.get("sort", "relevance")), hidden_categories=[str(v) for v in form.getlist("hidden")],
+        print_duplex=form.get("print_duplex") == "on", print_copies=_int(form.get("print_copies"), 1),
+    )
+    problems = service.save_preferences(ctx.user, prefs)
+    if problems:
+        return _settings(request, ctx, problems, status=400)
+    ctx.audit("settings", object_type="user", object_id=ctx.user.id)
+    return RedirectResponse("/settings?saved=1", status_code=303)
+
+
+def _int(value: object, default: int) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return default

@@ -1,0 +1,67 @@
+"""Cookie names, the signing secret and CSRF tokens (double submit, bound to the session cookie)."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from fastapi import HTTPException, Request
+
+from bingan.config import Settings
+
+SESSION_COOKIE = "bingan_session"
+PRELOGIN_COOKIE = "bingan_pre"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Routes with their own authentication (an API key, not the browser session) skip CSRF.
+CSRF_EXEMPT_PREFIXES = ("/api/v1/push",)
+CSRF_ERROR = "页面已过期或请求来源不可信（CSRF 校验失败），请刷新页面后重试"
+
+
+def secret_key(settings: Settings) -> bytes:
+    """BINGAN_SECRET_KEY, or a random key generated once into HOME/secret.key (0600)."""
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    path: Path = settings.resolved_home / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+def csrf_token_for(key: bytes, cookie_value: str) -> str:
+    """A token only a page served to the holder of this cookie can know."""
+    return hmac.new(key, b"csrf:" + cookie_value.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_base(request: Request) -> str:
+    return request.cookies.get(SESSION_COOKIE) or request.cookies.get(PRELOGIN_COOKIE) or ""
+
+
+def request_csrf_token(request: Request) -> str:
+    """The token pages embed in forms; also starts the pre-login cookie when needed."""
+    base = csrf_base(request)
+    if not base:
+        base = getattr(request.state, "new_prelogin", "") or secrets.token_urlsafe(24)
+        request.state.new_prelogin = base
+    return csrf_token_for(request.app.state.secret, base)
+
+
+async def csrf_guard(request: Request) -> None:
+    """Applied to every route: unsafe methods need the token from a form field or X-CSRF-Token."""
+    if request.method in SAFE_METHODS or request.url.path.startswith(CSRF_EXEMPT_PREFIXES):
+        return
+    sent = request.headers.get("x-csrf-token", "")
+    content_type = request.headers.get("content-type", "")
+    if not sent and content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        sent = str((await request.form()).get("csrf_token", ""))
+    base = csrf_base(request)
+    if not base or not sent or not hmac.compare_digest(sent, csrf_token_for(request.app.state.secret, base)):
+        raise HTTPException(status_code=403, detail=CSRF_ERROR)
+
+
+def secure_cookies(request: Request, configured: bool) -> bool:
+    return configured or request.url.scheme == "https"
