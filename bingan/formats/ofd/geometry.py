@@ -59,6 +59,13 @@ def parse_box(text: str | None) -> tuple[float, float, float, float] | None:
 def parse_deltas(text: str | None) -> list[float]:
     """DeltaX/DeltaY: numbers, where ``g N v`` repeats v N times."""
     toks = (text or "").split()
+    if "g" not in toks:
+        try:  # the common case, and the hot loop of text extraction
+            vals = [float(t) for t in toks]
+            if all(map(math.isfinite, vals)):
+                return vals
+        except ValueError:
+            pass
     out: list[float] = []
     i = 0
     while i < len(toks):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import accumulate
 from xml.etree.ElementTree import Element
 
 from bingan.formats.base import FormatError
@@ -402,13 +403,15 @@ def _glyph_runs(el: Element, size: float) -> list[Glyphs]:
         y = _num(attr(code, "Y"), y)
         if not text:
             continue
-        dx = g.parse_deltas(attr(code, "DeltaX"))
-        dy = g.parse_deltas(attr(code, "DeltaY"))
-        xs, ys = [x], [y]
-        for i in range(1, len(text)):
-            step_x = dx[i - 1] if i - 1 < len(dx) else (0.0 if dy else advance(text[i - 1], size))
-            xs.append(xs[-1] + step_x)
-            ys.append(ys[-1] + (dy[i - 1] if i - 1 < len(dy) else 0.0))
+        n = len(text)
+        dx = g.parse_deltas(attr(code, "DeltaX"))[: n - 1]
+        dy = g.parse_deltas(attr(code, "DeltaY"))[: n - 1]
+        if len(dx) < n - 1:
+            # Missing advances: nominal widths, or none when the run is vertical (DeltaY only).
+            dx += [0.0 if dy else advance(ch, size) for ch in text[len(dx):n - 1]]
+        dy += [0.0] * (n - 1 - len(dy))
+        xs = list(accumulate(dx, initial=x))
+        ys = list(accumulate(dy, initial=y))
         runs.append(Glyphs(text, xs, ys))
         # A following TextCode without X/Y continues after this one.
         x, y = xs[-1] + advance(text[-1], size), ys[-1]
