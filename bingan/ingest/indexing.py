@@ -50,7 +50,7 @@ def _aliases(session: Session, numbers: set[str]) -> dict[str, list[str]]:
             RecordNumberAlias.record_number.in_(numbers)
         )
     )
-    for number, alias in rows.tuples():
+    for number, alias in rows:
         found.setdefault(number, []).append(alias)
     return found
 
@@ -87,7 +87,7 @@ def current_version_ids(session: Session, document_ids: Iterable[int]) -> dict[i
     rows = session.execute(
         sa.select(Document.id, Document.current_version_id, Document.removed).where(Document.id.in_(set(document_ids)))
     )
-    return {doc_id: (None if removed else vid) for doc_id, vid, removed in rows.tuples()}
+    return {doc_id: (None if removed else vid) for doc_id, vid, removed in rows}
 
 
 def version_ids_of(session: Session, document_ids: Iterable[int]) -> list[int]:

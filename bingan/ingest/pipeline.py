@@ -351,7 +351,7 @@ def index_items(pipe: Pipeline, item_ids: list[int]) -> list[int]:
         rows = session.execute(
             sa.select(CollectedItem.id, CollectedItem.document_id)
             .where(CollectedItem.id.in_(mine), CollectedItem.state == "extracted", CollectedItem.locked_by == pipe.worker_id)
-        ).tuples().all()
+        ).all()
         document_ids = {doc for _, doc in rows}
         current = current_version_ids(session, document_ids)
         stale = set(version_ids_of(session, document_ids)) - set(current.values())
@@ -500,7 +500,7 @@ def _states(pipe: Pipeline, item_ids: set[int]) -> dict[int, str]:
     with pipe.tx() as session:
         return dict(session.execute(
             sa.select(CollectedItem.id, CollectedItem.state).where(CollectedItem.id.in_(item_ids))
-        ).tuples().all())
+        ).all())
 
 
 def _wait(pipe: Pipeline, item_ids: set[int]) -> float:

@@ -66,7 +66,7 @@ def _aliases(session: Session, numbers: list[str]) -> dict[str, str]:
     for chunk in _chunks(numbers):
         query = sa.select(RecordNumberAlias.alias, RecordNumberAlias.record_number)
         rows = session.execute(query.where(RecordNumberAlias.alias.in_(chunk)))
-        found.update(dict(rows.tuples()))
+        found.update({alias: number for alias, number in rows})
     return found
 
 
@@ -76,7 +76,7 @@ def _records(session: Session, numbers: set[str]) -> dict[str, list[RecordRef]]:
         Record.id, Record.record_number, Record.stay_number, Record.visit_type, Patient.name, Record.discharged_at
     ).join(Patient, Patient.id == Record.patient_id)
     for chunk in _chunks(sorted(numbers)):
-        for row in session.execute(query.where(Record.record_number.in_(chunk))).tuples():
+        for row in session.execute(query.where(Record.record_number.in_(chunk))):
             by_number.setdefault(row[1], []).append(RecordRef(*row))
     for refs in by_number.values():
         refs.sort(key=lambda r: (r.visit_type, r.stay))
