@@ -31,9 +31,14 @@ def _reject(data: bytes, fn=ofd.page_texts) -> FormatError:
     return err.value
 
 
-def _read_all(data: bytes) -> None:
+def _render_first(data: bytes) -> None:
+    ofd.render_page(data, 1, dpi=20)
+
+
+def _read_all(data: bytes, render: bool = False) -> None:
     """Every reading entry point: a result or a FormatError, nothing else."""
-    for fn in (ofd.page_count, ofd.page_texts, ofd.metadata, ofd.verify_signatures):
+    fns = [ofd.page_count, ofd.page_texts, ofd.metadata, ofd.verify_signatures]
+    for fn in fns + ([_render_first] if render else []):
         try:
             fn(data)
         except FormatError as exc:
@@ -110,7 +115,7 @@ def test_bit_flips_in_the_zip() -> None:
         for _ in range(rng.randint(1, 8)):
             pos = rng.randrange(len(data))
             data[pos] ^= 1 << rng.randrange(8)
-        _read_all(bytes(data))
+        _read_all(bytes(data), render=True)
 
 
 def test_garbage_image_and_font_do_not_break_text() -> None:
@@ -144,7 +149,27 @@ def test_fuzz_page_content_xml(data: st.DataObject) -> None:
             del raw[pos:pos + data.draw(st.integers(1, 20))]
         else:
             raw[pos:pos] = data.draw(st.sampled_from(
-                [b"<", b">", b'"', b"&", b"-1e308 ", b"g 99999999 1 ", b"A 0 0 0 0 0 ", b"\xff\xfe"]))
+                [b"<", b">", b'"', b"&", b"-1e308 ", b"g 99999999 1 ", b"A 0 0 0 0 0 ", b"\xff\xfe",
+                 b"nan ", b' CTM="1e300 0 0 1e300 0 0"', b' Size="0"', b' Size="1e9"',
+                 b' CTM="0 0 0 0 0 0"', b"B 1 2 3 "]))
         if not raw:
             raw = bytearray(b"<")
-    _read_all(gen.with_part(VALID, "Doc_0/Pages/Page_0/Content.xml", bytes(raw)))
+    _read_all(gen.with_part(VALID, "Doc_0/Pages/Page_0/Content.xml", bytes(raw)), render=True)
+
+
+SIGNED = gen.signed_ofd(picture=("ofd", gen.seal_ofd()))
+SIGNED_VALUE = zipfile.ZipFile(io.BytesIO(SIGNED)).read("Doc_0/Signs/Sign_0/SignedValue.dat")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_fuzz_signed_value(data: st.DataObject) -> None:
+    """A damaged SignedValue.dat gives a verdict (never valid), and pages still render."""
+    raw = bytearray(SIGNED_VALUE)
+    for _ in range(data.draw(st.integers(1, 4))):
+        pos = data.draw(st.integers(0, len(raw) - 1))
+        raw[pos] ^= data.draw(st.integers(1, 255))
+    damaged = gen.with_part(SIGNED, "Doc_0/Signs/Sign_0/SignedValue.dat", bytes(raw))
+    sigs = ofd.verify_signatures(damaged)
+    assert len(sigs) == 1 and sigs[0].verdict in ("tampered", "unverifiable")
+    ofd.render_page(damaged, 1, dpi=20)

@@ -56,9 +56,9 @@ def parse_box(text: str | None) -> tuple[float, float, float, float] | None:
     return (nums[0], nums[1], nums[2], nums[3]) if len(nums) == 4 else None
 
 
-def parse_deltas(text: str | None) -> list[float]:
-    """DeltaX/DeltaY: numbers, where ``g N v`` repeats v N times."""
-    toks = (text or "").split()
+def parse_deltas(text: str | None, limit: int = 100_000) -> list[float]:
+    """DeltaX/DeltaY: numbers, where ``g N v`` repeats v N times; at most ``limit`` values."""
+    toks = (text or "").split()[:limit * 3]
     if "g" not in toks:
         try:  # the common case, and the hot loop of text extraction
             vals = [float(t) for t in toks]
@@ -76,12 +76,14 @@ def parse_deltas(text: str | None) -> list[float]:
             except ValueError:
                 i += 1
                 continue
-            out.extend([val] * max(0, min(count, 100_000)))
+            out.extend([val] * max(0, min(count, limit - len(out))))
             i += 3
             continue
         with contextlib.suppress(ValueError):
             out.append(float(tok))
         i += 1
+        if len(out) >= limit:
+            break
     return out
 
 

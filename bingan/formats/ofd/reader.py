@@ -404,8 +404,8 @@ def _glyph_runs(el: Element, size: float) -> list[Glyphs]:
         if not text:
             continue
         n = len(text)
-        dx = g.parse_deltas(attr(code, "DeltaX"))[: n - 1]
-        dy = g.parse_deltas(attr(code, "DeltaY"))[: n - 1]
+        dx = g.parse_deltas(attr(code, "DeltaX"), n)[: n - 1]
+        dy = g.parse_deltas(attr(code, "DeltaY"), n)[: n - 1]
         if len(dx) < n - 1:
             # Missing advances: nominal widths, or none when the run is vertical (DeltaY only).
             dx += [0.0 if dy else advance(ch, size) for ch in text[len(dx):n - 1]]
