@@ -62,8 +62,8 @@ def _take(pipe, source, path: Path, run_id: int | None) -> int | None:
     staged.replace(final)
     with pipe.tx() as session:
         item, created = enqueue(session, session.merge(source), report, staged_path=str(final), run_id=run_id)
-        item_id = item.id
-    if not created:
+        item_id, owner = item.id, item.staged_path
+    if not created and owner != str(final):
         final.unlink(missing_ok=True)
     _move(path, path.parent / "done", source)  # only now: the row that owns the bytes is committed
     return item_id if created else None
