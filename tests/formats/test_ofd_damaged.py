@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
@@ -161,14 +161,30 @@ SIGNED = gen.signed_ofd(picture=("ofd", gen.seal_ofd()))
 SIGNED_VALUE = zipfile.ZipFile(io.BytesIO(SIGNED)).read("Doc_0/Signs/Sign_0/SignedValue.dat")
 
 
+def _to_sign_range(value: bytes) -> tuple[int, int]:
+    from bingan.formats.ofd import ses
+
+    tbs = ses.SesSignatureV4.load(value)["toSign"].dump()
+    start = value.index(tbs)
+    return start, start + len(tbs)
+
+
+TO_SIGN = _to_sign_range(SIGNED_VALUE)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_fuzz_signed_value(data: st.DataObject) -> None:
-    """A damaged SignedValue.dat gives a verdict (never valid), and pages still render."""
+    """Any change to the signed SES data (TBS_Sign) is never valid, and pages still render.
+
+    Bytes outside TBS_Sign (the certificate's own signature, for instance) are not covered by
+    the seal signature, so only the signed range is mutated here.
+    """
     raw = bytearray(SIGNED_VALUE)
     for _ in range(data.draw(st.integers(1, 4))):
-        pos = data.draw(st.integers(0, len(raw) - 1))
+        pos = data.draw(st.integers(*TO_SIGN).filter(lambda p: p < TO_SIGN[1]))
         raw[pos] ^= data.draw(st.integers(1, 255))
+    assume(bytes(raw) != SIGNED_VALUE)
     damaged = gen.with_part(SIGNED, "Doc_0/Signs/Sign_0/SignedValue.dat", bytes(raw))
     sigs = ofd.verify_signatures(damaged)
     assert len(sigs) == 1 and sigs[0].verdict in ("tampered", "unverifiable")
