@@ -83,7 +83,6 @@ def test_gbk_bytes_declared_as_utf8_still_decode() -> None:
 
 
 def test_absolute_and_backslash_references() -> None:
-    parts = gen.OfdBuilder().parts()
     b = gen.OfdBuilder()
     b.pages.append(gen.text_page(["检验报告"]))
     parts = b.parts()
@@ -138,3 +137,27 @@ def test_page_number_out_of_range_is_a_format_error() -> None:
     with pytest.raises(FormatError) as err:
         ofd.render_page(gen.simple_ofd(), 5)
     assert "页码" in err.value.message
+
+
+def test_vertical_text_with_delta_y() -> None:
+    b = gen.OfdBuilder()
+    b.pages.append(gen.PageSpec(raw=(
+        '<ofd:TextObject ID="900" Boundary="100 20 10 60" Font="2" Size="5">'
+        '<ofd:TextCode X="0" Y="5" DeltaY="6 6 6">竖排文字</ofd:TextCode></ofd:TextObject>')))
+    box = ofd.page_texts(b.build())[0].boxes[0]
+    mm = 72 / 25.4
+    assert box.text == "竖排文字"
+    assert box.y1 - box.y0 == pytest.approx((18 + 5) * mm, abs=0.5)  # three steps + one glyph
+    assert box.x1 - box.x0 == pytest.approx(5 * mm, abs=0.5)
+
+
+def test_rotated_text_box_follows_the_ctm() -> None:
+    b = gen.OfdBuilder()
+    # 90° rotation: the run goes down the page from the boundary origin.
+    b.pages.append(gen.PageSpec(raw=(
+        '<ofd:TextObject ID="901" Boundary="50 50 20 40" Font="2" Size="5" CTM="0 1 -1 0 0 0">'
+        '<ofd:TextCode X="0" Y="0" DeltaX="5 5">旋转字</ofd:TextCode></ofd:TextObject>')))
+    box = ofd.page_texts(b.build())[0].boxes[0]
+    mm = 72 / 25.4
+    assert box.y1 - box.y0 == pytest.approx(15 * mm, abs=0.5)
+    assert box.y0 == pytest.approx(50 * mm, abs=0.5)

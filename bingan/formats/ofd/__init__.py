@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,18 +17,21 @@ if TYPE_CHECKING:
 MEDIA_TYPE = "application/ofd"
 T = TypeVar("T")
 _CACHE: OrderedDict[tuple[str, str], Any] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 8  # a few documents: page-by-page rendering must not reconvert
 
 
 def _cached(kind: str, data: bytes, build: Callable[[], T]) -> T:
     key = (kind, hashlib.sha256(data).hexdigest())
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
-    value = build()
-    _CACHE[key] = value
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    value = build()  # outside the lock: a slow document must not block the others
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return value
 
 
