@@ -88,7 +88,7 @@ def pdf_render(data: bytes, dpi: float) -> int:
     return n
 
 
-def timed(fn, docs: list[bytes], repeat: int, *args: float) -> list[float]:  # noqa: ANN001
+def timed(fn, docs: list[bytes], repeat: int, *args: float) -> list[float]:
     """Seconds per page for each repeat over all documents."""
     out = []
     for _ in range(repeat):
