@@ -10,11 +10,11 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/peers as the "peers" package
 
-from bingan.config import get_settings  # noqa: E402
-from bingan.ingest.demo import CID_FONT  # noqa: E402
-from bingan.ingest.options import reset_options  # noqa: E402
-from bingan.ingest.pipeline import Pipeline  # noqa: E402
-from bingan.storage.models import Department, Patient, Record  # noqa: E402
+from bingan.config import get_settings
+from bingan.ingest.demo import CID_FONT
+from bingan.ingest.options import reset_options
+from bingan.ingest.pipeline import Pipeline
+from bingan.storage.models import Department, Patient, Record
 
 
 @pytest.fixture(autouse=True)
