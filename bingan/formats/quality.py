@@ -6,7 +6,9 @@ mojibake, "(cid:N)" placeholders or private-use code points. Those pages go to O
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image
@@ -41,26 +43,30 @@ def check_text(text: str) -> Verdict:
     """Quality of extracted text alone (no rendering): placeholders, private use, mojibake."""
     if _CID.search(text):
         return Verdict(True, "(cid:N) placeholders")
-    visible = [ch for ch in text if not ch.isspace()]
+    # Count each distinct character once: pages repeat characters a lot, and this check
+    # runs on every page the pipeline indexes.
+    counts = Counter(text)
+    visible = sum(n for ch, n in counts.items() if not ch.isspace())
     if not visible:
         return Verdict(False)
-    private = sum(1 for ch in visible if "\ue000" <= ch <= "\uf8ff")
-    if private >= 3 and private / len(visible) > MAX_PRIVATE_USE:
+    private = sum(n for ch, n in counts.items() if "\ue000" <= ch <= "\uf8ff")
+    if private >= 3 and private / visible > MAX_PRIVATE_USE:
         return Verdict(True, f"private-use characters: {private}")
-    return _check_mojibake(visible)
+    return _check_mojibake(counts)
 
 
-def _check_mojibake(visible: list[str]) -> Verdict:
-    non_ascii = [ch for ch in visible if ord(ch) > 127]
-    if len(non_ascii) < MIN_CHARS:
+def _check_mojibake(counts: Counter[str]) -> Verdict:
+    non_ascii = sum(n for ch, n in counts.items() if ord(ch) > 127 and not ch.isspace())
+    if non_ascii < MIN_CHARS:
         return Verdict(False)
-    implausible = sum(1 for ch in non_ascii if not _plausible(ch))
-    ratio = implausible / len(non_ascii)
+    implausible = sum(n for ch, n in counts.items() if ord(ch) > 127 and not ch.isspace() and not _plausible(ch))
+    ratio = implausible / non_ascii
     if ratio > MAX_IMPLAUSIBLE:
         return Verdict(True, f"mojibake: {ratio:.0%} implausible characters")
     return Verdict(False)
 
 
+@lru_cache(maxsize=8192)
 def _plausible(ch: str) -> bool:
     """GB2312 covers the characters of ordinary simplified Chinese text.
 
