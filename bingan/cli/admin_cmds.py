@@ -45,6 +45,9 @@ def serve(
     with transaction() as session:
         password = ensure_first_admin(session, settings.resolved_home / "admin-password.txt")
     host, port = host or settings.host, port or settings.port
+    from bingan.ingest.embedded import start_background
+
+    start_background()  # collection worker + beat as child processes, stopped when serve exits
     typer.echo(f"Bingan 病案管理系统: http://{host}:{port}/")
     if password:
         typer.echo(f"管理员登录: 用户名 admin  密码 {password}  (首次登录须修改密码)")
