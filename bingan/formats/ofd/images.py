@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import io
 import struct
-import threading
 
 import pikepdf
 import pypdfium2 as pdfium
 from PIL import Image
 
+from bingan.formats.pdf import PDFIUM_LOCK
+
 JBIG2_FILE_ID = b"\x97JB2\r\n\x1a\n"
 MAX_PIXELS = 80_000_000  # a 600-dpi A3 scan is ~70 M pixels; more is an attack or an error
-_PDFIUM_LOCK = threading.Lock()  # pdfium is not thread-safe
+# pdfium is not thread-safe: one lock for every caller in formats/, PDF and OFD alike.
+_PDFIUM_LOCK = PDFIUM_LOCK
 
 
 def kind(data: bytes) -> str:
