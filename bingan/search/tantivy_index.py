@@ -50,6 +50,7 @@ META_FILE = "bingan-search.json"
 EXACT_GROUP_LIMIT = 20_000
 HITS_PER_RECORD = 3
 FACET_SIZE = 50
+MAX_CONFIDENTIALITY = 3
 
 Occur = tantivy.Occur
 ZH, KW, RAW = TOKENIZER_NAME, KEYWORD_TOKENIZER_NAME, "raw"
@@ -118,7 +119,7 @@ def _to_document(doc: PageDoc, schema: tantivy.Schema) -> tantivy.Document:
         "department_name": doc.department_name,
         "diagnosis_names": doc.diagnosis_names,
         "operation_names": doc.operation_names,
-        "text": doc.text,
+        "text": doc.text or "",
     }
     if doc.discharge_year is not None:
         fields["year"] = doc.discharge_year
@@ -225,15 +226,13 @@ class _Compiler:
             org.append((Occur.Must, self.any_of("campus", sorted(s.campuses))))
         org_q = tantivy.Query.boolean_query(org) if org else tantivy.Query.all_query()
         if s.granted_record_ids:
-            grants = tantivy.Query.term_set_query(
-                self.schema, "record_id", sorted(s.granted_record_ids)
-            )
-            org_q = self.either(org_q, grants)
+            org_q = self.either(org_q, self.any_of("record_id", sorted(s.granted_record_ids)))
         must = [(Occur.Must, org_q)]
-        must.append((Occur.Must, tantivy.Query.range_query(
-            self.schema, "confidentiality", tantivy.FieldType.Integer,
-            upper_bound=s.max_confidentiality,
-        )))
+        # exclusions of the few higher levels are cheap; a range or term-set query would
+        # build a bitset over most of the index on every search (measured: linear in pages)
+        above = list(range(max(s.max_confidentiality + 1, 0), MAX_CONFIDENTIALITY + 1))
+        if above:
+            must.append((Occur.MustNot, self.any_of("confidentiality", above)))
         if s.allowed_categories is not None:
             must.append((Occur.Must, self.any_of("category", sorted(s.allowed_categories))))
         if s.denied_tags:
@@ -242,10 +241,16 @@ class _Compiler:
             must.append((Occur.MustNot, self.exact("sealed", 1)))
         return tantivy.Query.const_score_query(tantivy.Query.boolean_query(must), 0.0)
 
-    def any_of(self, field: str, values: list[str]) -> tantivy.Query:
+    def any_of(self, field: str, values: list) -> tantivy.Query:
+        """A few values: a union of term scorers (seekable, cost ∝ candidates). Many values
+        (grants): a term-set bitset, built from those terms' postings only."""
         if not values:
             return tantivy.Query.empty_query()
-        return tantivy.Query.term_set_query(self.schema, field, values)
+        if len(values) > 16:
+            return tantivy.Query.term_set_query(self.schema, field, values)
+        if len(values) == 1:
+            return self.exact(field, values[0])
+        return self.either(*(self.exact(field, v) for v in values))
 
 
 class TantivySearchIndex(SearchIndex):
@@ -429,7 +434,8 @@ class TantivySearchIndex(SearchIndex):
             searcher, compiled, sort, need=offset + limit, group=group_by_record
         )
         complete = distinct is not None
-        total_records = distinct if complete else self._estimate_records(searcher, compiled)
+        facet_counts, estimate = self._aggregate(searcher, compiled, facets, not complete)
+        total_records = distinct if complete else estimate
         terms = parsed.highlight_terms()
         records = [
             self._record(searcher, hits, terms)
@@ -439,7 +445,7 @@ class TantivySearchIndex(SearchIndex):
             total=total,
             total_records=total_records,
             records=records,
-            facets=self._facets(searcher, compiled) if facets else {},
+            facets=facet_counts,
             total_records_exact=complete,
             warnings=parsed.warnings,
         )
@@ -466,10 +472,6 @@ class TantivySearchIndex(SearchIndex):
             if complete or len(groups) >= need or k >= EXACT_GROUP_LIMIT:
                 return groups, res.count, len(set(rids)) if complete else None
             k = min(k * 4, EXACT_GROUP_LIMIT)
-
-    def _estimate_records(self, searcher, compiled) -> int:
-        agg = searcher.aggregate(compiled, {"n": {"cardinality": {"field": "record_id"}}})
-        return round(agg["n"]["value"] or 0)
 
     def _record(self, searcher, hits, terms) -> RecordHit:
         page_hits = []
@@ -501,15 +503,20 @@ class TantivySearchIndex(SearchIndex):
             matched_pages=len(hits),
         )
 
-    def _facets(self, searcher, compiled) -> dict[str, list[tuple[str, int]]]:
-        spec = {
-            name: {"terms": {"field": name, "size": FACET_SIZE}} for name in FACET_NAMES
-        }
+    def _aggregate(self, searcher, compiled, facets: bool, estimate: bool):
+        """Facet counts (matching pages) and the distinct-record estimate in one pass."""
+        spec = {n: {"terms": {"field": n, "size": FACET_SIZE}} for n in FACET_NAMES} if facets else {}
+        if estimate:
+            spec["records"] = {"cardinality": {"field": "record_id"}}
+        if not spec:
+            return {}, 0
         agg = searcher.aggregate(compiled, spec)
-        return {
+        counts = {
             name: [(str(b["key"]), int(b["doc_count"])) for b in agg[name]["buckets"]]
             for name in FACET_NAMES
+            if facets
         }
+        return counts, round(agg["records"]["value"] or 0) if estimate else 0
 
 
 def _one(stored: dict, name: str, default=None):

@@ -1,0 +1,319 @@
+"""Elasticsearch adapter of the SearchIndex port (scale-out).
+
+* The index template lives in ``mappings/bingan-pages-v<N>.json``; the index is
+  ``<prefix>-pages-v<N>`` and the alias ``<prefix>-pages`` points at the version in service.
+  A new schema version creates a new index; ``needs_rebuild()`` is True until the reindex
+  job calls ``mark_rebuilt()``, which moves the alias.
+* Text uses the same token scheme as tantivy (a pattern tokenizer rendered from
+  ``analysis.token_pattern``): the standard tokenizer drops punctuation without leaving a
+  position gap, so its unigram phrases would run across ``，``. ``text.cjk`` (cjk_bigram with
+  unigrams) only adds relevance.
+* Results are grouped by record with field collapsing (pagination counts records); facets
+  are terms aggregations counting matching pages; ``total_records`` is a cardinality
+  aggregation, exact below ``EXACT_RECORDS`` (precision threshold).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch.helpers import streaming_bulk
+
+from bingan.search import query as q
+from bingan.search.analysis import is_identifier, keyword, normalize
+from bingan.search.port import (
+    FACET_NAMES,
+    PageDoc,
+    PageHit,
+    RecordHit,
+    Scope,
+    SearchIndex,
+    SearchResult,
+    Sort,
+)
+from bingan.search.snippets import make_snippet
+
+SCHEMA_VERSION = 1
+MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "mappings"
+EXACT_RECORDS = 3000
+HITS_PER_RECORD = 3
+FACET_SIZE = 50
+BULK_CHUNK = 500
+
+
+def load_template(prefix: str, version: int = SCHEMA_VERSION) -> dict:
+    body = json.loads((MAPPINGS_DIR / f"bingan-pages-v{version}.json").read_text(encoding="utf-8"))
+    body = {k: v for k, v in body.items() if not k.startswith("_comment")}
+    body["index_patterns"] = [f"{prefix}-pages-v{version}"]
+    return body
+
+
+def _date(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def to_source(doc: PageDoc) -> dict:
+    return {
+        "doc_id": doc.doc_id, "record_id": doc.record_id, "version_id": doc.version_id,
+        "document_id": doc.document_id, "page": doc.page, "stay": doc.stay,
+        "year": doc.discharge_year, "confidentiality": doc.confidentiality, "sealed": doc.sealed,
+        "record_number": doc.record_number, "record_keys": [doc.record_number, *doc.aliases],
+        "id_number": doc.id_number, "diagnosis_codes": doc.diagnosis_codes,
+        "operation_codes": doc.operation_codes, "category": doc.category,
+        "department": doc.department, "record_kind": doc.record_kind, "campus": doc.campus,
+        "document_type": doc.document_type, "tags": doc.tags, "patient_name": doc.patient_name,
+        "category_name": doc.category_name, "document_type_name": doc.document_type_name,
+        "department_name": doc.department_name, "diagnosis_names": doc.diagnosis_names,
+        "operation_names": doc.operation_names, "admitted_at": _date(doc.admitted_at),
+        "discharged_at": _date(doc.discharged_at), "text": doc.text or "",
+    }
+
+
+class DslCompiler:
+    """AST (query.py) → Elasticsearch query DSL, with the same semantics as the tantivy one."""
+
+    def compile(self, node: q.Node) -> dict:
+        if isinstance(node, q.MatchAll):
+            return {"match_all": {}}
+        if isinstance(node, q.Term):
+            return self.term(node)
+        if isinstance(node, q.Range):
+            return self.range(node)
+        if isinstance(node, q.Not):
+            return {"bool": {"must_not": [self.compile(node.child)]}}
+        if isinstance(node, q.Or):
+            return {"bool": {"should": [self.compile(c) for c in node.children],
+                             "minimum_should_match": 1}}
+        pos = [self.compile(c) for c in node.children if not isinstance(c, q.Not)]
+        neg = [self.compile(c.child) for c in node.children if isinstance(c, q.Not)]
+        return {"bool": {"must": pos or [{"match_all": {}}], "must_not": neg}}
+
+    @staticmethod
+    def phrase(field: str, text: str) -> dict:
+        return {"match_phrase": {field: {"query": normalize(text)}}}
+
+    @staticmethod
+    def either(*clauses: dict) -> dict:
+        return {"bool": {"should": list(clauses), "minimum_should_match": 1}}
+
+    def term(self, t: q.Term) -> dict:
+        kw = keyword(t.text)
+        raw = normalize(t.text).strip()
+        match t.field:
+            case None:
+                text = self.phrase("text", t.text)
+                if not is_identifier(list(t.tokens)):
+                    return text
+                return self.either(
+                    text, {"term": {"record_keys": kw}}, {"term": {"id_number": kw}}
+                )
+            case "record":
+                return {"term": {"record_keys": kw}}
+            case "id":
+                return {"term": {"id_number": kw}}
+            case "name":
+                return self.phrase("patient_name", t.text)
+            case "tag":
+                return {"term": {"tags": raw}}
+            case "kind":
+                return {"term": {"record_kind": t.text}}
+            case "diagnosis" | "operation":
+                return self.either(
+                    {"term": {f"{t.field}_codes": kw}}, self.phrase(f"{t.field}_names", t.text)
+                )
+        code, name = {
+            "dept": ("department", "department_name"),
+            "category": ("category", "category_name"),
+            "type": ("document_type", "document_type_name"),
+        }[t.field]
+        return self.either({"term": {code: raw}}, self.phrase(name, t.text))
+
+    @staticmethod
+    def range(r: q.Range) -> dict:
+        field = {"discharged": "discharged_at", "admitted": "admitted_at"}.get(r.field, r.field)
+        bounds = {}
+        if r.lo is not None:
+            bounds["gte"] = r.lo.isoformat() if isinstance(r.lo, date) else r.lo
+        if r.hi is not None:
+            bounds["lt"] = r.hi.isoformat() if isinstance(r.hi, date) else r.hi
+        return {"range": {field: bounds}}
+
+    @staticmethod
+    def scope(s: Scope) -> list[dict]:
+        """Filter clauses (no scoring, cached by Elasticsearch): the permission rule of Scope."""
+        org: list[dict] = []
+        if not s.all_departments:
+            org.append({"terms": {"department": sorted(s.departments)}})
+        if s.campuses is not None:
+            org.append({"terms": {"campus": sorted(s.campuses)}})
+        org_q: dict = {"bool": {"filter": org}} if org else {"match_all": {}}
+        if s.granted_record_ids:
+            org_q = {"bool": {"should": [org_q, {"terms": {"record_id": sorted(s.granted_record_ids)}}],
+                              "minimum_should_match": 1}}
+        must_not: list[dict] = []
+        if s.denied_tags:
+            must_not.append({"terms": {"tags": sorted(s.denied_tags)}})
+        if not s.include_sealed:
+            must_not.append({"term": {"sealed": True}})
+        clauses = [org_q, {"range": {"confidentiality": {"lte": s.max_confidentiality}}}]
+        if s.allowed_categories is not None:
+            clauses.append({"terms": {"category": sorted(s.allowed_categories)}})
+        clauses.append({"bool": {"must_not": must_not}})
+        return clauses
+
+
+class ElasticsearchIndex(SearchIndex):
+    def __init__(self, url: str, *, prefix: str = "bingan", client: Elasticsearch | None = None) -> None:
+        self.es = client or Elasticsearch(url, request_timeout=60)
+        self.prefix = prefix
+        self.index = f"{prefix}-pages-v{SCHEMA_VERSION}"
+        self.alias = f"{prefix}-pages"
+        self._compiler = DslCompiler()
+        self._ensure_index()
+
+    def _ensure_index(self) -> None:
+        body = load_template(self.prefix)
+        self.es.indices.put_index_template(name=self.index, **body)
+        if not self.es.indices.exists(index=self.index):
+            self.es.indices.create(index=self.index)
+        if not self.es.indices.exists_alias(name=self.alias):
+            self.es.indices.put_alias(index=self.index, name=self.alias)
+
+    @property
+    def schema_version(self) -> int:
+        return SCHEMA_VERSION
+
+    def needs_rebuild(self) -> bool:
+        try:
+            current = self.es.indices.get_alias(name=self.alias)
+        except NotFoundError:
+            return True
+        return self.index not in current
+
+    def mark_rebuilt(self) -> None:
+        """Point the alias at this schema version once the reindex has finished."""
+        old = [name for name in self.es.indices.get_alias(name=self.alias) if name != self.index]
+        actions = [{"add": {"index": self.index, "alias": self.alias}}]
+        actions += [{"remove": {"index": name, "alias": self.alias}} for name in old]
+        self.es.indices.update_aliases(actions=actions)
+
+    def _actions(self, docs: Iterable[PageDoc]) -> Iterator[dict]:
+        for doc in docs:
+            yield {"_index": self.index, "_id": doc.doc_id, "_source": to_source(doc)}
+
+    def add(self, docs: Iterable[PageDoc]) -> int:
+        n = 0
+        for ok, item in streaming_bulk(self.es, self._actions(docs), chunk_size=BULK_CHUNK):
+            if not ok:
+                raise RuntimeError(f"Elasticsearch 写入失败：{item}")
+            n += 1
+        return n
+
+    def delete_versions(self, version_ids: Iterable[int]) -> None:
+        ids = sorted({int(v) for v in version_ids})
+        if ids:
+            self.es.delete_by_query(index=self.index, query={"terms": {"version_id": ids}},
+                                    refresh=False, conflicts="proceed")
+
+    def delete_record(self, record_id: int) -> None:
+        self.es.delete_by_query(index=self.index, query={"term": {"record_id": int(record_id)}},
+                                conflicts="proceed")
+
+    def commit(self) -> None:
+        self.es.indices.refresh(index=self.index)
+
+    @property
+    def count(self) -> int:
+        return int(self.es.count(index=self.index)["count"])
+
+    def optimize(self) -> None:
+        self.es.indices.forcemerge(index=self.index, only_expunge_deletes=True)
+
+    def clear(self) -> None:
+        self.es.delete_by_query(index=self.index, query={"match_all": {}}, conflicts="proceed",
+                                refresh=True)
+
+    def drop(self) -> None:
+        """Delete the index and template (tests)."""
+        self.es.indices.delete(index=self.index, ignore_unavailable=True)
+        self.es.indices.delete_index_template(name=self.index)
+
+    def close(self) -> None:
+        self.es.close()
+
+    def search(
+        self,
+        query: str,
+        scope: Scope,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+        group_by_record: bool = True,
+        facets: bool = True,
+        sort: Sort = "relevance",
+    ) -> SearchResult:
+        parsed = q.parse(query)
+        body = self._body(parsed, scope, group_by_record, facets, sort)
+        resp = self.es.search(index=self.index, from_=offset, size=limit, **body)
+        terms = parsed.highlight_terms()
+        records = [self._record(hit, terms, group_by_record) for hit in resp["hits"]["hits"]]
+        aggs = resp.get("aggregations", {})
+        n_records = int(aggs["records"]["value"])
+        return SearchResult(
+            total=int(resp["hits"]["total"]["value"]),
+            total_records=n_records,
+            records=records,
+            facets={
+                name: [(str(b.get("key_as_string", b["key"])), int(b["doc_count"]))
+                       for b in aggs[name]["buckets"]]
+                for name in FACET_NAMES
+            } if facets else {},
+            total_records_exact=n_records < EXACT_RECORDS,
+            warnings=parsed.warnings,
+        )
+
+    def _body(self, parsed: q.ParsedQuery, scope: Scope, group: bool, facets: bool, sort: Sort) -> dict:
+        user = self._compiler.compile(parsed.root)
+        bigram_boost = [{"match": {"text.cjk": t.text}} for t in parsed.highlight_terms()]
+        body: dict = {
+            "query": {"bool": {"must": [user], "filter": self._compiler.scope(scope),
+                               "should": bigram_boost}},
+            "track_total_hits": True,
+            "source_excludes": ["text.cjk"],
+            "aggs": {"records": {"cardinality": {"field": "record_id",
+                                                 "precision_threshold": EXACT_RECORDS}}},
+        }
+        if facets:
+            body["aggs"].update({n: {"terms": {"field": n, "size": FACET_SIZE}} for n in FACET_NAMES})
+        if group:
+            body["collapse"] = {"field": "record_id", "inner_hits": {
+                "name": "pages", "size": HITS_PER_RECORD, "sort": [{"_score": "desc"}]}}
+        if sort != "relevance":
+            body["sort"] = [{"discharged_at": "desc" if sort == "discharged_desc" else "asc"}, "_score"]
+        return body
+
+    @staticmethod
+    def _record(hit: dict, terms: list[q.Term], group: bool) -> RecordHit:
+        src = hit["_source"]
+        pages = hit["inner_hits"]["pages"]["hits"] if group else {"hits": [hit], "total": {"value": 1}}
+        page_hits = [
+            PageHit(
+                document_id=p["_source"]["document_id"], version_id=p["_source"]["version_id"],
+                document_type_name=p["_source"].get("document_type_name", ""),
+                category_name=p["_source"].get("category_name", ""), page=p["_source"]["page"],
+                snippet=make_snippet(p["_source"].get("text", ""), terms),
+                score=float(p.get("_score") or 0.0),
+            )
+            for p in pages["hits"]
+        ]
+        discharged = src.get("discharged_at")
+        return RecordHit(
+            record_id=src["record_id"], record_number=src["record_number"], stay=src["stay"],
+            patient_name=src.get("patient_name", ""), department_name=src.get("department_name", ""),
+            discharged_at=date.fromisoformat(discharged[:10]) if discharged else None,
+            score=float(hit.get("_score") or 0.0), hits=page_hits,
+            matched_pages=int(pages["total"]["value"]),
+        )
