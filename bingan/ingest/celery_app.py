@@ -18,12 +18,13 @@ def broker_options(settings: Settings) -> tuple[str, dict]:
     url = settings.resolved_broker_url
     if url.startswith("filesystem://"):
         root = settings.resolved_home / "broker"
-        folders = {name: root / name for name in ("out", "processed")}
+        folders = {name: root / name for name in ("out", "processed", "control")}
         for folder in folders.values():
             Path(folder).mkdir(parents=True, exist_ok=True)
         return url, {
             "data_folder_in": str(folders["out"]), "data_folder_out": str(folders["out"]),
             "processed_folder": str(folders["processed"]), "store_processed": False,
+            "control_folder": str(folders["control"]),  # kombu's default is ./control in the cwd
             "polling_interval": 0.2,
         }
     # Short visibility timeout: a task whose worker died is redelivered within a minute.
