@@ -22,8 +22,9 @@ __all__ = ["create_app", "filesize", "templates"]
 REPO_ROOT = HERE.parent.parent
 log = logging.getLogger(__name__)
 ROUTER_MODULES = (
-    "bingan.web.auth.views", "bingan.web.home.views", "bingan.web.personal.views",
-    "bingan.web.admin.views",
+    "bingan.web.auth.views", "bingan.web.home.views", "bingan.web.search.views",
+    "bingan.web.records.views", "bingan.web.lookup.views", "bingan.web.personal.views",
+    "bingan.web.admin.views", "bingan.web.admin.leak_views", "bingan.web.api.views",
 )
 
 
@@ -93,10 +94,13 @@ def _add_handlers(app: FastAPI) -> None:
     def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if _wants_json(request) or request.headers.get("hx-request"):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        from bingan.storage.db import session_factory
         from bingan.web.render import page
 
-        ctx = getattr(request.state, "ctx", None)
-        return page(request, "error.html", ctx, status_code=exc.status_code, message=exc.detail)
+        # The request's session is closed (and its objects expired) by now: use a fresh one.
+        with session_factory(app.state.engine)() as session:
+            return page(request, "error.html", None, status_code=exc.status_code, session=session,
+                        message=exc.detail)
 
     @app.exception_handler(RequestValidationError)
     def invalid_request(request: Request, exc: RequestValidationError) -> Response:

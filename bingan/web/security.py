@@ -15,7 +15,7 @@ SESSION_COOKIE = "bingan_session"
 PRELOGIN_COOKIE = "bingan_pre"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Routes with their own authentication (an API key, not the browser session) skip CSRF.
-CSRF_EXEMPT_PREFIXES = ("/api/v1/push",)
+CSRF_EXEMPT_PREFIXES = ("/api/v1/ingest",)
 CSRF_ERROR = "页面已过期或请求来源不可信（CSRF 校验失败），请刷新页面后重试"
 
 

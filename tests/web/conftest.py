@@ -35,9 +35,26 @@ def world(web_engine: Engine) -> World:
     return built
 
 
+def index_world(engine: Engine) -> None:
+    """Index every stored page the way the ingest pipeline does."""
+    import sqlalchemy as sa
+
+    from bingan.ingest.indexing import page_docs_for_versions
+    from bingan.search.factory import open_search_index
+    from bingan.storage.models import Version
+
+    with session_factory(engine)() as session:
+        docs = page_docs_for_versions(session, session.scalars(sa.select(Version.id)).all())
+    index = open_search_index(get_settings())
+    index.add(docs)
+    index.commit()
+    index.close()
+
+
 @pytest.fixture
 def app(web_engine: Engine, world: World):
     settings = get_settings()
+    index_world(web_engine)
     _engines[settings.resolved_database_url] = web_engine  # the app uses the test database
     application = create_app(settings)
     yield application

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bingan.access.policy import decide_for
@@ -59,7 +59,7 @@ def record_tags(
     name = (tag or remove).strip()
     found = ctx.session.scalars(sa.select(Tag).where(Tag.name == name)).first()
     if found is None:
-        raise Refused(f"标签“{name}”不存在，请先由病案管理员创建")
+        raise HTTPException(status_code=400, detail=f"标签“{name}”不存在，请先由病案管理员创建")
     if found.restricted and not ctx.can("tags.manage"):
         raise Refused("受限标签只能由病案管理员设置")
     if remove:

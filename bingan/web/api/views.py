@@ -1,0 +1,198 @@
+"""The JSON API under /api/v1 (T8): what the pages do, behind the same guards and gate.
+
+Browser sessions authenticate it; unsafe methods need the X-CSRF-Token header (GET /api/v1/me
+returns the token). List endpoints return summaries, never page text.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from bingan.access.audit_query import search_events
+from bingan.access.policy import CONFIDENTIALITY_NAMES
+from bingan.web.admin.views import audit_filter
+from bingan.web.deps import Ctx, RecordAccess, document_gate, permission, record_gate, signed_in
+from bingan.web.lookup.service import LookupInputError, check_count
+from bingan.web.lookup.views import run_lookup
+from bingan.web.personal import service as personal
+from bingan.web.records import service as records
+from bingan.web.records.views import page_image
+from bingan.web.search.service import SearchForm, run_search
+from bingan.web.security import request_csrf_token
+from bingan.web.status import status_report
+
+router = APIRouter(prefix="/api/v1", tags=["病案 API"])
+
+
+class Me(BaseModel):
+    id: int
+    username: str
+    full_name: str
+    roles: list[str]
+    permissions: list[str]
+    csrf_token: str
+
+
+class RecordSummary(BaseModel):
+    id: int
+    record_number: str
+    stay: int
+    patient_name: str
+    department: str | None
+    admitted_at: datetime | None
+    discharged_at: datetime | None
+    status: str
+    confidentiality: str
+    tags: list[str]
+    diagnoses: list[dict[str, str]]
+
+
+class DocumentSummary(BaseModel):
+    id: int
+    category: str
+    document_type: str
+    title: str
+    origin: str
+    versions: list[dict[str, object]]
+
+
+class LookupRequest(BaseModel):
+    numbers: list[str] = Field(..., description="病案号或别名")
+
+
+class FavouriteRequest(BaseModel):
+    on: bool = True
+    folder: str = ""
+    note: str = ""
+
+
+def summary(record) -> RecordSummary:
+    department = record.discharge_department
+    return RecordSummary(
+        id=record.id, record_number=record.record_number, stay=record.stay_number, patient_name=record.patient.name,
+        department=department.name if department else None, admitted_at=record.admitted_at,
+        discharged_at=record.discharged_at, status=record.status,
+        confidentiality=CONFIDENTIALITY_NAMES[record.confidentiality], tags=[t.name for t in record.tags],
+        diagnoses=[{"code": d.code, "name": d.name} for d in record.diagnoses],
+    )
+
+
+@router.get("/me", response_model=Me, summary="当前用户")
+def me(request: Request, ctx: Ctx = signed_in()) -> Me:
+    return Me(id=ctx.user.id, username=ctx.user.username, full_name=ctx.user.full_name,
+              roles=[r.code for r in ctx.user.roles], permissions=sorted(ctx.subject.permissions),
+              csrf_token=request_csrf_token(request))
+
+
+@router.get("/search", summary="检索（按病案分组）")
+def search(request: Request, ctx: Ctx = permission("search.use")) -> dict:
+    form = SearchForm.from_request(request)
+    prefs = personal.preferences(ctx.user)
+    sort = form.sort if form.sort in personal.SORT_CHOICES else prefs.sort
+    result, error = run_search(request, ctx, form, prefs.per_page, sort)
+    if error:
+        return {"error": error}
+    if result is None:
+        return {"total": 0, "total_records": 0, "records": [], "facets": {}}
+    return {
+        "total": result.total, "total_records": result.total_records, "exact": result.total_records_exact,
+        "records": [
+            {"record_id": r.record_id, "record_number": r.record_number, "stay": r.stay,
+             "patient_name": r.patient_name, "department_name": r.department_name,
+             "discharged_at": r.discharged_at.isoformat() if isinstance(r.discharged_at, date) else None,
+             "hits": [{"document_id": h.document_id, "version_id": h.version_id, "page": h.page,
+                       "category_name": h.category_name, "document_type_name": h.document_type_name,
+                       "snippet": h.snippet} for h in r.hits]}
+            for r in result.records
+        ],
+        "facets": result.facets,
+    }
+
+
+@router.get("/records/{record_id}", response_model=RecordSummary, summary="病案首页摘要")
+def record(access: RecordAccess = record_gate("view")) -> RecordSummary:
+    ctx = access.ctx
+    ctx.audit("view", object_type="record", object_id=access.record.id, record_id=access.record.id,
+              detail={"接口": "api"})
+    personal.note_view(ctx.session, ctx.user, access.record.id)
+    return summary(access.record)
+
+
+@router.get("/records/{record_id}/documents", response_model=list[DocumentSummary], summary="病案文书（归档顺序）")
+def record_documents(access: RecordAccess = record_gate("view")) -> list[DocumentSummary]:
+    ctx = access.ctx
+    groups = records.documents_by_category(ctx.session, ctx.subject, access.record, [])
+    return [
+        DocumentSummary(id=d.id, category=g.category.name, document_type=d.document_type.name,
+                        title=d.title, origin=d.origin,
+                        versions=[{"id": v.id, "number": v.number, "pages": v.page_count,
+                                   "change": v.change_kind, "media_type": v.media_type} for v in d.versions])
+        for g in groups for d in g.documents
+    ]
+
+
+@router.get("/documents/{document_id}/pages/{number}/image", summary="页面图像（带水印 JPEG）",
+            response_class=Response)
+def api_page_image(request: Request, number: int, version: int | None = None,
+                   access: RecordAccess = document_gate("view")) -> Response:
+    return page_image(request, number, version, access)
+
+
+@router.post("/lookup", summary="批量查询病案号")
+def lookup(body: LookupRequest, ctx: Ctx = permission("lookup.use")) -> dict:
+    numbers = [n.strip() for n in body.numbers if n and n.strip()]
+    try:
+        check_count(numbers)
+    except LookupInputError as error:
+        return {"error": str(error)}
+    result, openable = run_lookup(ctx, numbers)
+    return {
+        "found": {asked: [{"record_id": r.record_id, "record_number": r.record_number, "stay": r.stay,
+                           "openable": r.record_id in openable} for r in refs]
+                  for asked, refs in result.found.items()},
+        "missing": result.missing, "via_alias": result.via_alias,
+    }
+
+
+@router.get("/history", summary="浏览历史")
+def history(ctx: Ctx = signed_in()) -> list[dict]:
+    return [{"record_id": r.id, "record_number": r.record_number, "stay": r.stay_number,
+             "viewed_at": entry.viewed_at.isoformat()} for entry, r in personal.history(ctx.session, ctx.user)]
+
+
+@router.get("/favourites", summary="收藏夹")
+def favourites(ctx: Ctx = signed_in()) -> list[dict]:
+    return [{"record_id": r.id, "record_number": r.record_number, "stay": r.stay_number, "folder": f.folder,
+             "note": f.note} for f, r in personal.favourites(ctx.session, ctx.user)]
+
+
+@router.put("/records/{record_id}/favourite", summary="收藏或取消收藏")
+def favourite(body: FavouriteRequest, access: RecordAccess = record_gate("view")) -> dict:
+    ctx = access.ctx
+    personal.set_favourite(ctx.session, ctx.user, access.record.id, body.on, body.folder, body.note)
+    ctx.audit("favourite", object_type="record", object_id=access.record.id, record_id=access.record.id,
+              detail={"收藏": body.on})
+    return {"record_id": access.record.id, "favourite": body.on}
+
+
+@router.get("/settings", summary="个人设置")
+def get_settings(ctx: Ctx = signed_in()) -> dict:
+    return vars(personal.preferences(ctx.user))
+
+
+@router.get("/audit", summary="审计日志（审计管理员）")
+def audit(request: Request, offset: int = 0, ctx: Ctx = permission("audit.read")) -> dict:
+    total, events = search_events(ctx.session, audit_filter(request), limit=100, offset=max(0, offset))
+    ctx.audit("view", object_type="audit", detail={"接口": "api"})
+    return {"total": total, "events": [
+        {"id": e.id, "at": e.at.isoformat(), "username": e.username, "action": e.action, "record_id": e.record_id,
+         "document_id": e.document_id, "page": e.page, "client_ip": e.client_ip, "result": e.result,
+         "detail": e.detail} for e in events]}
+
+
+@router.get("/status", summary="系统状态（系统管理员）")
+def status(request: Request, ctx: Ctx = permission("system.status")) -> dict:
+    return status_report(request.app.state.settings, request.app.state.engine)

@@ -1,0 +1,70 @@
+"""Bulk record-number lookup (Z1): paste or upload, found and missing lists, xlsx export.
+
+Found records the user may not open are reported as found but without a link: the existence
+of a record number is not patient data, its contents are.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+
+from bingan.access.policy import decide_for
+from bingan.records.lookup import LookupResult, lookup_record_numbers
+from bingan.storage.models import Record
+from bingan.web.deps import Ctx, permission
+from bingan.web.lookup.service import (
+    LookupInputError,
+    check_count,
+    export_xlsx,
+    numbers_from_text,
+    numbers_from_upload,
+)
+from bingan.web.render import page
+
+router = APIRouter(include_in_schema=False)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get("/lookup", response_class=HTMLResponse)
+def lookup_form(request: Request, ctx: Ctx = permission("lookup.use")) -> Response:
+    return page(request, "lookup/lookup.html", ctx, result=None, text="", error="", openable=set())
+
+
+async def _numbers(text: str, upload: UploadFile | None) -> list[str]:
+    numbers = numbers_from_text(text)
+    if upload is not None and upload.filename:
+        numbers += numbers_from_upload(upload.filename, await upload.read())
+    check_count(numbers)
+    return numbers
+
+
+def run_lookup(ctx: Ctx, numbers: list[str]) -> tuple[LookupResult, set[int]]:
+    result = lookup_record_numbers(ctx.session, numbers)
+    ids = [ref.record_id for refs in result.found.values() for ref in refs]
+    openable = set()
+    for start in range(0, len(ids), 900):
+        for record in ctx.session.scalars(sa.select(Record).where(Record.id.in_(ids[start:start + 900]))):
+            if decide_for(ctx.subject, "view", record):
+                openable.add(record.id)
+    ctx.audit("lookup", object_type="lookup", detail={"查询数": len(numbers), "找到": len(result.found),
+                                                      "未找到": len(result.missing)})
+    return result, openable
+
+
+@router.post("/lookup", response_class=HTMLResponse)
+async def lookup_submit(
+    request: Request, text: str = Form(""), file: UploadFile | None = File(None), export: str = Form(""),
+    ctx: Ctx = permission("lookup.use"),
+) -> Response:
+    try:
+        numbers = await _numbers(text, file)
+    except LookupInputError as error:
+        return page(request, "lookup/lookup.html", ctx, status_code=400, result=None, text=text, error=str(error),
+                    openable=set())
+    result, openable = run_lookup(ctx, numbers)
+    if export:
+        ctx.audit("export", object_type="lookup", detail={"行数": len(numbers)})
+        return Response(export_xlsx(result), media_type=XLSX,
+                        headers={"Content-Disposition": 'attachment; filename="lookup.xlsx"'})
+    return page(request, "lookup/lookup.html", ctx, result=result, text=text, error="", openable=openable)

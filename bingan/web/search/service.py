@@ -1,0 +1,71 @@
+"""Turning the search form into one query of the query language, and running it in the user's scope."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from bingan.access.policy import scope_for
+from bingan.search.port import SearchIndex, SearchResult
+from bingan.search.query import QueryError
+from bingan.web.deps import Ctx
+
+# form field -> query-language field
+STRUCTURED = {
+    "name": "姓名", "record": "病案号", "stay": "住院次数", "id": "身份证", "dept": "科室", "diagnosis": "诊断",
+}
+
+
+@dataclass
+class SearchForm:
+    q: str = ""
+    fields: dict[str, str] | None = None
+    date_from: str = ""
+    date_to: str = ""
+    page: int = 1
+    sort: str = ""
+
+    @classmethod
+    def from_request(cls, request: Request) -> SearchForm:
+        params = request.query_params
+        fields = {key: params.get(key, "").strip() for key in STRUCTURED}
+        page = params.get("page", "1")
+        return cls(q=params.get("q", "").strip(), fields=fields, date_from=params.get("from", "").strip(),
+                   date_to=params.get("to", "").strip(), page=int(page) if page.isdigit() and int(page) > 0 else 1,
+                   sort=params.get("sort", ""))
+
+    def query(self) -> str:
+        parts = [self.q] if self.q else []
+        for key, label in STRUCTURED.items():
+            value = (self.fields or {}).get(key, "")
+            if value:
+                parts.append(f'{label}:"{value}"' if " " in value else f"{label}:{value}")
+        if self.date_from or self.date_to:
+            parts.append(f"出院:{self.date_from}..{self.date_to}")
+        return " ".join(parts)
+
+
+def index_of(request: Request) -> SearchIndex:
+    app = request.app
+    if not hasattr(app.state, "search_index"):
+        from bingan.search.factory import open_search_index
+
+        app.state.search_index = open_search_index(app.state.settings)
+    return app.state.search_index
+
+
+def run_search(
+    request: Request, ctx: Ctx, form: SearchForm, per_page: int, sort: str
+) -> tuple[SearchResult | None, str]:
+    """(result, error message); an empty query shows the form only."""
+    query = form.query()
+    if not query:
+        return None, ""
+    scope = scope_for(ctx.session, ctx.user, ctx.ip, subject=ctx.subject)
+    try:
+        result = index_of(request).search(query, scope, limit=per_page, offset=(form.page - 1) * per_page,
+                                          group_by_record=True, facets=True, sort=sort)  # type: ignore[arg-type]
+    except QueryError as error:
+        return None, str(error)
+    ctx.audit("search", object_type="search", detail={"检索式": query[:200], "命中病案": result.total_records})
+    return result, ""
