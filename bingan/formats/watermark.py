@@ -209,8 +209,11 @@ def _decode(aligned: np.ndarray, reference: np.ndarray, inliers: int) -> Extract
     cells_y = _cells_y(width, height)
     valid = aligned > 0
     residual = _residual(aligned.astype(np.float32), reference.astype(np.float32), valid)
-    cell_mean = cv2.resize(residual, (CELLS_X, cells_y), interpolation=cv2.INTER_AREA)
-    weight = _flat_cells(reference, valid, cells_y)
+    # Pixels far outside the mark's range are the visible overlay or noise: leave them out.
+    keep = (np.abs(residual) <= 2.5 * AMPLITUDE).astype(np.float32)
+    kept = cv2.resize(keep, (CELLS_X, cells_y), interpolation=cv2.INTER_AREA)
+    cell_mean = cv2.resize(residual * keep, (CELLS_X, cells_y), interpolation=cv2.INTER_AREA) / (kept + 1e-6)
+    weight = _flat_cells(reference, valid, cells_y) * (kept > 0.5)
     owner, chips = _layout(cells_y)
     weighted = (cell_mean - np.average(cell_mean, weights=weight + 1e-9)) * chips * weight
     sums = np.bincount(owner.ravel(), weights=weighted.ravel(), minlength=CODE_BITS)

@@ -90,10 +90,7 @@ def _judge(rule, role: str, state: str, status: int) -> str:
         return f"refused with {status}" if status in (401, 403) else ""
     if rule.kind == "apikey":
         return "" if status in (401, 403, 422) else f"machine route answered {status} without a key"
-    if rule.kind == "perm":
-        allowed = rule.detail in ROLE_DEFAULTS[role]
-    else:
-        allowed = expected_allowed(role, state, rule.detail)
+    allowed = rule.detail in ROLE_DEFAULTS[role] if rule.kind == "perm" else expected_allowed(role, state, rule.detail)
     if allowed and status in (401, 403):
         return f"expected allowed, got {status}"
     if not allowed and status != 403:
