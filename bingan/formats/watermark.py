@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw, ImageFont
 FONT_PATH = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 CELLS_X = 120  # cells across the page width
-AMPLITUDE = 5  # grey levels a marked cell is darkened by (on 0..255)
+AMPLITUDE = 4  # grey levels; marked cells are 2·A darker (255 → 247 on white paper)
 PAYLOAD_BITS = 64
 CODE_BITS = PAYLOAD_BITS + 16  # payload + CRC-16
 KEY = 0x42696E67  # pseudo-random layout; the same for embedding and extraction
