@@ -45,10 +45,12 @@ def serve(
     with transaction() as session:
         password = ensure_first_admin(session, settings.resolved_home / "admin-password.txt")
     host, port = host or settings.host, port or settings.port
-    from bingan.ingest.embedded import start_background
+    from bingan.ingest.embedded import start_background, start_demo_if_empty
 
     start_background()  # collection worker + beat as child processes, stopped when serve exits
     typer.echo(f"Bingan 病案管理系统: http://{host}:{port}/")
+    if start_demo_if_empty(settings):
+        typer.echo("数据库中还没有病案：正在后台载入约 200 份演示病案，检索结果将在几分钟内陆续出现")
     if password:
         typer.echo(f"管理员登录: 用户名 admin  密码 {password}  (首次登录须修改密码)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())

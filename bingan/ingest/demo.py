@@ -1,4 +1,4 @@
-"""Deterministic demo and benchmark data: patients, stays with front pages, documents as PDF.
+"""Deterministic demo and benchmark data: patients, stays with front pages, documents as PDF and OFD.
 
 ``generate(n, seed)`` yields the same records for the same arguments. ``load_demo`` writes
 patients and records straight into the database (as a basic-data sync would) and sends
@@ -16,6 +16,8 @@ from pathlib import Path
 from bingan.storage.models.identity import check_char
 
 CID_FONT = "STSong-Light"
+OFD_TYPES = {"C2201", "C2202"}  # lab and ECG reports: the systems that typically deliver OFD
+OFD_DPI = 96  # the OFD page image; its invisible text layer carries the searchable text
 LINES_PER_PAGE = 34
 CHARS_PER_LINE = 38
 
@@ -59,7 +61,15 @@ class DemoDocument:
     title: str
     pages: list[list[str]]
     source_id: str
-    scanned: bool = False
+    kind: str = "pdf"  # pdf (born-digital) | ofd (LIS/ECG deliver OFD) | scan (paper, needs OCR)
+
+    @property
+    def scanned(self) -> bool:
+        return self.kind == "scan"
+
+    @property
+    def extension(self) -> str:
+        return ".ofd" if self.kind == "ofd" else ".pdf"
 
 
 @dataclass
@@ -98,7 +108,11 @@ def id_number(rng: random.Random, birth: date, sex: str) -> str:
 
 
 def generate(n: int, seed: int = 2026, *, scanned: int = 0) -> Iterator[DemoRecord]:
-    """``n`` records (some patients with a second stay); ``scanned`` of them carry a scanned page."""
+    """``n`` records (some patients with a second stay).
+
+    The last ``scanned`` records carry a scanned admission record: OCR is slow, so a loader
+    working in order makes the born-digital records searchable first.
+    """
     rng = random.Random(seed)
     start = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
     patient_no = 0
@@ -113,7 +127,7 @@ def generate(n: int, seed: int = 2026, *, scanned: int = 0) -> Iterator[DemoReco
         for stay in range(1, stays + 1):
             admitted = start + timedelta(days=rng.randint(0, 600), hours=rng.randint(0, 12))
             record = _stay(rng, f"{100000 + patient_no:07d}", stay, person, admitted)
-            record.documents = list(_documents(rng, record, scan=made < scanned))
+            record.documents = list(_documents(rng, record, scan=made >= n - scanned))
             made += 1
             yield record
 
@@ -167,8 +181,13 @@ def _documents(rng: random.Random, r: DemoRecord, scan: bool) -> Iterator[DemoDo
                               f"药品费 {rng.randint(800, 20000)}.00 元", f"检查费 {rng.randint(200, 5000)}.00 元"]]),
     ]
     for n, (code, title, pages) in enumerate(made, start=1):
-        yield DemoDocument(code, title, _paginate(pages), f"{r.record_number}-{r.stay}-{n:02d}",
-                           scanned=scan and code == "C0201")
+        yield DemoDocument(code, title, _paginate(pages), f"{r.record_number}-{r.stay}-{n:02d}", kind=_kind(code, scan))
+
+
+def _kind(code: str, scan: bool) -> str:
+    if scan and code == "C0201":
+        return "scan"
+    return "ofd" if code in OFD_TYPES else "pdf"
 
 
 def _paginate(pages: list[list[str]]) -> list[list[str]]:
@@ -297,7 +316,7 @@ def _lab(rng: random.Random, r: DemoRecord) -> list[list[str]]:
 
 def _ct(r: DemoRecord) -> list[list[str]]:
     return [["CT检查报告", "检查部位：胸部", "影像所见：双肺纹理增多，右肺下叶见斑片状高密度影，纵隔未见肿大淋巴结。",
-             f"诊断意见：{'右肺下叶炎症' if r.department[1] == '呼吸内科' else '双肺未见明显异常'}。"]]
+             f"诊断意见：{'右肺下叶炎症，考虑肺炎' if r.department[1] == '呼吸内科' else '双肺未见明显异常，未见肺炎征象'}。"]]
 
 
 def _drug(r: DemoRecord) -> str:
@@ -354,8 +373,22 @@ def scanned_pdf_bytes(document: DemoDocument, record: DemoRecord) -> bytes:
     return out.getvalue()
 
 
+def ofd_bytes(document: DemoDocument, record: DemoRecord) -> bytes:
+    """The same pages as OFD: a page image plus the positioned text (as LIS/ECG systems deliver)."""
+    from bingan.formats.document import open_document
+    from bingan.formats.ofd import write_ofd
+
+    with open_document(pdf_bytes(document, record), "application/pdf") as pdf:
+        pages = [(pdf.render(t.number, dpi=OFD_DPI).convert("L"), t) for t in pdf.page_texts(ocr=False)]
+    return write_ofd(pages, title=document.title)
+
+
 def document_bytes(document: DemoDocument, record: DemoRecord) -> bytes:
-    return scanned_pdf_bytes(document, record) if document.scanned else pdf_bytes(document, record)
+    if document.kind == "scan":
+        return scanned_pdf_bytes(document, record)
+    if document.kind == "ofd":
+        return ofd_bytes(document, record)
+    return pdf_bytes(document, record)
 
 
 def write_files(records: list[DemoRecord], folder: Path) -> list[Path]:

@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 DEMO_SOURCE = "demo-emr"
 
 
+BATCH_RECORDS = 5  # settled (indexed) batch by batch, so search fills up while the demo loads
+
+
 def load_demo(pipe: Pipeline, n: int, *, seed: int = 2026, scanned: int = 0,
               progress: Callable[[int, int], object] | None = None) -> dict[str, int]:
     """Returns counts by final item state. Running it twice adds nothing (same ids, same content)."""
@@ -23,16 +26,20 @@ def load_demo(pipe: Pipeline, n: int, *, seed: int = 2026, scanned: int = 0,
     with pipe.tx() as session:
         source = _demo_source(session)
         _organisation(session)
-    item_ids: list[int] = []
-    for done, demo in enumerate(records, start=1):
-        item_ids += _load_record(pipe, source.id, demo)
-        if progress:
-            progress(done, len(records))
-    states = run_until_settled(pipe, item_ids, timeout=3600)
     counts: dict[str, int] = {}
-    for state in states.values():
-        counts[state] = counts.get(state, 0) + 1
+    for start in range(0, len(records), BATCH_RECORDS):
+        batch = records[start:start + BATCH_RECORDS]
+        item_ids = [i for demo in batch for i in _load_record(pipe, source.id, demo)]
+        for state in run_until_settled(pipe, item_ids, timeout=3600).values():
+            counts[state] = counts.get(state, 0) + 1
+        if progress:
+            progress(start + len(batch), len(records))
     return counts
+
+
+def has_records(pipe: Pipeline) -> bool:
+    with pipe.tx() as session:
+        return session.scalar(sa.select(Record.id).limit(1)) is not None
 
 
 def _demo_source(session: Session) -> Source:
@@ -64,12 +71,12 @@ def _load_record(pipe: Pipeline, source_id: int, demo: DemoRecord) -> list[int]:
         source = session.get(Source, source_id)
         ids = []
         for document in demo.documents:
-            staged = pipe.staging / f"demo-{document.source_id}.pdf"
+            staged = pipe.staging / f"demo-{document.source_id}{document.extension}"
             staged.write_bytes(document_bytes(document, demo))
             item, created = enqueue(session, source, Report(
                 source_document_id=document.source_id, record_number=record.record_number, stay=record.stay_number,
                 document_type_code=document.type_code, revision=document.source_id, title=document.title,
-                filename=f"{document.title}.pdf", origin="scanned" if document.scanned else "collected",
+                filename=f"{document.title}{document.extension}", origin="scanned" if document.scanned else "collected",
             ), staged_path=str(staged))
             if created:
                 ids.append(item.id)

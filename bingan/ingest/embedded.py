@@ -9,6 +9,15 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bingan.config import Settings
+
+DEMO_RECORDS = 200
+DEMO_SCANNED = 3  # OCR takes ~5 s a page: a handful of scanned records, not more
+DEMO_MARKER = "demo-loading"  # present while the first-start demo is unfinished (resumed on next start)
 
 _children: list[subprocess.Popen] = []
 
@@ -33,3 +42,39 @@ def stop_background() -> None:
         except subprocess.TimeoutExpired:
             child.kill()
     _children.clear()
+
+
+def start_demo_if_empty(settings: Settings) -> bool:
+    """First start (no records yet) or an interrupted demo load: load the demo in a child process.
+
+    The web server answers at once; the loader indexes five records at a time, so search
+    fills up within minutes. The marker makes a stopped load resume on the next start.
+    """
+    from bingan.ingest.demo_load import has_records
+    from bingan.ingest.pipeline import Pipeline
+
+    marker = settings.resolved_home / DEMO_MARKER
+    if not marker.exists() and has_records(Pipeline()):
+        return False
+    marker.touch()
+    code = ("import sys; from bingan.ingest.embedded import load_demo_child; "
+            f"load_demo_child({DEMO_RECORDS}, {DEMO_SCANNED}, sys.argv[1])")
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    log = open(settings.log_dir / "demo.log", "ab")  # noqa: SIM115 - handed to the child, closed when we exit
+    _children.append(subprocess.Popen([sys.executable, "-c", code, str(marker)], env=os.environ.copy(),
+                                      stdout=log, stderr=log))
+    atexit.register(stop_background)
+    return True
+
+
+def load_demo_child(records: int, scanned: int, marker: str) -> None:
+    from bingan.ingest.demo_load import load_demo
+    from bingan.ingest.pipeline import Pipeline
+
+    pipe = Pipeline()
+    try:
+        counts = load_demo(pipe, records, scanned=scanned)
+    finally:
+        pipe.close()
+    Path(marker).unlink(missing_ok=True)
+    print("演示数据已导入：" + "，".join(f"{k} {v}" for k, v in sorted(counts.items())), flush=True)
