@@ -44,7 +44,7 @@ def prepare(home: Path) -> dict[str, int]:
         world = build_world(session)
         ids = {"record": world.records["normal"].id, "document": world.documents["normal"][0].id}
     sys.path.insert(0, str(ROOT / "tests" / "web"))
-    from conftest import index_world
+    from web_helpers import index_world
 
     index_world(engine)
     return ids

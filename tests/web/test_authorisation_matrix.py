@@ -6,8 +6,8 @@ the gate, so a change in the gate or a route without a guard shows up here.
 from __future__ import annotations
 
 import pytest
-from conftest import csrf_of
 from fastapi.testclient import TestClient
+from web_helpers import csrf_of
 from world import ROLES, STATES
 
 from bingan.access.permissions import ROLE_DEFAULTS

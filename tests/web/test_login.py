@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pyotp
 import sqlalchemy as sa
-from conftest import TOTP_SECRET, csrf_of, sign_in
 from fastapi.testclient import TestClient
+from web_helpers import TOTP_SECRET, csrf_of, sign_in
 from world import PASSWORD
 
 from bingan.storage.db import session_factory

@@ -5,8 +5,8 @@ import io
 
 import openpyxl
 import sqlalchemy as sa
-from conftest import csrf_of
 from PIL import Image
+from web_helpers import csrf_of
 
 from bingan.storage.db import session_factory
 from bingan.storage.models import AuditEvent, RecordNumberAlias
