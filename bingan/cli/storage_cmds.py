@@ -17,14 +17,15 @@ def verify_command(
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出"),
     no_rehash: bool = typer.Option(False, "--no-rehash", help="不重新计算每个文件的哈希 (快速检查)"),
 ) -> None:
-    """校验全部文件与数据库：缺失、损坏、孤立文件和悬空记录；有问题时退出码非零。"""
+    """校验全部文件与数据库：缺失、损坏、孤立文件、悬空记录和审计日志哈希链；有问题时退出码非零。"""
+    from bingan.access.audit import verify_chain
     from bingan.storage.blobs.port import open_blob_store
     from bingan.storage.verify import collect, verify
 
     settings = get_settings()
     store = open_blob_store(settings)
     with session_factory(get_engine(settings))() as session:
-        report = verify(session, store, rehash=not no_rehash)
+        report = verify(session, store, rehash=not no_rehash, extra_checks=[verify_chain])
     if collect_orphans:
         removed = collect(store, report, min_age_seconds=grace)
         typer.echo(f"已回收 {removed} 个孤立文件")

@@ -21,8 +21,6 @@ from bingan.storage.models import Document, Page, Version
 BLOB_REFERENCES: list[Callable[[Session], Iterable[str]]] = [
     lambda session: session.scalars(sa.select(Version.sha256).distinct()),
 ]
-# Other integrity checks a domain contributes (e.g. the audit hash chain); each returns problems.
-EXTRA_CHECKS: list[Callable[[Session], list[str]]] = []
 
 
 @dataclass
@@ -76,7 +74,14 @@ def dangling_rows(session: Session) -> list[str]:
     return problems
 
 
-def verify(session: Session, store: BlobStore, *, rehash: bool = True) -> VerifyReport:
+def verify(
+    session: Session,
+    store: BlobStore,
+    *,
+    rehash: bool = True,
+    extra_checks: Iterable[Callable[[Session], list[str]]] = (),
+) -> VerifyReport:
+    """Cross-check blobs and rows; ``extra_checks`` come from higher layers (the audit hash chain)."""
     report = VerifyReport()
     referenced = referenced_shas(session)
     stored = set(store.iter_shas())
@@ -91,7 +96,7 @@ def verify(session: Session, store: BlobStore, *, rehash: bool = True) -> Verify
                 report.corrupt.append(f"{sha}: {exc}")
     report.temp_debris = store.scan_orphan_temp()
     report.dangling = dangling_rows(session)
-    for check in EXTRA_CHECKS:
+    for check in extra_checks:
         report.other += check(session)
     return report
 

@@ -174,3 +174,18 @@ def test_collect_removes_orphans_past_the_grace_period(engine):
     assert collect(store, _report(engine), min_age_seconds=0) == 1
     assert not store.exists(info.sha256)
     assert _report(engine).ok
+
+
+def test_verify_command_reports_an_edited_audit_event(engine):
+    from bingan.access.audit import Actor, record_event
+    from bingan.storage.models import AuditEvent
+
+    with session_factory(engine)() as session, session.begin():
+        for action in ("login", "view", "download"):
+            record_event(session, Actor(1, "zhangsan", "10.0.0.8"), action, record_id=7)
+    env = os.environ | {"BINGAN_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+    assert subprocess.run([BIN, "verify"], env=env, capture_output=True, timeout=120).returncode == 0
+    with session_factory(engine)() as session, session.begin():
+        session.execute(sa.update(AuditEvent).where(AuditEvent.action == "view").values(username="lisi"))
+    done = subprocess.run([BIN, "verify"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "审计事件" in done.stdout
