@@ -1,7 +1,13 @@
 """Search benchmark: tantivy (our adapter) against SQLite FTS5-trigram and Whoosh, same run.
 
     .venv/bin/python bench/search.py --pages 100000 [--queries 200] [--check-pages 20000]
-        [--whoosh-pages 20000] [--no-baselines] [--dir /tmp/x]
+        [--whoosh-pages 20000] [--no-baselines] [--repeats 3] [--dir /tmp/x [--reuse]]
+
+``--dir D --reuse`` keeps the tantivy index and the FTS5 database in D and reuses them when
+they hold ``--pages`` pages (build figures are read back from D/builds.json), so repeated
+1 M-page runs skip the 4–5 minute builds. ``--repeats`` runs the tantivy and FTS5 query sets
+alternately R times (same machine state for both) and quotes the median of the per-repeat
+p50/p95 and ratios.
 
 1. Generates N pages of Chinese medical text (bingan.search.checking.generate_pages,
    deterministic) and builds the tantivy index through TantivySearchIndex.add (streamed,
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import resource
 import shutil
 import sqlite3
@@ -66,6 +73,20 @@ def timed_queries(run: Callable[[str], object], queries: Iterable[str]) -> list[
     return out
 
 
+# ---------------------------------------------------------------- build records (--reuse)
+
+
+def load_builds(work: Path) -> dict:
+    path = work / "builds.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def save_build(work: Path, name: str, info: dict) -> None:
+    builds = load_builds(work)
+    builds[name] = info
+    (work / "builds.json").write_text(json.dumps(builds, indent=1))
+
+
 # ---------------------------------------------------------------- tantivy
 
 
@@ -85,6 +106,23 @@ def build_tantivy(path: Path, pages: int, heap: int) -> tuple[TantivySearchIndex
     index.commit()
     index.optimize()
     return index, time.perf_counter() - start
+
+
+def open_or_build_tantivy(work: Path, pages: int, heap: int, reuse: bool):
+    """(index, build info); a kept index of the right size is reused when ``reuse``."""
+    path = work / "tantivy"
+    info = load_builds(work).get("tantivy")
+    if reuse and info and info.get("pages") == pages and path.exists():
+        index = TantivySearchIndex(path, heap_size=heap, num_threads=2)
+        if not index.needs_rebuild() and index.count == pages:
+            return index, {**info, "reused": True}
+        index.close()
+    shutil.rmtree(path, ignore_errors=True)
+    index, build_s = build_tantivy(path, pages, heap)
+    info = {"pages": pages, "build_s": build_s, "size_mb": dir_mb(path),
+            "peak_rss_mb": peak_rss_mb(), "segments": index.num_segments}
+    save_build(work, "tantivy", info)
+    return index, info
 
 
 def tantivy_subset_ids(index: TantivySearchIndex, text: str, limit_version: int) -> set[int]:
@@ -143,6 +181,18 @@ def build_fts(path: Path, pages: int) -> tuple[sqlite3.Connection, float]:
     db.execute("CREATE INDEX meta_dept ON meta(dept, campus)")
     db.commit()
     return db, time.perf_counter() - start
+
+
+def open_or_build_fts(work: Path, pages: int, reuse: bool):
+    path = work / "fts.db"
+    info = load_builds(work).get("fts")
+    if reuse and info and info.get("pages") == pages and path.exists():
+        return sqlite3.connect(path), {**info, "reused": True}
+    path.unlink(missing_ok=True)
+    db, build_s = build_fts(path, pages)
+    info = {"pages": pages, "build_s": build_s, "size_mb": path.stat().st_size / 1e6}
+    save_build(work, "fts", info)
+    return db, info
 
 
 def fts_sql(node: q.Node, args: list) -> str:
@@ -254,68 +304,111 @@ def supported(check: Callable[[str], object], queries: list[str]) -> list[str]:
     return ok
 
 
+def fts_runner(db: sqlite3.Connection) -> Callable[[str], object]:
+    return lambda text: fts_search(db, text)
+
+
+def subset_ms(queries: list[str], ms: list[float], keep: list[str]) -> list[float]:
+    wanted = set(keep)
+    return [m for text, m in zip(queries, ms, strict=True) if text in wanted]
+
+
+def one_repeat(index, db, queries: list[str], fts_queries: list[str]) -> dict:
+    """tantivy (facets on, then off) and FTS5 back to back: one machine state for all three."""
+    t_ms = timed_queries(lambda text: index.search(text, SCOPE, limit=20), queries)
+    n_ms = timed_queries(lambda text: index.search(text, SCOPE, limit=20, facets=False), queries)
+    row = {"t": percentiles(t_ms), "nofacets": percentiles(n_ms), "t_ms": t_ms}
+    if db is not None:
+        f_ms = timed_queries(fts_runner(db), fts_queries)
+        same = percentiles(subset_ms(queries, t_ms, fts_queries))
+        row.update(fts=percentiles(f_ms), same=same)
+        row["ratio"] = (row["fts"][0] / same[0], row["fts"][1] / same[1])
+    return row
+
+
+def fmt(pair: tuple[float, float]) -> str:
+    return f"{pair[0]:.1f} / {pair[1]:.1f}"
+
+
+def median_of(rows: list[dict], key: str) -> tuple[float, float]:
+    return (statistics.median(r[key][0] for r in rows), statistics.median(r[key][1] for r in rows))
+
+
+def report_repeats(rows: list[dict], n_fts: int) -> None:
+    for i, row in enumerate(rows, 1):
+        line = f"  repeat {i}: tantivy p50/p95 {fmt(row['t'])} ms, no facets {fmt(row['nofacets'])} ms"
+        if "fts" in row:
+            line += (f"; FTS5 {fmt(row['fts'])} ms vs tantivy same queries {fmt(row['same'])} → "
+                     f"{row['ratio'][0]:.1f}x / {row['ratio'][1]:.1f}x")
+        print(line, flush=True)
+    print(f"tantivy search() with scope, grouping, facets, snippets: median p50 / p95 "
+          f"{fmt(median_of(rows, 't'))} ms; no facets {fmt(median_of(rows, 'nofacets'))} ms "
+          f"({len(rows)} repeats)", flush=True)
+    if "fts" in rows[0]:
+        print(f"FTS5 trigram, {n_fts} queries: median p50 / p95 {fmt(median_of(rows, 'fts'))} ms; "
+              f"tantivy on the same queries {fmt(median_of(rows, 'same'))} ms → median ratio "
+              f"{statistics.median(r['ratio'][0] for r in rows):.1f}x (p50), "
+              f"{statistics.median(r['ratio'][1] for r in rows):.1f}x (p95)", flush=True)
+
+
+def run_whoosh(work: Path, pages: int, queries: list[str], t_ms: list[float], total: int) -> None:
+    wix, w_build = build_whoosh(work / "whoosh", pages)
+    with wix.searcher() as searcher:
+        w_queries = supported(lambda t: whoosh_query(q.parse(t).root), queries)
+        w_ms = timed_queries(lambda t: len(whoosh_search(searcher, t)), w_queries)
+    w50, w95 = percentiles(w_ms)
+    u50, u95 = percentiles(subset_ms(queries, t_ms, w_queries))
+    print(f"Whoosh bigram on {pages:,} pages: build {w_build:.1f} s ({pages / w_build:,.0f} "
+          f"pages/s), {len(w_queries)} queries p50 {w50:.1f} ms p95 {w95:.1f} ms; tantivy at "
+          f"{total:,} pages p50 {u50:.1f} p95 {u95:.1f} → {w50 / u50:.1f}x (p50), "
+          f"{w95 / u95:.1f}x (p95)", flush=True)
+    shutil.rmtree(work / "whoosh", ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pages", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--check-pages", type=int, default=20_000)
-    ap.add_argument("--whoosh-pages", type=int, default=20_000)
+    ap.add_argument("--whoosh-pages", type=int, default=20_000, help="0 = skip Whoosh")
     ap.add_argument("--heap", type=int, default=200_000_000, help="tantivy writer heap (bytes)")
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--dir", type=Path, default=None)
+    ap.add_argument("--reuse", action="store_true", help="reuse indexes kept in --dir")
     args = ap.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="bingan-bench-search-"))
+    work.mkdir(parents=True, exist_ok=True)
     queries = sample_queries(args.queries)
-    print(f"pages={args.pages:,} queries={len(queries)} dir={work}", flush=True)
+    print(f"pages={args.pages:,} queries={len(queries)} repeats={args.repeats} dir={work}", flush=True)
 
-    index, build_s = build_tantivy(work / "tantivy", args.pages, args.heap)
-    print(f"tantivy build: {build_s:.1f} s ({args.pages / build_s:,.0f} pages/s), "
-          f"size {dir_mb(work / 'tantivy'):.0f} MB, peak RSS {peak_rss_mb():.0f} MB, "
-          f"segments {index.num_segments}", flush=True)
-    run = lambda text: index.search(text, SCOPE, limit=20)  # noqa: E731
-    timed_queries(run, queries[:20])  # warm the page cache
-    t_ms = timed_queries(run, queries)
-    t50, t95 = percentiles(t_ms)
-    print(f"tantivy search() with scope, grouping, facets, snippets: p50 {t50:.1f} ms, "
-          f"p95 {t95:.1f} ms, max {max(t_ms):.1f} ms", flush=True)
+    index, ti = open_or_build_tantivy(work, args.pages, args.heap, args.reuse)
+    print(f"tantivy build{' (reused, figures of the original build)' if ti.get('reused') else ''}: "
+          f"{ti['build_s']:.1f} s ({args.pages / ti['build_s']:,.0f} pages/s), size "
+          f"{ti['size_mb']:.0f} MB, peak RSS {ti['peak_rss_mb']:.0f} MB, segments {ti['segments']}",
+          flush=True)
+    db, fts_queries = None, []
+    if not args.no_baselines:
+        gc.collect()
+        db, fi = open_or_build_fts(work, args.pages, args.reuse)
+        fts_queries = supported(lambda t: fts_sql(q.parse(t).root, []), queries)
+        print(f"FTS5 trigram build{' (reused)' if fi.get('reused') else ''}: {fi['build_s']:.1f} s, "
+              f"size {fi['size_mb']:.0f} MB", flush=True)
+        timed_queries(fts_runner(db), fts_queries[:20])  # warm the page cache
+    timed_queries(lambda text: index.search(text, SCOPE, limit=20), queries[:20])
+    rows = [one_repeat(index, db, queries, fts_queries) for _ in range(max(1, args.repeats))]
+    report_repeats(rows, len(fts_queries))
 
-    bare = timed_queries(lambda text: index.search(text, SCOPE, limit=20, facets=False), queries)
-    b50, b95 = percentiles(bare)
-    print(f"tantivy search() with scope, grouping, snippets, no facets: p50 {b50:.1f} ms, "
-          f"p95 {b95:.1f} ms", flush=True)
     check = min(args.check_pages, args.pages)
     exact, n, precision, recall = check_exactness(index, queries, check)
     print(f"exact vs brute force on the first {check:,} pages: {exact}/{n} queries, "
           f"precision {precision:.4f}, recall {recall:.4f}", flush=True)
-    if args.no_baselines:
-        return
-    gc.collect()
-
-    db, fts_build = build_fts(work / "fts.db", args.pages)
-    fts_queries = supported(lambda t: fts_sql(q.parse(t).root, []), queries)
-    f_ms = timed_queries(lambda t: fts_search(db, t), fts_queries)
-    f50, f95 = percentiles(f_ms)
-    t_same = [ms for text, ms in zip(queries, t_ms, strict=True) if text in set(fts_queries)]
-    s50, s95 = percentiles(t_same)
-    print(f"FTS5 trigram: build {fts_build:.1f} s, size {dir_mb(work) - dir_mb(work / 'tantivy'):.0f} MB, "
-          f"{len(fts_queries)} queries p50 {f50:.1f} ms p95 {f95:.1f} ms; "
-          f"tantivy on the same queries p50 {s50:.1f} p95 {s95:.1f} → "
-          f"{f50 / s50:.1f}x (p50), {f95 / s95:.1f}x (p95) faster", flush=True)
-    db.close()
-    (work / "fts.db").unlink()
-
-    wix, w_build = build_whoosh(work / "whoosh", args.whoosh_pages)
-    with wix.searcher() as searcher:
-        w_queries = supported(lambda t: whoosh_query(q.parse(t).root), queries)
-        w_ms = timed_queries(lambda t: len(whoosh_search(searcher, t)), w_queries)
-    w50, w95 = percentiles(w_ms)
-    t_w = [ms for text, ms in zip(queries, t_ms, strict=True) if text in set(w_queries)]
-    u50, u95 = percentiles(t_w)
-    print(f"Whoosh bigram on {args.whoosh_pages:,} pages: build {w_build:.1f} s "
-          f"({args.whoosh_pages / w_build:,.0f} pages/s vs tantivy {args.pages / build_s:,.0f}), "
-          f"{len(w_queries)} queries p50 {w50:.1f} ms p95 {w95:.1f} ms; tantivy at "
-          f"{args.pages:,} pages p50 {u50:.1f} p95 {u95:.1f} → {w50 / u50:.1f}x (p50), "
-          f"{w95 / u95:.1f}x (p95)", flush=True)
+    if db is not None:
+        db.close()
+        if not args.reuse:
+            (work / "fts.db").unlink()
+    if not args.no_baselines and args.whoosh_pages > 0:
+        run_whoosh(work, args.whoosh_pages, queries, rows[-1]["t_ms"], args.pages)
     if args.dir is None:
         shutil.rmtree(work, ignore_errors=True)
 

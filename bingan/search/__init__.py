@@ -1,1 +1,2 @@
-"""Full-text search: one SearchIndex port, tantivy (embedded) and Elasticsearch adapters, Chinese analysis, query language."""
+"""Full-text search: one SearchIndex port, tantivy (embedded) and Elasticsearch adapters,
+Chinese analysis, query language."""

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from operator import add
 
 import tantivy
 
@@ -47,6 +48,8 @@ _HAN_RANGES: tuple[tuple[int, int], ...] = (
 
 TOKENIZER_NAME = "bingan_zh"
 KEYWORD_TOKENIZER_NAME = "bingan_kw"
+BIGRAM_TOKENIZER_NAME = "bingan_bigram"
+BIGRAM_VERSION = "han-runs-v1"  # stored in the index meta: a change here forces a rebuild
 
 
 def _han_class(rust: bool) -> str:
@@ -79,6 +82,17 @@ def token_pattern(rust: bool = True) -> str:
 HAN_RE = re.compile(f"[{_han_class(rust=False)}]")
 TOKEN_RE = re.compile(token_pattern(rust=False))
 
+# Characters the Rust regex tokenizer skips: Unicode White_Space (Rust's ``\s``) except the
+# line break, which is a token. Spelled out because Python's ``\s`` also matches
+# U+001C–U+001F, which Rust's does not (they are visible-mark tokens there).
+_SKIPPED = (
+    "\t\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_SKIPPED_RE = re.compile(f"[{_SKIPPED}]+")
+# Once skipped characters are gone, Han tokens adjacent in the token stream are adjacent
+# characters (ASCII words may merge too, which does not matter: only Han runs are kept).
+_HAN_RUN_RE = re.compile(f"[{_han_class(rust=False)}]{{2,}}")
+
 # Full-width ASCII → ASCII and ideographic space → space (as ascii_fold does), \r → \n.
 _FOLD = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 _FOLD[0x3000] = 0x20
@@ -97,6 +111,32 @@ def build_analyzer() -> tantivy.TextAnalyzer:
         .filter(tantivy.Filter.ascii_fold())
         .build()
     )
+
+
+def build_bigram_analyzer() -> tantivy.TextAnalyzer:
+    """The bigram field's values are already tokens separated by spaces."""
+    return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
+
+
+def han_bigram_values(text: str) -> list[str]:
+    """One value per run of adjacent Han tokens: its overlapping bigrams, space-separated.
+
+    ``糖 尿病，肾病`` → ``["糖尿 尿病", "肾病"]``. Each run is a separate value of a
+    multi-valued field, and tantivy leaves a position gap between values, so a bigram phrase
+    can never join two runs (``糖尿，尿病`` does not contain 糖尿病). Built with C-level
+    string operations (``map(add, s, s[1:])``): no Python loop per character.
+    """
+    runs = _HAN_RUN_RE.findall(_SKIPPED_RE.sub("", text))
+    return [" ".join(map(add, run, run[1:])) for run in runs]
+
+
+def is_han_run(tokens: tuple[str, ...] | list[str]) -> bool:
+    """Two or more tokens, every one a single Han character: answerable from the bigram field."""
+    return len(tokens) >= 2 and all(len(t) == 1 and HAN_RE.match(t) for t in tokens)
+
+
+def bigrams(tokens: tuple[str, ...] | list[str]) -> list[str]:
+    return list(map(add, tokens, tokens[1:]))
 
 
 def build_keyword_analyzer() -> tantivy.TextAnalyzer:

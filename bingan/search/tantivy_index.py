@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
@@ -24,10 +26,16 @@ import tantivy
 
 from bingan.search import query as q
 from bingan.search.analysis import (
+    BIGRAM_TOKENIZER_NAME,
+    BIGRAM_VERSION,
     KEYWORD_TOKENIZER_NAME,
     TOKENIZER_NAME,
+    bigrams,
     build_analyzer,
+    build_bigram_analyzer,
     build_keyword_analyzer,
+    han_bigram_values,
+    is_han_run,
     is_identifier,
     keyword,
     normalize,
@@ -45,9 +53,12 @@ from bingan.search.port import (
 )
 from bingan.search.snippets import make_snippet
 
-SCHEMA_VERSION = 1
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bingan-search")
+SCHEMA_VERSION = 2  # 2: text_bigrams field
 META_FILE = "bingan-search.json"
 EXACT_GROUP_LIMIT = 20_000
+FIRST_ROUND_PAGES = 400
+PAGES_PER_GROUP_GUESS = 20
 HITS_PER_RECORD = 3
 FACET_SIZE = 50
 MAX_CONFIDENTIALITY = 3
@@ -83,6 +94,7 @@ def build_schema() -> tantivy.Schema:
     for name in ("admitted_at", "discharged_at"):
         sb.add_date_field(name, stored=True, indexed=True, fast=True)
     sb.add_text_field("text", stored=True, tokenizer_name=ZH)
+    sb.add_text_field("text_bigrams", tokenizer_name=BIGRAM_TOKENIZER_NAME)
     return sb.build()
 
 
@@ -120,6 +132,7 @@ def _to_document(doc: PageDoc, schema: tantivy.Schema) -> tantivy.Document:
         "diagnosis_names": doc.diagnosis_names,
         "operation_names": doc.operation_names,
         "text": doc.text or "",
+        "text_bigrams": han_bigram_values(doc.text or ""),
     }
     if doc.discharge_year is not None:
         fields["year"] = doc.discharge_year
@@ -165,6 +178,14 @@ class _Compiler:
             return tantivy.Query.term_query(self.schema, field, tokens[0])
         return tantivy.Query.phrase_query(self.schema, field, list(tokens))
 
+    def text(self, tokens: tuple[str, ...]) -> tantivy.Query:
+        """Han-only words of 2+ characters: a bigram term (2 characters) or a phrase of
+        bigrams, far fewer and shorter postings than the unigram phrase; anything else
+        (single characters, ASCII, mixed like 病3级) is the unigram phrase."""
+        if is_han_run(tokens):
+            return self.phrase("text_bigrams", tuple(bigrams(tokens)))
+        return self.phrase("text", tokens)
+
     def exact(self, field: str, value: str) -> tantivy.Query:
         return tantivy.Query.term_query(self.schema, field, value)
 
@@ -175,7 +196,7 @@ class _Compiler:
         kw = keyword(t.text)
         match t.field:
             case None:
-                text = self.phrase("text", t.tokens)
+                text = self.text(t.tokens)
                 if not is_identifier(list(t.tokens)):
                     return text
                 return self.either(
@@ -274,7 +295,9 @@ class TantivySearchIndex(SearchIndex):
     # ------------------------------------------------------------ opening and meta
 
     def _meta(self) -> dict:
-        return {"schema_version": SCHEMA_VERSION, "tokenizer": token_pattern()}
+        return {
+            "schema_version": SCHEMA_VERSION, "tokenizer": token_pattern(), "bigrams": BIGRAM_VERSION
+        }
 
     def _stored_meta(self) -> dict | None:
         meta = self.path / META_FILE if self.path else None
@@ -320,6 +343,7 @@ class TantivySearchIndex(SearchIndex):
     def _register(index: tantivy.Index) -> tantivy.Index:
         index.register_tokenizer(TOKENIZER_NAME, build_analyzer())
         index.register_tokenizer(KEYWORD_TOKENIZER_NAME, build_keyword_analyzer())
+        index.register_tokenizer(BIGRAM_TOKENIZER_NAME, build_bigram_analyzer())
         return index
 
     @property
@@ -430,12 +454,20 @@ class TantivySearchIndex(SearchIndex):
     ) -> SearchResult:
         compiled, parsed = self.compile(query, scope)
         searcher = self._index.searcher()
+        # Facets, the page count and the record estimate come from one aggregation pass (no
+        # scoring) that runs on a second core while this thread scores the top pages: tantivy
+        # releases the GIL in both calls, so the two full passes cost about one in wall time.
+        pending = _POOL.submit(self._aggregate, searcher, compiled, facets=True) if facets else None
         groups, total, distinct = self._collect(
             searcher, compiled, sort, need=offset + limit, group=group_by_record
         )
+        stats = pending.result() if pending else None
         complete = distinct is not None
-        facet_counts, estimate = self._aggregate(searcher, compiled, facets, not complete)
-        total_records = distinct if complete else estimate
+        if complete:
+            total_records = distinct
+        else:
+            stats = stats or self._aggregate(searcher, compiled, facets=False)
+            total_records = stats.records
         terms = parsed.highlight_terms()
         records = [
             self._record(searcher, hits, terms)
@@ -445,7 +477,7 @@ class TantivySearchIndex(SearchIndex):
             total=total,
             total_records=total_records,
             records=records,
-            facets=facet_counts,
+            facets=stats.facets if facets and stats else {},
             total_records_exact=complete,
             warnings=parsed.warnings,
         )
@@ -454,23 +486,26 @@ class TantivySearchIndex(SearchIndex):
         """Top page hits grouped by record in best-first order, growing until ``need`` groups.
 
         Returns (groups {key: [(score, address)]}, total pages, distinct records or None
-        when not every matching page was collected).
+        when not every matching page was collected). Each round is a full pass over the
+        matches, so the first round asks for enough pages to fill ``need`` records in the
+        usual case (a larger top-k heap costs far less than a second round).
         """
-        k = max(100, need * 5)
+        k = max(FIRST_ROUND_PAGES, need * PAGES_PER_GROUP_GUESS)
         order_kwargs = {}
         if sort != "relevance":
             order = tantivy.Order.Desc if sort == "discharged_desc" else tantivy.Order.Asc
             order_kwargs = {"order_by_field": "discharged_at", "order": order}
         while True:
             res = searcher.search(compiled, limit=k, count=True, **order_kwargs)
+            count = res.count
             hits = res.hits
             rids = searcher.fast_field_values("record_id", [a for _, a in hits])
             groups: dict[int, list] = {}
             for i, ((score, addr), rid) in enumerate(zip(hits, rids, strict=True)):
                 groups.setdefault(rid if group else i, []).append((score, addr))
-            complete = len(hits) >= res.count
+            complete = len(hits) >= count
             if complete or len(groups) >= need or k >= EXACT_GROUP_LIMIT:
-                return groups, res.count, len(set(rids)) if complete else None
+                return groups, count, len(set(rids)) if complete else None
             k = min(k * 4, EXACT_GROUP_LIMIT)
 
     def _record(self, searcher, hits, terms) -> RecordHit:
@@ -503,20 +538,32 @@ class TantivySearchIndex(SearchIndex):
             matched_pages=len(hits),
         )
 
-    def _aggregate(self, searcher, compiled, facets: bool, estimate: bool):
-        """Facet counts (matching pages) and the distinct-record estimate in one pass."""
-        spec = {n: {"terms": {"field": n, "size": FACET_SIZE}} for n in FACET_NAMES} if facets else {}
-        if estimate:
-            spec["records"] = {"cardinality": {"field": "record_id"}}
-        if not spec:
-            return {}, 0
+    def _aggregate(self, searcher, compiled, *, facets: bool) -> _Stats:
+        """One pass over every match: page count, distinct-record estimate, facet counts."""
+        spec: dict = {
+            "pages": {"value_count": {"field": "version_id"}},
+            "records": {"cardinality": {"field": "record_id"}},
+        }
+        if facets:
+            spec.update({n: {"terms": {"field": n, "size": FACET_SIZE}} for n in FACET_NAMES})
         agg = searcher.aggregate(compiled, spec)
         counts = {
             name: [(str(b["key"]), int(b["doc_count"])) for b in agg[name]["buckets"]]
             for name in FACET_NAMES
             if facets
         }
-        return counts, round(agg["records"]["value"] or 0) if estimate else 0
+        return _Stats(
+            total=round(agg["pages"]["value"] or 0),
+            records=round(agg["records"]["value"] or 0),
+            facets=counts,
+        )
+
+
+@dataclass(slots=True)
+class _Stats:
+    total: int
+    records: int  # HyperLogLog estimate
+    facets: dict[str, list[tuple[str, int]]]
 
 
 def _one(stored: dict, name: str, default=None):

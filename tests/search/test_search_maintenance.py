@@ -82,9 +82,10 @@ def test_schema_version_change_starts_empty_and_asks_for_rebuild(tmp_path, monke
     index.commit()
     assert not index.needs_rebuild()
     index.close()
-    assert json.loads((path / "bingan-search.json").read_text())["schema_version"] == 1
+    current = tantivy_index.SCHEMA_VERSION
+    assert json.loads((path / "bingan-search.json").read_text())["schema_version"] == current
 
-    monkeypatch.setattr(tantivy_index, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(tantivy_index, "SCHEMA_VERSION", current + 1)
     reopened = TantivySearchIndex(path)
     assert reopened.needs_rebuild() and reopened.count == 0
     reopened.close()
