@@ -10,8 +10,9 @@ from bingan.formats.base import FormatError
 from bingan.formats.document import open_document
 from bingan.records.documents import PageFacts
 
-# The image hash renders a tiny grey thumbnail: enough to see a stamp, a signature or a
-# replaced scan, cheap enough (~1 ms a page) not to slow born-digital ingest.
+# The image hash renders a tiny grey thumbnail: enough to see a stamp or a replaced scan.
+# Born-digital text pages skip it by default: the render loads the page a second time and
+# doubled extraction time, while their text hash already tells a changed page.
 NO_IMAGE = ""
 
 
@@ -28,14 +29,17 @@ def text_hash(text: str) -> str:
     return hashlib.sha256("".join(text.split()).encode()).hexdigest()
 
 
-def extract(path: Path, media_type: str, *, image_hash_dpi: float = 12, ocr: bool | str = "auto") -> Extracted:
+def extract(path: Path, media_type: str, *, image_hash_dpi: float = 12, ocr: bool | str = "auto",
+            hash_text_pages: bool = False) -> Extracted:
     """Raise FormatError (Chinese message) for a file we cannot read: a permanent failure."""
     with open_document(path, media_type) as doc:
         texts = doc.page_texts(ocr=ocr)
         pages = [
             PageFacts(
                 number=t.number, text=t.text, text_hash=text_hash(t.text),
-                image_hash=_image_hash(doc, t.number, media_type, image_hash_dpi), text_source=t.source,
+                image_hash=NO_IMAGE if t.source == "text" and not hash_text_pages
+                else _image_hash(doc, t.number, media_type, image_hash_dpi),
+                text_source=t.source,
             )
             for t in texts
         ]

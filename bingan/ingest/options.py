@@ -23,6 +23,8 @@ class IngestOptions(BaseSettings):
     max_push_bytes: int = Field(2 * 1024**3, description="largest file the push API accepts")
     index_batch: int = Field(200, description="extracted items indexed in one index commit")
     image_hash_dpi: float = Field(12, description="page thumbnail resolution for the image hash")
+    image_hash_text_pages: bool = Field(
+        False, description="also image-hash pages with a text layer (born-digital); costs a render per page")
     fallback_document_type: str = Field("", description="document type code for unknown types; empty = fail")
 
 

@@ -266,7 +266,12 @@ def _respect_rate_limit(session, source: Source) -> None:
 
 
 def store_step(pipe: Pipeline, item_id: int) -> str:
-    """Identify, resolve record and document type, then store the bytes (fsynced) before the row commits."""
+    """Identify, resolve, extract, store the bytes (fsynced), then one commit: blob, version, "extracted".
+
+    Extraction comes before the blob so an unreadable file leaves no orphan blob behind; a
+    worker killed anywhere before the commit leaves the item "fetched", and the redo finds
+    the blob already stored (deduplicated by SHA-256).
+    """
     with _item(pipe, item_id, "fetched") as (session, item):
         staged = _staged(item)
         media_type = extraction.identify(staged)
@@ -276,14 +281,17 @@ def store_step(pipe: Pipeline, item_id: int) -> str:
         when = record.discharged_at or record.admitted_at or utcnow()
         placement = Placement(campus=campus, record_number=record.record_number, stay=record.stay_number,
                               when=when.date(), filename=item.filename or staged.name, document_type=dtype.code)
-        record_id = record.id
+        record_id, dtype_id = record.id, dtype.id
     # The record may have been created just now; it is committed before the blob is written,
     # and the blob is fsynced before the row that points at it commits (ARCHITECTURE rule).
+    found = _extract(pipe, staged, media_type)
     with open(staged, "rb") as stream:
         info = pipe.blobs.put(stream, placement)
-    with _item(pipe, item_id, "fetched") as (_, item):
+    with _item(pipe, item_id, "fetched") as (session, item):
         item.sha256, item.size, item.media_type, item.record_id = info.sha256, info.size, media_type, record_id
-        return _advance(item, "stored")
+        state = _commit_version(session, item, found, dtype_id)
+    _drop_staged(str(staged))
+    return state
 
 
 def _staged(item: CollectedItem) -> Path:
@@ -293,26 +301,38 @@ def _staged(item: CollectedItem) -> Path:
     return path
 
 
+def _extract(pipe: Pipeline, path: Path, media_type: str) -> extraction.Extracted:
+    try:
+        return extraction.extract(path, media_type, image_hash_dpi=pipe.options.image_hash_dpi,
+                                  hash_text_pages=pipe.options.image_hash_text_pages)
+    except FormatError as exc:
+        raise PermanentFailure("format", f"文件无法解析：{exc.message}", exc.detail) from exc
+
+
 def extract_step(pipe: Pipeline, item_id: int) -> str:
+    """Items left "stored" (by earlier releases or a retry from there): extract from stage or blob."""
     with pipe.tx() as session:
         item = session.get(CollectedItem, item_id)
         sha, media_type, staged_path = item.sha256, item.media_type, item.staged_path
     with _readable(pipe, staged_path, sha) as path:
-        try:
-            found = extraction.extract(path, media_type, image_hash_dpi=pipe.options.image_hash_dpi)
-        except FormatError as exc:
-            raise PermanentFailure("format", f"文件无法解析：{exc.message}", exc.detail) from exc
+        found = _extract(pipe, path, media_type)
     with _item(pipe, item_id, "stored") as (session, item):
-        outcome = _version(session, item, found)
-        item.version_id, item.document_id, item.new_version = outcome.version.id, outcome.document.id, outcome.created
-        state = _advance(item, "extracted")
+        state = _commit_version(session, item, found)
     _drop_staged(staged_path)
     return state
 
 
-def _version(session, item: CollectedItem, found: extraction.Extracted):
+def _commit_version(session, item: CollectedItem, found: extraction.Extracted, dtype_id: int | None = None) -> str:
+    outcome = _version(session, item, found, dtype_id)
+    item.version_id, item.document_id, item.new_version = outcome.version.id, outcome.document.id, outcome.created
+    return _advance(item, "extracted")
+
+
+def _version(session, item: CollectedItem, found: extraction.Extracted, dtype_id: int | None = None):
     record = session.get(resolve.Record, item.record_id)
-    dtype = resolve.document_type_for(session, item.source, item.document_type_code, get_options().fallback_document_type)
+    # store_step resolved the type a moment ago; resolving again costs ~3 ms an item.
+    dtype = session.get(resolve.DocumentType, dtype_id) if dtype_id else resolve.document_type_for(
+        session, item.source, item.document_type_code, get_options().fallback_document_type)
     source = DocumentSource(
         source_system=item.source.name, source_document_id=item.source_document_id, document_type=dtype,
         title=item.title or found.title, author=item.author, signed_at=item.signed_at, origin=item.origin,
@@ -464,7 +484,7 @@ def run_until_settled(pipe: Pipeline, item_ids: list[int], timeout: float = 600)
             process_item(pipe, item_id, index=False)
         ready = [i for i, s in _states(pipe, pending).items() if s == "extracted"]
         for start in range(0, len(ready), pipe.options.index_batch):
-            _index_claimed(pipe, ready[start:start + pipe.options.index_batch])
+            index_claimed(pipe, ready[start:start + pipe.options.index_batch])
         states.update(_states(pipe, pending))
         pending = {i for i in pending if states[i] not in TERMINAL}
         if pending:
@@ -472,7 +492,8 @@ def run_until_settled(pipe: Pipeline, item_ids: list[int], timeout: float = 600)
     return states
 
 
-def _index_claimed(pipe: Pipeline, item_ids: list[int]) -> None:
+def index_claimed(pipe: Pipeline, item_ids: list[int]) -> None:
+    """Index extracted items in one index commit (a dedicated indexer, the demo loader, the CLI)."""
     mine = claim(pipe, item_ids, states=("extracted",))
     if not mine:
         return

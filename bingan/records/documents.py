@@ -142,8 +142,10 @@ def page_changes(old: list[Page] | list[PageFacts], new: list[PageFacts]) -> dic
     if not old:
         changes["added"] = [p.number for p in new]
         return changes
-    old_keys = [(p.text_hash, p.image_hash) for p in old]
-    new_keys = [(p.text_hash, p.image_hash) for p in new]
+    # Born-digital text pages carry no image hash: compare images only when both sides have them.
+    with_images = all(p.image_hash for p in old) and all(p.image_hash for p in new)
+    old_keys = [(p.text_hash, p.image_hash if with_images else "") for p in old]
+    new_keys = [(p.text_hash, p.image_hash if with_images else "") for p in new]
     matcher = difflib.SequenceMatcher(a=old_keys, b=new_keys, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":

@@ -2,8 +2,13 @@
 
 A put streams plaintext through the cipher into ``VOLUME/.tmp`` of the first writable volume
 with room, spilling what it has written to the next volume if that one fills up. When the
-SHA-256 is known it commits under the volume lock: intent file, key record, body rename,
-pointer in ``.by-sha`` (the commit mark), intent removed. A crash at any point leaves either a
+SHA-256 is known it writes key record, pointer and intent file into ``.tmp`` (fsynced, one
+directory fsync), then commits under the volume lock: key and body renamed into the record
+directory (one directory fsync), pointer renamed into ``.by-sha`` (the commit mark, one
+directory fsync), intent removed, manifest rewritten. Seven fsyncs per new blob, three of them
+under the lock; the manifest's directory entry becomes durable with the next put into that
+record directory (or the file system's own commit): after a power loss a manifest may lack its
+newest entries, never hold a broken one, and the database still knows those blobs. A crash at any point leaves either a
 committed blob or debris that ``scan_orphan_temp`` lists (everything in ``.tmp``, plus the
 targets an intent names whose pointer never appeared). Layout: see ``volumes.py``.
 """
@@ -98,34 +103,50 @@ class LocalBlobStore:
             sha, size = encrypt_stream(stream, writer.write, sealer)
             writer.sync()
             volume = writer.volume
-            with volume_lock(volume):
-                info = self._commit(writer, sha, size, record_dir, key_record)
-                entry = ManifestEntry(
-                    sha256=sha, filename=placement.filename, stay=placement.stay,
-                    document_type=placement.document_type, size=size, path=info.location,
-                    stored_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                    campus=placement.campus, record_number=placement.record_number)
-                append_entry(volume, record_dir, entry, self.keyring, self.cipher)
+            rel = f"{record_dir}/{sha}.blob"
+            # Everything fsyncable is written before taking the lock, so two workers overlap
+            # their fsyncs; the lock covers only renames, two directory fsyncs and the manifest.
+            staged = None if self._find(sha) else _Staged.write(volume, sha, rel, key_record)
+            try:
+                with volume_lock(volume):
+                    info = self._commit(writer, sha, size, rel, staged, key_record)
+                    entry = ManifestEntry(
+                        sha256=sha, filename=placement.filename, stay=placement.stay,
+                        document_type=placement.document_type, size=size, path=info.location,
+                        stored_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                        campus=placement.campus, record_number=placement.record_number)
+                    append_entry(volume, record_dir, entry, self.keyring, self.cipher)
+            finally:
+                if staged:
+                    staged.discard()
         self._count_used(volume, 0 if info.deduplicated else writer.written + len(key_record))
         return info
 
-    def _commit(self, writer: _SpillWriter, sha: str, size: int, record_dir: str,
+    def _commit(self, writer: _SpillWriter, sha: str, size: int, rel: str, staged: _Staged | None,
                 key_record: bytes) -> BlobInfo:
-        """Make the temp body a blob, or drop it if the content is already stored."""
+        """Make the temp body a blob, or drop it if the content is already stored.
+
+        Order is what makes a crash safe: the intent (naming the targets) is durable before
+        key and body leave ``.tmp``; key and body are durable (one directory fsync) before the
+        pointer, the commit mark, is renamed into place.
+        """
         found = self._find(sha)
         if found:
             return self._info(sha, *found, deduplicated=True)
-        volume, rel = writer.volume, f"{record_dir}/{sha}.blob"
+        volume = writer.volume
+        if staged is None:  # deleted between our first look and the lock (rare): stage it now
+            staged = _Staged.write(volume, sha, rel, key_record)
         blob = volume.path / rel
-        intent = volume.temp_name(".intent")
-        write_atomic(volume, intent, json.dumps({"blob": rel, "sha256": sha}).encode())
         make_dirs(blob.parent, volume.path)
-        write_atomic(volume, blob.with_suffix(".key"), key_record)
+        os.replace(staged.key, blob.with_suffix(".key"))
         os.replace(writer.path, blob)
         writer.committed = True
         fsync_dir(blob.parent)
-        write_atomic(volume, volume.pointer(sha), rel.encode())
-        intent.unlink()
+        pointer = volume.pointer(sha)
+        make_dirs(pointer.parent, volume.path)
+        os.replace(staged.pointer, pointer)
+        fsync_dir(pointer.parent)
+        staged.discard()
         return BlobInfo(sha, size, rel, str(volume.path), self.cipher)
 
     def _room(self, volume: Volume) -> int:
@@ -261,6 +282,36 @@ class LocalBlobStore:
                 with volume_lock(volume):
                     _rewrap_directory(volume, directory, names, self.keyring, done, progress)
         return done[0]
+
+
+class _Staged:
+    """Key record, pointer and intent of one put, written and fsynced in ``.tmp`` outside the lock."""
+
+    def __init__(self, key: Path, pointer: Path, intent: Path) -> None:
+        self.key, self.pointer, self.intent = key, pointer, intent
+
+    @classmethod
+    def write(cls, volume: Volume, sha: str, rel: str, key_record: bytes) -> _Staged:
+        staged = cls(volume.temp_name(".key"), volume.temp_name(".ptr"), volume.temp_name(".intent"))
+        _write_synced(staged.key, key_record)
+        _write_synced(staged.pointer, rel.encode())
+        _write_synced(staged.intent, json.dumps({"blob": rel, "sha256": sha}).encode())
+        fsync_dir(volume.tmp)  # one directory fsync makes the intent's name durable
+        return staged
+
+    def discard(self) -> None:
+        """Whatever was not renamed into place (all of it when the content was a duplicate)."""
+        for path in (self.key, self.pointer, self.intent):
+            path.unlink(missing_ok=True)
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class _SpillWriter:

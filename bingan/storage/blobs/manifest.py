@@ -39,7 +39,9 @@ def append_entry(volume: Volume, record_dir: str, entry: ManifestEntry, keyring:
     entries.append(entry)
     body = {"format": FORMAT, "entries": [e.to_json() for e in entries]}
     data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    write_atomic(volume, path, seal_bytes(data, keyring, cipher))
+    # No directory fsync: the put that made this entry fsyncs the record directory before its
+    # next commit; until then a power loss can only cost the newest entry (the database has it).
+    write_atomic(volume, path, seal_bytes(data, keyring, cipher), sync_dir=False)
 
 
 def record_dirs(volume_path: Path, record_number: str) -> Iterator[Path]:
