@@ -29,6 +29,7 @@ class Report:
     visit_type: str = "inpatient"
     origin: str = "collected"
     metadata: dict = field(default_factory=dict)
+    removed: bool = False  # the source withdrew the document (no content to fetch)
 
 
 def enqueue(session: Session, source: Source, report: Report, *, staged_path: str = "",

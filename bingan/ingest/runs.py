@@ -13,7 +13,8 @@ from bingan.ingest.items import Report, enqueue
 from bingan.ingest.pipeline import Pipeline
 from bingan.ingest.resolve import canonical_record_number
 from bingan.ingest.scheduler import kick
-from bingan.storage.models import CollectionRun, Record, Source, utcnow
+from bingan.records.documents import withdraw_document
+from bingan.storage.models import CollectionRun, Document, Record, Source, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,9 @@ def enqueue_reports(session: Session, source: Source, reports: list[Report], run
     source = session.merge(source, load=False) if source not in session else source
     new_ids = []
     for report in reports:
+        if report.removed:
+            new_ids += withdraw(session, source, report, run_id)
+            continue
         accept, not_before = plan(session, source, report)
         if not accept:
             continue
@@ -65,6 +69,29 @@ def enqueue_reports(session: Session, source: Source, reports: list[Report], run
         if created:
             new_ids.append(item.id)
     return new_ids
+
+
+def withdraw(session: Session, source: Source, report: Report, run_id: int | None) -> list[int]:
+    """The source withdrew a document: mark it removed (versions kept) and queue its pages' removal.
+
+    No version is made: a removal has no content. The item starts at "extracted" with the
+    document id, so the ordinary index step (retries, batching, one writer) drops its pages.
+    """
+    number = canonical_record_number(session, report.record_number)
+    documents = session.scalars(sa.select(Document).join(Record, Record.id == Document.record_id).where(
+        Record.record_number == number, Record.stay_number == report.stay, Record.visit_type == report.visit_type,
+        Document.source_system == source.name, Document.source_document_id == report.source_document_id,
+        Document.removed.is_(False),
+    )).all()
+    ids = []
+    for document in documents:
+        withdraw_document(document)
+        gone = Report(**{**report.__dict__, "revision": f"removed:{report.revision}"})
+        item, created = enqueue(session, source, gone, run_id=run_id)
+        if created:
+            item.state, item.document_id, item.record_id = "extracted", document.id, document.record_id
+            ids.append(item.id)
+    return ids
 
 
 def plan(session: Session, source: Source, report: Report, now: datetime | None = None) -> tuple[bool, datetime | None]:

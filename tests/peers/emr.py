@@ -25,6 +25,12 @@ class EmrState:
         self.documents[doc_id] = entry
         self.contents[(doc_id, revision)] = content
 
+    def remove(self, doc_id: str) -> None:
+        """The EMR withdraws a document (e.g. filed under the wrong patient): listed once more, removed."""
+        self.clock += 1
+        self.documents[doc_id] = {**self.documents[doc_id], "revision": f"r{self.clock}", "seq": self.clock,
+                                  "removed": True}
+
 
 def make_app(state: EmrState) -> FastAPI:
     app = FastAPI()

@@ -2,7 +2,7 @@
 
 Contract with the peer (documented in docs/ingest.md; EMR vendors adapt to it or a mapping):
   GET {endpoint}/documents?since=CURSOR -> {"documents": [{id, revision, record_number, stay,
-      type, title, filename, author, signed_at}], "cursor": "..."}
+      type, title, filename, author, signed_at, removed}], "cursor": "..."}  (removed: withdrawn)
   GET {endpoint}/documents/{id}/content?revision=R -> the file bytes
 Credentials: {"token": ...} as a bearer token or {"username", "password"} as basic auth.
 """
@@ -28,6 +28,7 @@ def report_from(entry: dict, revision_key: str = "revision") -> Report:
         document_type_code=str(entry.get("type", "")), title=entry.get("title", ""),
         filename=entry.get("filename", ""), author=entry.get("author", ""),
         signed_at=parse_time(entry.get("signed_at")), metadata={k: v for k, v in entry.items() if k == "patient"},
+        removed=bool(entry.get("removed")),
     )
 
 
