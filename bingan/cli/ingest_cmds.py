@@ -158,15 +158,16 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="输出 JSON"),
     as_user: str = typer.Option("", "--as", help="以该用户的权限检索（默认：不受限的运维视角）"),
     limit: int = typer.Option(20, help="最多返回病案数"),
+    client_ip: str = typer.Option("127.0.0.1", "--ip", help="与 --as 同用：按该客户端地址判断 IP 限制"),
 ) -> None:
-    """全文检索，按病案分组。"""
+    """全文检索，按病案分组；--as 时与界面检索同一权限规则 (access.policy.scope_for)。"""
     from bingan.ingest.scope import scope_for_username
     from bingan.search.factory import open_search_index
     from bingan.storage.db import get_engine, transaction
 
     try:
         with transaction(get_engine()) as session:
-            scope = scope_for_username(session, as_user)
+            scope = scope_for_username(session, as_user, client_ip)
     except LookupError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc

@@ -1,31 +1,24 @@
-"""The search scope of a user for `bingan search --as`: the access policy once it exists."""
+"""The search scope of a user for `bingan search --as`: the access policy's own answer."""
 from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from bingan.access.policy import scope_for, user_problem
 from bingan.search.port import Scope
 from bingan.storage.models import User
 
-ADMIN_ROLES = {"sysadmin", "archivist", "medical_affairs"}
+CONSOLE_IP = "127.0.0.1"  # the operator runs the command on the server itself
 
 
-def scope_for_username(session: Session, username: str) -> Scope:
+def scope_for_username(session: Session, username: str, client_ip: str = CONSOLE_IP) -> Scope:
+    """Everything for the operator's own view (no user); otherwise exactly what search in the UI allows."""
     if not username:
         return Scope.everything()
     user = session.scalars(sa.select(User).where(User.username == username)).one_or_none()
-    if user is None or not user.active:
-        raise LookupError(f"找不到用户或用户已停用：{username}")
-    try:
-        from bingan.access.policy import scope_for
-    except ImportError:
-        return _interim_scope(user)
-    return scope_for(session, user)
-
-
-def _interim_scope(user: User) -> Scope:
-    """Until access/ lands: archive staff see every department, others only their own."""
-    if any(role.code in ADMIN_ROLES for role in user.roles):
-        return Scope(all_departments=True, max_confidentiality=user.max_confidentiality)
-    departments = {user.department.code} if user.department else set()
-    return Scope(departments=departments, max_confidentiality=user.max_confidentiality)
+    if user is None:
+        raise LookupError(f"找不到用户：{username}")
+    problem = user_problem(user)
+    if problem:
+        raise LookupError(f"用户 {username} 不能检索：{problem}")
+    return scope_for(session, user, client_ip=client_ip)
