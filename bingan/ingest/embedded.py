@@ -27,7 +27,8 @@ def start_background() -> list[int]:
     if _children:
         return [c.pid for c in _children]
     for command in ("worker", "beat"):
-        _children.append(subprocess.Popen([sys.executable, "-c", "from bingan.cli import main; main()", command], env=os.environ.copy()))
+        _children.append(subprocess.Popen([sys.executable, "-c", "from bingan.cli import main; main()", command],
+                                          env=os.environ.copy()))
     atexit.register(stop_background)
     return [c.pid for c in _children]
 

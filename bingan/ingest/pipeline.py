@@ -102,7 +102,8 @@ def claim(pipe: Pipeline, item_ids: Iterable[int], states: tuple[str, ...] = ACT
             done = conn.execute(
                 table.update()
                 .where(table.c.id == item_id, table.c.state.in_(states),
-                       sa.or_(table.c.locked_until.is_(None), table.c.locked_until < now, table.c.locked_by == pipe.worker_id))
+                       sa.or_(table.c.locked_until.is_(None), table.c.locked_until < now,
+                              table.c.locked_by == pipe.worker_id))
                 .values(locked_until=until, locked_by=pipe.worker_id, heartbeat_at=now)
             )
             if done.rowcount:
@@ -175,10 +176,12 @@ def _walk(pipe: Pipeline, item_id: int, index: bool = True) -> str:
             return _record_failure(pipe, item_id, state, exc)
         except (OperationalError, IntegrityError, OSError, BlobError) as exc:
             log.warning("item %s: transient error in state %s", item_id, state, exc_info=True)
-            return _record_failure(pipe, item_id, state, TransientFailure("internal", _transient_reason(exc), repr(exc)))
+            return _record_failure(pipe, item_id, state, TransientFailure("internal", _transient_reason(exc),
+                                                                          repr(exc)))
         except Exception as exc:
             log.exception("item %s: unexpected error in state %s", item_id, state)
-            return _record_failure(pipe, item_id, state, TransientFailure("internal", "内部错误，将自动重试", repr(exc)))
+            return _record_failure(pipe, item_id, state, TransientFailure("internal", "内部错误，将自动重试",
+                                                                          repr(exc)))
     return state
 
 
@@ -261,7 +264,8 @@ def _respect_rate_limit(session, source: Source) -> None:
         if (meta or {}).get("fetched_at", "") >= since
     )
     if recent >= source.rate_limit_per_minute:
-        raise TransientFailure("rate_limited", f"来源“{source.name}”已达每分钟 {source.rate_limit_per_minute} 个的限速，稍后采集",
+        raise TransientFailure("rate_limited",
+                               f"来源“{source.name}”已达每分钟 {source.rate_limit_per_minute} 个的限速，稍后采集",
                                counts=False)
 
 
@@ -276,7 +280,8 @@ def store_step(pipe: Pipeline, item_id: int) -> str:
         staged = _staged(item)
         media_type = extraction.identify(staged)
         record = resolve.record_for(session, item.source, item)
-        dtype = resolve.document_type_for(session, item.source, item.document_type_code, pipe.options.fallback_document_type)
+        dtype = resolve.document_type_for(session, item.source, item.document_type_code,
+                                          pipe.options.fallback_document_type)
         campus = record.campus.code if record.campus else (item.source.campus.code if item.source.campus else "main")
         when = record.discharged_at or record.admitted_at or utcnow()
         placement = Placement(campus=campus, record_number=record.record_number, stay=record.stay_number,
@@ -370,7 +375,8 @@ def index_items(pipe: Pipeline, item_ids: list[int]) -> list[int]:
     with pipe.tx() as session:
         rows = session.execute(
             sa.select(CollectedItem.id, CollectedItem.document_id)
-            .where(CollectedItem.id.in_(mine), CollectedItem.state == "extracted", CollectedItem.locked_by == pipe.worker_id)
+            .where(CollectedItem.id.in_(mine), CollectedItem.state == "extracted",
+                   CollectedItem.locked_by == pipe.worker_id)
         ).all()
         document_ids = {doc for _, doc in rows}
         current = current_version_ids(session, document_ids)
@@ -439,7 +445,8 @@ def _record_failure(pipe: Pipeline, item_id: int, state: str, exc: StepFailure) 
             item.retry_count += 1
             if item.retry_count > pipe.options.max_retries:
                 permanent = True
-                exc = PermanentFailure(exc.code, f"多次重试（{pipe.options.max_retries} 次）仍失败：{exc.reason}", exc.detail)
+                exc = PermanentFailure(exc.code, f"多次重试（{pipe.options.max_retries} 次）仍失败：{exc.reason}",
+                                       exc.detail)
         item.failure_code, item.failure_reason, item.failure_detail = exc.code, exc.reason, exc.detail[:4000]
         if permanent:
             item.resume_state, item.state, item.next_attempt_at = item.state, "failed", None
@@ -526,7 +533,8 @@ def _states(pipe: Pipeline, item_ids: set[int]) -> dict[int, str]:
 
 def _wait(pipe: Pipeline, item_ids: set[int]) -> float:
     with pipe.tx() as session:
-        due = session.scalar(sa.select(sa.func.min(CollectedItem.next_attempt_at)).where(CollectedItem.id.in_(item_ids)))
+        first = sa.select(sa.func.min(CollectedItem.next_attempt_at)).where(CollectedItem.id.in_(item_ids))
+        due = session.scalar(first)
     if due is None:
         return 0.2
     if due.tzinfo is None:

@@ -83,7 +83,8 @@ def due_sources(pipe: Pipeline, now: datetime | None = None) -> list[int]:
             if not in_period(source, now):
                 continue
             claimed = session.execute(
-                sa.update(Source).where(Source.id == source.id, sa.or_(Source.next_run_at.is_(None), Source.next_run_at <= now))
+                sa.update(Source).where(Source.id == source.id, sa.or_(Source.next_run_at.is_(None),
+                                                                       Source.next_run_at <= now))
                 .values(next_run_at=now + timedelta(minutes=max(1, source.interval_minutes)))
                 .execution_options(synchronize_session=False)
             )

@@ -108,7 +108,8 @@ def test_basic_data_sync_creates_records_and_retries_waiting_items(pipe):
                    "front_page": {"A48": "0200001", "B34C": "1"}}],
     }
     mapping = {"departments": {"code": "KSDM", "name": "KSMC"},
-               "patients": {"record_number": "BAH", "name": "XM", "id_number": "SFZH"}, "stays": {"record_number": "BAH"}}
+               "patients": {"record_number": "BAH", "name": "XM", "id_number": "SFZH"},
+               "stays": {"record_number": "BAH"}}
     emr.put("E1", pdf([["入院记录", "主诉：胸闷"]]), record_number="0200001", stay=1, type="C0201")
     with Served(make_app(emr)) as url:
         pull = add_source(pipe, name="emr", transport="http_pull", endpoint=url)

@@ -59,7 +59,8 @@ def test_modification_rounds_make_versions_with_page_changes(pipe, record):
     third = ingest(pipe, pdf(round3))
     with pipe.tx() as session:
         v2, v3 = session.get(Version, second.version_id), session.get(Version, third.version_id)
-        assert (v2.number, v2.change_kind, v2.page_changes) == (2, "updated", {"added": [], "removed": [], "updated": [2]})
+        assert (v2.number, v2.change_kind) == (2, "updated")
+        assert v2.page_changes == {"added": [], "removed": [], "updated": [2]}
         assert v3.number == 3 and v3.page_changes == {"added": [2], "removed": [], "updated": []}
         assert v3.document.current_version_id == v3.id
     # Only the current version is searchable: the old page 2 text is gone from the index.

@@ -30,7 +30,8 @@ def items(pipe) -> list[CollectedItem]:
 def test_rate_limit_holds_fetches_beyond_the_limit_per_minute(pipe, record):
     emr = EmrState()
     with Served(make_app(emr)) as url:
-        source_id = add_source(pipe, name="emr", kind="emr", transport="http_pull", endpoint=url, rate_limit_per_minute=2)
+        source_id = add_source(pipe, name="emr", kind="emr", transport="http_pull", endpoint=url,
+                               rate_limit_per_minute=2)
         for n in range(3):
             emr.put(f"D{n}", pdf([[f"病程记录 第{n}份"]]), record_number=record, stay=1, type="C0302")
         assert run_source(pipe, source_id) == 3
@@ -44,7 +45,8 @@ def test_rate_limit_holds_fetches_beyond_the_limit_per_minute(pipe, record):
 
 def test_collection_waits_for_the_delay_after_discharge(pipe, record):
     discharge(pipe, record, timedelta(hours=2))
-    source_id = add_source(pipe, name="emr", transport="http_pull", endpoint="http://127.0.0.1:9", collection_delay_hours=24)
+    source_id = add_source(pipe, name="emr", transport="http_pull", endpoint="http://127.0.0.1:9",
+                           collection_delay_hours=24)
     with pipe.tx() as session:
         source = session.get(Source, source_id)
         [item_id] = enqueue_reports(session, source, [Report("D1", record, 1, "C0201", "r1")], None)

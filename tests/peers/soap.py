@@ -31,7 +31,7 @@ class ChangeList(ComplexModel):
 def make_wsgi(state) -> WsgiApplication:
     class DocumentService(ServiceBase):
         @rpc(Unicode, _returns=ChangeList)
-        def ListChangedDocuments(ctx, since):  # noqa: N802, N805 — names are the WSDL's
+        def ListChangedDocuments(ctx, since):  # names and arguments are the WSDL's
             after = int(since or 0)
             docs = sorted((d for d in state.documents.values() if d["seq"] > after), key=lambda d: d["seq"])
             fields = ("id", "revision", "record_number", "stay", "type", "title", "filename")
@@ -39,7 +39,7 @@ def make_wsgi(state) -> WsgiApplication:
                               documents=[DocumentInfo(**{k: d.get(k) for k in fields}) for d in docs])
 
         @rpc(Unicode, Unicode, _returns=ByteArray)
-        def GetDocument(ctx, id, revision):  # noqa: N802, N805, A002
+        def GetDocument(ctx, id, revision):
             data = state.contents.get((id, revision))
             if data is None:
                 raise ResourceNotFoundError(id)

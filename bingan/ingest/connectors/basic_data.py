@@ -111,7 +111,8 @@ def _stay(session: Session, m: dict, row: dict, campus_id: int | None) -> int:
         record = create_record(session, number, stay, "inpatient", {"name": patient.name}, campus_id=campus_id)
     record.admitted_at = parse_time(mapped(row, m, "admitted_at")) or record.admitted_at
     record.discharged_at = parse_time(mapped(row, m, "discharged_at")) or record.discharged_at
-    record.discharge_department_id = department_id(session, mapped(row, m, "department")) or record.discharge_department_id
+    department = department_id(session, mapped(row, m, "department"))
+    record.discharge_department_id = department or record.discharge_department_id
     record.admission_department_id = record.admission_department_id or record.discharge_department_id
     record.discharge_method = str(mapped(row, m, "discharge_method", record.discharge_method) or "")
     record.kind = "death" if record.discharge_method == "5" else record.kind
