@@ -23,6 +23,7 @@ import formats_gen as gen  # noqa: E402
 import pypdfium2 as pdfium  # noqa: E402
 
 from bingan.formats.document import open_document  # noqa: E402
+from bingan.formats.guard import Limits, run_guarded  # noqa: E402
 
 SECTION = "## Formats (bench/formats.py)"
 
@@ -80,6 +81,34 @@ def our_render(files: list[bytes], dpi: int = 150) -> int:
     return count
 
 
+def guarded_text(files: list[bytes]) -> int:
+    count = 0
+    for data in files:
+        with open_document(data, guarded=Limits()) as document:
+            count += len(document.page_texts())
+    return count
+
+
+def guarded_render(files: list[bytes], dpi: int = 150) -> int:
+    count = 0
+    for data in files:
+        with open_document(data, guarded=Limits()) as document:
+            for number in range(1, document.page_count() + 1):
+                document.render(number, dpi=dpi)
+                count += 1
+    return count
+
+
+def guard_call_ms(calls: int = 50) -> float:
+    """Median cost of one ``run_guarded`` round trip (fork, pickle, reap) of a no-op."""
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        run_guarded(len, b"x", timeout_s=10)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
 def timed_pair(bare, ours, files: list[bytes], repeat: int) -> tuple[float, float, int]:
     """Median seconds of bare and of ours, alternating runs so both see the same machine
     load (the machine is shared), and the pages per run."""
@@ -133,6 +162,9 @@ def main() -> None:
     files = corpus()
     bare_text_s, ours_text_s, pages = timed_pair(bare_text, our_text, files, options.repeat)
     bare_render_s, ours_render_s, _ = timed_pair(bare_render, our_render, files, options.repeat)
+    plain_text_s, guarded_text_s, _ = timed_pair(our_text, guarded_text, files, options.repeat)
+    plain_render_s, guarded_render_s, _ = timed_pair(our_render, guarded_render, files, options.repeat)
+    fork_ms = guard_call_ms()
     ocr_parallel, intact_parallel = ocr_bench(options.ocr_pages, workers=2, threads=1)
     ocr_single, intact_single = ocr_bench(max(2, options.ocr_pages // 2), workers=1, threads=2)
 
@@ -152,6 +184,16 @@ def main() -> None:
              "| measure | ours | bare pypdfium2 | ratio | target |", "|---|---|---|---|---|"]
     lines += [f"| {name} | {ours:.1f} | {bare:.1f} | {ratio:.2f}× | {target} |"
               for name, ours, bare, ratio, target in rows]
+    lines += ["", f"Guarded path (`open_document(..., guarded=True)`: parsers in a forked child with a deadline "
+              f"and a memory limit), same files, same run. One `run_guarded` round trip of a no-op: "
+              f"{fork_ms:.1f} ms (median of 50).", "",
+              "| measure | guarded | unguarded | ratio | per document / page |", "|---|---|---|---|---|",
+              f"| PDF text, pages/s | {pages / guarded_text_s:.1f} | {pages / plain_text_s:.1f} | "
+              f"{plain_text_s / guarded_text_s:.2f}× | +{(guarded_text_s - plain_text_s) / len(files) * 1000:.1f} ms "
+              "per document |",
+              f"| PDF render 150 dpi, ms/page | {guarded_render_s / pages * 1000:.1f} | "
+              f"{plain_render_s / pages * 1000:.1f} | {plain_render_s / guarded_render_s:.2f}× | "
+              f"+{(guarded_render_s - plain_render_s) / pages * 1000:.1f} ms per page (image over a pipe) |"]
     lines += ["", "| OCR (rapidocr, via open_document) | s/page | medical terms intact | target |",
               "|---|---|---|---|",
               f"| 2 processes × 1 thread (both cores busy) | {ocr_parallel:.2f} | {intact_parallel:.1%} "

@@ -53,7 +53,9 @@ def _inspect(file: Path, ocr: bool | str) -> dict[str, Any]:
         if not file.is_file():
             raise FormatError("文件不存在或不是普通文件", str(file))
         report["media_type"] = detect(file)
-        with open_document(file) as document:
+        # Guarded: a file that hangs PDFium or the OFD parser ends in a timeout message, not
+        # in an operator's terminal that never returns (limits: BINGAN_FORMAT_TIMEOUT/_MEMORY_MB).
+        with open_document(file, guarded=True) as document:
             meta = document.metadata()
             pages = document.page_texts(ocr=ocr)  # type: ignore[arg-type]
             _fill(report, meta, pages)
@@ -115,7 +117,7 @@ def render_command(
     try:
         if not file.is_file():
             raise FormatError("文件不存在或不是普通文件", str(file))
-        with open_document(file) as document:
+        with open_document(file, guarded=True) as document:
             image = document.render(page, dpi=None if width else dpi, width=width or None)
         image.save(output, format="PNG")
     except FormatError as exc:

@@ -6,6 +6,9 @@
         doc.render(1, dpi=150)      # PIL image
         doc.metadata()
 
+    open_document(path, guarded=True)  # the same, with PDFium/OFD/Pillow in a child process:
+                                       # every call has a deadline and a memory limit (guard.py)
+
 Every method returns a result or raises ``FormatError`` (Chinese message, technical detail).
 """
 from __future__ import annotations
@@ -15,7 +18,9 @@ import hashlib
 import logging
 import os
 import shutil
+import sys
 import tempfile
+import threading
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +29,7 @@ from typing import Literal, Protocol, TypeVar
 from PIL import Image
 
 from bingan.formats import detect as kinds
-from bingan.formats import quality
+from bingan.formats import guard, quality
 from bingan.formats.base import FormatError, Metadata, PageText
 
 log = logging.getLogger(__name__)
@@ -37,6 +42,7 @@ OCR_VERSION = "ocr-v1"  # part of the cache key: bump when OCR output changes
 UNSUPPORTED = "不支持的文件格式"
 
 T = TypeVar("T")
+Guarded = bool | guard.Limits
 
 
 class Backend(Protocol):
@@ -129,10 +135,19 @@ class Document:
 # -- opening ---------------------------------------------------------------------------
 
 
-def open_document(source: bytes | bytearray | str | os.PathLike, media_type: str | None = None) -> Document:
-    """Open a file path or bytes; the media type is detected from the content."""
+def open_document(source: bytes | bytearray | str | os.PathLike, media_type: str | None = None, *,
+                  guarded: Guarded = False) -> Document:
+    """Open a file path or bytes; the media type is detected from the content.
+
+    ``guarded``: True (limits from BINGAN_FORMAT_TIMEOUT / BINGAN_FORMAT_MEMORY_MB) or a
+    ``guard.Limits`` runs the parsers in a child process that is killed when one call
+    overruns: ``FormatError("处理文件超时…")`` instead of a hung worker. Costs one fork per
+    document and a pipe round trip per call; OCR stays in this process. Use it for files
+    from outside (ingest, operator commands); our own generated files do not need it.
+    """
+    limits = (guard.Limits.from_env() if guarded is True else guarded) or None
     try:
-        return _open(source, media_type)
+        return _open(source, media_type, limits)
     except FormatError:
         raise
     except OSError as exc:
@@ -142,7 +157,8 @@ def open_document(source: bytes | bytearray | str | os.PathLike, media_type: str
         raise FormatError("文件无法处理（内部错误）", repr(exc)) from exc
 
 
-def _open(source: bytes | bytearray | str | os.PathLike, media_type: str | None) -> Document:
+def _open(source: bytes | bytearray | str | os.PathLike, media_type: str | None,
+          limits: guard.Limits | None) -> Document:
     data = bytes(source) if isinstance(source, (bytes, bytearray)) else None
     path = None if data is not None else Path(source)  # type: ignore[arg-type]
     if (data is not None and not data) or (path is not None and path.stat().st_size == 0):
@@ -151,9 +167,15 @@ def _open(source: bytes | bytearray | str | os.PathLike, media_type: str | None)
     digest = _digest_function(data, path)
     if kinds.is_video(kind):
         return _open_video(kind, data, path, digest)
-    content = data if data is not None else None
-    backend = _backend_for(kind, content, path)
-    return Document(kind, backend, digest)
+    if limits is not None and kind in _GUARDED_KINDS:
+        return Document(kind, GuardedBackend(kind, data, path, limits), digest)
+    return Document(kind, _backend_for(kind, data, path, limits), digest)
+
+
+# Parsed by libraries in this process. Office and video are not: LibreOffice and ffmpeg are
+# separate programs with their own timeouts (a killed child would orphan soffice), and an
+# Office file's converted PDF is guarded on its own (OfficeBackend).
+_GUARDED_KINDS = frozenset({kinds.PDF, kinds.OFD, kinds.TEXT, *kinds.IMAGE_TYPES})
 
 
 def _digest_function(data: bytes | None, path: Path | None) -> Callable[[], str]:
@@ -171,7 +193,7 @@ def _digest_function(data: bytes | None, path: Path | None) -> Callable[[], str]
     return digest
 
 
-def _backend_for(kind: str, data: bytes | None, path: Path | None) -> Backend:
+def _backend_for(kind: str, data: bytes | None, path: Path | None, limits: guard.Limits | None = None) -> Backend:
     def content() -> bytes:
         return data if data is not None else path.read_bytes()  # type: ignore[union-attr]
 
@@ -182,7 +204,7 @@ def _backend_for(kind: str, data: bytes | None, path: Path | None) -> Backend:
     if kind == kinds.OFD:
         return OfdBackend(content())
     if kinds.is_office(kind):
-        return OfficeBackend(content(), kind)
+        return OfficeBackend(content(), kind, limits)
     if kind == kinds.TEXT:
         return TextBackend(content())
     raise FormatError(f"{UNSUPPORTED}：无法识别的文件类型", f"media type {kind}")
@@ -213,6 +235,46 @@ def _ocr_sized(render: Callable[[float | None, int | None], Image.Image], width_
 
     image, _ = deskew(render(dpi, None))
     return image, 72 / dpi
+
+
+class GuardedBackend:
+    """The real backend lives in a child process (``guard.Worker``), opened once; every
+    call crosses a pipe with its own deadline. Page images come back pickled."""
+
+    def __init__(self, kind: str, data: bytes | None, path: Path | None, limits: guard.Limits) -> None:
+        self._worker = guard.Worker(lambda: _backend_for(kind, data, path), limits)
+        self._count: int | None = None
+
+    def page_count(self) -> int:
+        if self._count is None:
+            self._count = int(self._worker.call("page_count"))
+        return self._count
+
+    def native_text(self, number: int) -> PageText:
+        return self._worker.call("native_text", number)  # type: ignore[no-any-return]
+
+    def render(self, number: int, dpi: float | None, width: int | None) -> Image.Image:
+        return self._worker.call("render", number, dpi, width)  # type: ignore[no-any-return]
+
+    def ocr_input(self, number: int) -> tuple[Image.Image, float]:
+        return self._worker.call("ocr_input", number)  # type: ignore[no-any-return]
+
+    def metadata(self) -> Metadata:
+        return self._worker.call("metadata")  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self._worker.close()
+
+
+def _reset_ofd_cache_lock() -> None:
+    # The OFD package keeps a parsed-document cache behind a lock another thread may hold
+    # at fork time; the child is single-threaded and needs a free one.
+    ofd = sys.modules.get("bingan.formats.ofd")
+    if ofd is not None and hasattr(ofd, "_CACHE_LOCK"):
+        ofd._CACHE_LOCK = threading.Lock()
+
+
+guard.reset_in_child(_reset_ofd_cache_lock)
 
 
 class PdfBackend:
@@ -323,21 +385,23 @@ def _import_ofd() -> object:
 class OfficeBackend:
     """Pages and pictures from LibreOffice's PDF; text from Tika when configured."""
 
-    def __init__(self, data: bytes, kind: str) -> None:
+    def __init__(self, data: bytes, kind: str, limits: guard.Limits | None = None) -> None:
         from bingan.formats import office
 
         self._data = data
         self._kind = kind
         self._office = office
-        self._pdf: PdfBackend | None = None
+        self._limits = limits
+        self._pdf: Backend | None = None
         self._tika_pages: list[str] | None = None
         if not office.tika_url() and not office.can_render():
             raise FormatError(office.UNSUPPORTED, "no Tika, no LibreOffice")
 
-    def _as_pdf(self) -> PdfBackend:
+    def _as_pdf(self) -> Backend:
         if self._pdf is None:
             suffix = self._office.SUFFIXES.get(self._kind, ".bin")
-            self._pdf = PdfBackend(self._office.to_pdf(self._data, suffix))
+            pdf = self._office.to_pdf(self._data, suffix)
+            self._pdf = GuardedBackend(kinds.PDF, pdf, None, self._limits) if self._limits else PdfBackend(pdf)
         return self._pdf
 
     def _tika(self) -> list[str]:

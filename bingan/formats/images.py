@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from bingan.formats import guard
 from bingan.formats.base import FormatError, Metadata
 
 try:  # HEIC photos from phones; pillow-heif registers itself as a Pillow plugin
@@ -31,6 +32,14 @@ DESKEW_RANGE = 5.0  # scanners skew a few degrees; larger angles are layout, not
 ASSUMED_DPI = 300.0  # scans without a resolution tag are almost always 300 dpi
 
 _LOCK = threading.Lock()  # Pillow image objects are not safe to share between threads
+
+
+def _fresh_lock() -> None:
+    global _LOCK
+    _LOCK = threading.Lock()  # a guarded child is single-threaded; another thread may have held ours
+
+
+guard.reset_in_child(_fresh_lock)
 
 
 class ImageFile:

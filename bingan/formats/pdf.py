@@ -14,13 +14,16 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image
 
-from bingan.formats import quality
+from bingan.formats import guard, quality
 from bingan.formats.base import FormatError, Metadata, PageText, Signature, TextBox
 
 log = logging.getLogger(__name__)
 
 # PDFium is not thread-safe: every call into it (ours and the OFD renderer's) holds this lock.
 PDFIUM_LOCK = threading.RLock()
+# Another thread may be inside PDFium (the GIL is released there) when a guarded document
+# forks its child: holding the lock across fork hands the child a library at rest.
+guard.hold_across_fork(PDFIUM_LOCK)
 
 DEFAULT_DPI = 150
 MAX_RENDER_PIXELS = 120_000_000  # ~A0 at 300 dpi; more is a hostile or broken page size

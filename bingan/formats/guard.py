@@ -1,0 +1,408 @@
+"""Never a hang: run risky document work in a forked child with a time and memory limit.
+
+PDFium and the OFD parser have no timeout of their own: a 46 KB PDF of a million tiny
+rectangles takes seconds to load a page, and 2 KB of nested form XObjects takes minutes
+and gigabytes. Such work runs in a child process made with ``fork`` (the document bytes
+are shared copy-on-write, nothing is re-sent), under ``RLIMIT_AS``; a child that overruns
+is killed and the caller gets ``FormatError("处理文件超时…")``. The parent never runs the
+risky code, so it stays healthy whatever the file does.
+
+Two shapes:
+
+* ``run_guarded(fn, *args, timeout_s=…, memory_mb=…)``: one call, one short-lived child.
+* ``Worker(factory, …)``: one child per document that builds the object once (opens the
+  PDF, parses the OFD) and answers method calls over a pipe, each call with its own
+  deadline. ``open_document(…, guarded=True)`` uses this, so a 100-page document costs one
+  fork, not one per page.
+
+Results come back pickled; a ``FormatError`` raised in the child is re-raised in the
+parent with its message and detail. POSIX only (fork, rlimit); the server runs on Linux.
+"""
+from __future__ import annotations
+
+import contextlib
+import faulthandler
+import fcntl
+import os
+import pickle
+import resource
+import select
+import signal
+import struct
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from bingan.formats.base import FormatError
+
+T = TypeVar("T")
+
+TIMEOUT_MESSAGE = "处理文件超时，文件可能已损坏或包含异常复杂的内容"
+MEMORY_MESSAGE = "处理文件所需内存过多，文件可能已损坏或是恶意文件"
+CRASH_MESSAGE = "处理文件时解析程序异常退出，文件可能已损坏或所需内存超过限制"
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_MEMORY_MB = 2048
+_HEADER = struct.Struct("!Q")
+_MAX_MESSAGE = 1 << 31  # a reply larger than 2 GiB is a bug or an attack, not a page
+
+# Locks whose protected state lives in C and may be mid-operation in another thread when we
+# fork (pypdfium2 releases the GIL inside PDFium): held across fork so the child inherits
+# a consistent library. Registered by the modules that own them.
+_held_across_fork: list[threading.RLock | threading.Lock] = []
+# Pipe ends of every live worker in this process: a new child must close the ones that are
+# not its own, or a closed document's child would never see end-of-file and exit.
+_worker_fds: set[int] = set()
+_worker_fds_lock = threading.Lock()
+# Closed workers' children on their way out: pid -> time after which they are killed.
+_exiting: dict[int, float] = {}
+_exiting_lock = threading.Lock()
+EXIT_GRACE_S = 5.0
+# Pure-Python locks that another thread may hold at fork time: the child gets fresh ones
+# (it is single-threaded, and the data they guard is consistent because we hold the GIL).
+_child_resets: list[Callable[[], None]] = []
+
+
+def hold_across_fork(lock: threading.RLock | threading.Lock) -> None:
+    if lock not in _held_across_fork:
+        _held_across_fork.append(lock)
+
+
+def reset_in_child(reset: Callable[[], None]) -> None:
+    _child_resets.append(reset)
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    memory_mb: int = DEFAULT_MEMORY_MB
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        """BINGAN_FORMAT_TIMEOUT (seconds per call) and BINGAN_FORMAT_MEMORY_MB."""
+        return cls(_env_number("BINGAN_FORMAT_TIMEOUT", DEFAULT_TIMEOUT_S),
+                   int(_env_number("BINGAN_FORMAT_MEMORY_MB", DEFAULT_MEMORY_MB)))
+
+
+def _env_number(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+# -- one call ----------------------------------------------------------------------------
+
+
+def run_guarded(fn: Callable[..., T], *args: Any, timeout_s: float = DEFAULT_TIMEOUT_S,
+                memory_mb: int = DEFAULT_MEMORY_MB, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` in a forked child; its result, or FormatError on timeout,
+    memory exhaustion, a crash, or any error ``fn`` raises."""
+    pid, reader = _fork(lambda write: _serve_once(write, fn, args, kwargs), memory_mb)
+    try:
+        return _unpack(_read_reply(reader, pid, time.monotonic() + timeout_s, timeout_s))
+    finally:
+        os.close(reader)
+        _reap(pid)
+
+
+def _serve_once(write: int, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    _send(write, _call(lambda: fn(*args, **kwargs)))
+
+
+# -- one worker per document --------------------------------------------------------------
+
+
+class Worker:
+    """A child that owns ``factory()`` and runs its methods on request, each under a deadline.
+
+    After a timeout or crash the child is gone and every later call fails fast with the
+    same error: a document that hung once is not given a second chance.
+    """
+
+    def __init__(self, factory: Callable[[], object], limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        requests_read, self._requests = os.pipe()
+        self._lock = threading.Lock()  # one request in flight per worker
+        self._failure: FormatError | None = None
+        try:
+            self._pid, self._replies = _fork(lambda write: _serve_loop(write, requests_read, factory),
+                                             self.limits.memory_mb, close_in_child=(self._requests,))
+        finally:
+            os.close(requests_read)
+        with _worker_fds_lock:
+            _worker_fds.update((self._requests, self._replies))
+        self._finalizer = weakref.finalize(self, _shutdown, self._pid, self._requests, self._replies)
+        self.call("__ready__")  # the factory ran: opening errors surface here, under the deadline
+
+    def call(self, method: str, *args: Any) -> Any:
+        with self._lock:
+            if self._failure is not None:
+                raise FormatError(self._failure.message, self._failure.detail)
+            try:
+                _send(self._requests, (method, args))
+                reply = _read_reply(self._replies, self._pid, time.monotonic() + self.limits.timeout_s,
+                                    self.limits.timeout_s)
+            except FormatError as exc:
+                self._failure = exc
+                self._finalizer()
+                raise
+            except OSError as exc:  # the child closed its end: it died between calls
+                self._failure = FormatError(CRASH_MESSAGE, f"worker pipe: {exc!r}")
+                self._finalizer()
+                raise self._failure from exc
+        return _unpack(reply)
+
+    def close(self) -> None:
+        self._finalizer()
+
+    @property
+    def alive(self) -> bool:
+        return self._finalizer.alive
+
+
+def _serve_loop(write: int, requests: int, factory: Callable[[], object]) -> None:
+    try:
+        target: object = factory()
+        opened: tuple = ("ok", None)
+    except BaseException as exc:  # reported on the first request, in the parent's terms
+        target, opened = None, _failure_reply(exc)
+    while True:
+        request = _receive(requests)
+        if request is None:
+            return  # parent closed the pipe: the document was closed
+        method, args = request
+        if method == "__ready__" or target is None:
+            _send(write, opened)
+            if target is None:
+                return
+            continue
+        _send(write, _call(lambda: getattr(target, method)(*args)))  # noqa: B023 — called at once
+
+
+def _shutdown(pid: int, requests: int, replies: int) -> None:
+    with _worker_fds_lock:
+        _worker_fds.difference_update((requests, replies))
+    for fd in (requests, replies):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    # The child sees end-of-file and exits by itself; waiting for that here would add the
+    # kernel's teardown of its address space to every document close. Reaped later.
+    with _exiting_lock:
+        _exiting[pid] = time.monotonic() + EXIT_GRACE_S
+    _collect_exited()
+
+
+def _collect_exited() -> None:
+    """Reap children that have exited; kill any that outstayed the grace period."""
+    with _exiting_lock:
+        pending = list(_exiting.items())
+    for pid, deadline in pending:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if not done and time.monotonic() > deadline:
+            _reap(pid)  # kills and waits
+            done = pid
+        if done:
+            with _exiting_lock:
+                _exiting.pop(pid, None)
+
+
+# -- both: forking, framing, reaping --------------------------------------------------------
+
+
+def _fork(child_main: Callable[[int], None], memory_mb: int,
+          close_in_child: tuple[int, ...] = ()) -> tuple[int, int]:
+    """Start a child running ``child_main(write_fd)``; the parent gets (pid, read_fd)."""
+    _collect_exited()
+    read, write = _pipe()
+    with _fork_locks(), _worker_fds_lock:
+        inherited = (_worker_fds | {read, *close_in_child}) - {write}
+        pid = os.fork()
+    if pid == 0:  # child: never returns into the caller's stack
+        code = 0
+        try:
+            for fd in inherited:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            _prepare_child(memory_mb)
+            child_main(write)
+        except BaseException:  # nothing may escape into the parent's code path
+            code = 70
+        finally:
+            os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
+    os.close(write)
+    return pid, read
+
+
+def _pipe() -> tuple[int, int]:
+    """A pipe with a 1 MiB buffer: a page image crosses in a few writes instead of a hundred
+    64 KiB ones, each a context switch on a busy machine."""
+    read, write = os.pipe()
+    with contextlib.suppress(OSError, AttributeError):
+        fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, 1 << 20)
+    return read, write
+
+
+@contextlib.contextmanager
+def _fork_locks() -> Iterator[None]:
+    with contextlib.ExitStack() as stack:
+        for lock in _held_across_fork:
+            stack.enter_context(lock)
+        yield
+
+
+def _prepare_child(memory_mb: int) -> None:
+    for reset in _child_resets:
+        reset()
+    faulthandler.disable()  # the parent reports the child's death; no traceback noise on stderr
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C on the parent's terminal ends the child too
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # RLIMIT_AS counts address space already reserved (thread stacks, the OCR model, mapped
+    # libraries), so the limit is what the child has now plus the allowance.
+    limit = _address_space() + memory_mb * 1024 * 1024
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _die_with_parent() -> None:
+    """A hung child must not outlive a parent that was killed while waiting for it."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+
+
+def _address_space() -> int:
+    try:
+        with open("/proc/self/statm", encoding="ascii") as stream:
+            return int(stream.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _call(thunk: Callable[[], Any]) -> tuple:
+    try:
+        return ("ok", thunk())
+    except BaseException as exc:  # converted into the one documented error
+        return _failure_reply(exc)
+
+
+def _failure_reply(exc: BaseException) -> tuple:
+    if isinstance(exc, FormatError):
+        return ("error", exc.message, exc.detail)
+    if isinstance(exc, MemoryError):
+        return ("error", MEMORY_MESSAGE, "MemoryError under RLIMIT_AS")
+    return ("error", "文件无法处理（内部错误）", repr(exc))
+
+
+def _send(fd: int, message: object) -> None:
+    try:
+        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # an unpicklable result is our bug; say so instead of hanging
+        payload = pickle.dumps(("error", "文件无法处理（内部错误）", f"unpicklable result: {exc!r}"))
+    _write_all(fd, _HEADER.pack(len(payload)))
+    _write_all(fd, payload)  # separately: a page image is megabytes, concatenating would copy it
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _receive(fd: int) -> object | None:
+    header = _read_exact(fd, _HEADER.size, None)
+    if header is None:
+        return None
+    (size,) = _HEADER.unpack(header)
+    body = _read_exact(fd, size, None)
+    return None if body is None else pickle.loads(body)  # our parent wrote it: trusted
+
+
+def _read_reply(fd: int, pid: int, deadline: float, timeout_s: float) -> tuple:
+    try:
+        header = _read_exact(fd, _HEADER.size, deadline)
+        if header is None:
+            raise _death(pid)
+        (size,) = _HEADER.unpack(header)
+        if size > _MAX_MESSAGE:
+            raise FormatError("文件无法处理（内部错误）", f"reply of {size} bytes")
+        body = _read_exact(fd, size, deadline)
+    except _Deadline:
+        _reap(pid)  # kill now: a hung child must not keep a core busy
+        raise FormatError(TIMEOUT_MESSAGE, f"no answer within {timeout_s:g} s; child killed") from None
+    if body is None:
+        raise _death(pid)
+    return pickle.loads(body)  # our own child wrote it: trusted
+
+
+def _read_exact(fd: int, size: int, deadline: float | None) -> bytearray | None:
+    """``size`` bytes, None at end of file; ``_Deadline`` when the deadline passes first."""
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    done = 0
+    while done < size:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise _Deadline
+        count = os.readv(fd, [view[done:]])
+        if not count:
+            return None
+        done += count
+    return buffer
+
+
+class _Deadline(Exception):  # internal signal, never leaves this module
+    pass
+
+
+def _death(pid: int) -> FormatError:
+    """Why the child ended without an answer: killed by the memory limit, crashed, or exited."""
+    status = _reap(pid, grace_s=1.0)
+    if status is not None and os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        if number == signal.SIGKILL:  # the kernel's OOM killer, or someone else
+            return FormatError(MEMORY_MESSAGE, "child killed (SIGKILL)")
+        return FormatError(CRASH_MESSAGE, f"child died of signal {signal.Signals(number).name}")
+    return FormatError(CRASH_MESSAGE, f"child exited with status {status}")
+
+
+def _unpack(reply: tuple) -> Any:
+    if reply[0] == "ok":
+        return reply[1]
+    raise FormatError(reply[1], reply[2])
+
+
+def _reap(pid: int, grace_s: float = 0.0) -> int | None:
+    """Wait status of ``pid``; a child still running after ``grace_s`` is killed first."""
+    end = time.monotonic() + grace_s
+    while True:
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if done:
+            return status
+        if time.monotonic() >= end:
+            break
+        time.sleep(0.002)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    try:
+        return os.waitpid(pid, 0)[1]
+    except ChildProcessError:
+        return None
+
+
+if sys.platform == "win32":  # pragma: no cover — the archive runs on Linux
+    raise ImportError("bingan.formats.guard needs fork and rlimits (POSIX)")
