@@ -32,6 +32,7 @@ MAX_PAGES = 100_000
 
 ENCRYPTED_MESSAGE = "PDF 已加密，需要密码才能打开，无法读取内容"
 DAMAGED_MESSAGE = "PDF 文件已损坏，无法打开"
+UNPARSABLE_SIGNATURE = "签名数据无法解析，无法验证"
 
 SourceType = bytes | Path
 
@@ -158,7 +159,10 @@ class PdfFile:
         with PDFIUM_LOCK:
             info = self._doc.get_metadata_dict(skip_empty=True)
             meta.encrypted = pdfium_c.FPDF_GetSecurityHandlerRevision(self._doc) != -1
-            meta.signatures = _signatures(self._doc)
+            count = pdfium_c.FPDF_GetSignatureCount(self._doc)
+            listed = [_signature(pdfium_c.FPDF_GetSignatureObject(self._doc, i)) for i in range(max(count, 0))]
+        # Outside the PDFium lock: pyHanko parses the file itself.
+        meta.signatures = _verified(self._source, listed) if listed else []
         meta.producer = info.get("Producer", "")
         meta.title = info.get("Title", "")
         meta.created = parse_pdf_date(info.get("CreationDate", ""))
@@ -295,23 +299,19 @@ def parse_pdf_date(value: str) -> datetime | None:
     return stamp
 
 
-def _signatures(doc: pdfium.PdfDocument) -> list[Signature]:
-    count = pdfium_c.FPDF_GetSignatureCount(doc)
-    return [_signature(pdfium_c.FPDF_GetSignatureObject(doc, i)) for i in range(max(count, 0))]
-
-
 def _signature(handle: object) -> Signature:
+    """What PDFium can tell without verifying: used when pyHanko cannot parse the file."""
     sub_filter = _c_string(pdfium_c.FPDFSignatureObj_GetSubFilter, handle)
     signed_at = parse_pdf_date(_c_string(pdfium_c.FPDFSignatureObj_GetTime, handle))
     signer = _signer_name(_c_bytes(pdfium_c.FPDFSignatureObj_GetContents, handle))
-    # Verifying needs the certificate chain and a trust store, which the formats layer has not.
-    return Signature(
-        verdict="unverifiable",
-        reason="PDF 数字签名暂不支持验证（缺少证书信任链）",
-        signer=signer,
-        signed_at=signed_at,
-        kind=f"PDF {sub_filter}".strip(),
-    )
+    return Signature(verdict="unverifiable", reason=UNPARSABLE_SIGNATURE, signer=signer, signed_at=signed_at,
+                     kind=f"PDF {sub_filter}".strip())
+
+
+def _verified(source: SourceType, listed: list[Signature]) -> list[Signature]:
+    from bingan.formats import signatures
+
+    return signatures.verify_pdf(source if isinstance(source, bytes) else Path(source).read_bytes(), listed)
 
 
 def _c_string(function: object, handle: object) -> str:
