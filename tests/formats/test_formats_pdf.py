@@ -139,3 +139,22 @@ def test_unreadable_signature_listed_as_unverifiable(text_pdf):
     signatures = open_document(_with_signature_field(text_pdf)).metadata().signatures
     assert [(s.verdict, s.kind) for s in signatures] == [("unverifiable", "PDF adbe.pkcs7.detached")]
     assert "无法" in signatures[0].reason and signatures[0].signed_at.hour == 10
+
+
+def test_pdf_only_pdfminer_can_read_gives_text_but_no_pictures(gen):
+    data = gen.pdfminer_only_pdf()
+    with pytest.raises(pikepdf.PdfError):
+        pikepdf.open(io.BytesIO(data))  # qpdf cannot repair it, so the last fallback is exercised
+    document = open_document(data)
+    pages = document.page_texts(ocr=False)
+    assert [page.source for page in pages] == ["text", "text"]
+    assert "冠状动脉粥样硬化性心脏病" in pages[0].text and "头孢哌酮舒巴坦钠" in pages[1].text
+    assert pages[0].boxes[0].text == "入院记录"
+    assert document.metadata().extra["reader"] == "text-only"
+    with pytest.raises(FormatError, match="只能读取文字"):
+        document.render(1)
+
+
+def test_pdfminer_fallback_through_the_guarded_path(gen):
+    with open_document(gen.pdfminer_only_pdf(), guarded=True) as document:
+        assert "主诉" in document.page_texts(ocr=False)[0].text
