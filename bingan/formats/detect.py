@@ -191,6 +191,8 @@ def _ole_kind(data: bytes) -> str:
 def _looks_like_text(head: bytes) -> bool:
     if not head:
         return False
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Windows Notepad's "Unicode"
+        return _mostly_printable(codecs.getincrementaldecoder("utf-16")(errors="replace").decode(head))
     for encoding in ("utf-8-sig", "gb18030"):
         decoder = codecs.getincrementaldecoder(encoding)()
         try:

@@ -24,13 +24,16 @@ import threading
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 from PIL import Image
 
 from bingan.formats import detect as kinds
 from bingan.formats import guard, quality
 from bingan.formats.base import FormatError, Metadata, PageText
+
+if TYPE_CHECKING:
+    from bingan.formats.text import TextPage
 
 log = logging.getLogger(__name__)
 
@@ -446,39 +449,39 @@ class OfficeBackend:
 
 
 class TextBackend:
-    """Plain text exports (some LIS systems send .txt): one page, no picture."""
+    """Plain text exports (some LIS systems send .txt): A4 pages in Noto CJK (text.py)."""
 
     def __init__(self, data: bytes) -> None:
-        self._text = _decode_text(data)
+        from bingan.formats import text
+
+        self._text = text
+        self._content, self._encoding = text.decode(data)
+        self._pages = text.layout(self._content)
 
     def page_count(self) -> int:
-        return 1
+        return len(self._pages)
+
+    def _page(self, number: int) -> TextPage:
+        if not 1 <= number <= len(self._pages):
+            raise FormatError(f"页码 {number} 超出范围（共 {len(self._pages)} 页）", f"page {number}")
+        return self._pages[number - 1]
 
     def native_text(self, number: int) -> PageText:
-        if number != 1:
-            raise FormatError(f"页码 {number} 超出范围（共 1 页）", f"page {number}")
-        return PageText(number=1, text=self._text, source="text" if self._text.strip() else "none")
+        page = self._page(number)
+        return PageText(number=number, text=page.text, boxes=page.boxes(),
+                        source="text" if page.text.strip() else "none")
 
     def render(self, number: int, dpi: float | None, width: int | None) -> Image.Image:
-        raise FormatError("纯文本文件没有页面图像", "text/plain")
+        return self._text.render(self._page(number), dpi=dpi, width=width)
 
     def ocr_input(self, number: int) -> tuple[Image.Image, float]:
         raise FormatError("纯文本文件不需要文字识别", "text/plain")
 
     def metadata(self) -> Metadata:
-        return Metadata(media_type=kinds.TEXT, pages=1)
+        return Metadata(media_type=kinds.TEXT, pages=len(self._pages), extra={"encoding": self._encoding})
 
     def close(self) -> None:
         pass
-
-
-def _decode_text(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):  # Chinese systems still write GBK text files
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("utf-8", "replace")
 
 
 class VideoBackend:
