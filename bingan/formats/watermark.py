@@ -25,8 +25,18 @@ from PIL import Image, ImageDraw, ImageFont
 
 FONT_PATH = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
-CELLS_X = 120  # cells across the page width
-AMPLITUDE = 4  # grey levels; marked cells are 2·A darker (255 → 247 on white paper)
+CELLS_X = 64  # carrier cells across the page width (~19 px each at 150 dpi)
+OVERSAMPLE = 4  # the carrier is built on a grid this much finer than the cells, then stretched
+SMOOTHING = 0.5  # Gaussian σ of a cell's bump, in cells
+AMPLITUDE = 1.5  # grey levels at the centre of a field of like cells: on white, bumps reach -1 to -2
+BACKGROUND = 1.5  # σ in cells of the local mean the extractor removes (photo shading, white-page offset)
+EDGE_LEVEL = 40  # grey-level jump in the original beyond which misalignment swamps the mark
+OUTLIER_LEVEL = 6  # residuals beyond this (or OUTLIER_SPREADS × the noise) are the overlay or glare
+OUTLIER_SPREADS = 3.0
+REFINE_ROUNDS = 3  # re-alignments on the mark itself after the feature homography
+CLEAR = 4.0  # confidence at which refining the alignment stops
+REGISTRATION_BLOCKS = (6, 4)  # rows × columns of blocks whose drift is measured
+MAX_DRIFT = 48  # pixels a block may be off after the feature homography
 PAYLOAD_BITS = 64
 CODE_BITS = PAYLOAD_BITS + 16  # payload + CRC-16
 KEY = 0x42696E67  # pseudo-random layout; the same for embedding and extraction
@@ -119,17 +129,48 @@ def _cells_y(width: int, height: int) -> int:
     return max(1, round(CELLS_X * height / width))
 
 
-def embed_invisible(image: Image.Image, payload: Payload, amplitude: int = AMPLITUDE) -> Image.Image:
-    """Darken the cells whose chip × bit sign is negative; white stays ≥ 255 - 2·amplitude."""
-    rgb = np.asarray(image.convert("RGB"))
+def _carrier(signs: np.ndarray) -> np.ndarray:
+    """A smooth field in [-1, 1] on a grid OVERSAMPLE× finer than the cells: one soft bump per cell.
+
+    Hard-edged cells are what the eye sees; a Gaussian-shaped bump has no edge, and its energy
+    stays at low spatial frequencies that JPEG, rescaling and lens blur all keep.
+    """
+    fine = np.repeat(np.repeat(signs.astype(np.float32), OVERSAMPLE, 0), OVERSAMPLE, 1)
+    return cv2.GaussianBlur(fine, (0, 0), SMOOTHING * OVERSAMPLE, borderType=cv2.BORDER_REFLECT)
+
+
+@functools.lru_cache(maxsize=4)
+def _dither(height: int, width: int) -> np.ndarray:
+    """Ordered (Bayer 4×4) dither offsets in (-0.5, 0.5): rounding the fractional mark to whole
+    grey levels then leaves no contour lines, only a pixel-fine pattern the eye averages away."""
+    bayer = np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float32) / 16 - 15 / 32
+    return np.ascontiguousarray(np.tile(bayer, (height // 4 + 1, width // 4 + 1))[:height, :width])
+
+
+def _field(bits: np.ndarray, width: int, height: int, amplitude: float = 1.0) -> np.ndarray:
+    """The carrier for these code bits at full size, in [-amplitude, amplitude] (float32)."""
+    owner, chips = _layout(_cells_y(width, height))
+    signs = (bits * 2 - 1)[owner] * chips
+    return cv2.resize(_carrier(signs) * np.float32(amplitude), (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _pattern(payload: Payload, width: int, height: int, amplitude: float = AMPLITUDE) -> np.ndarray:
+    """The mark as uint8 offset by 128 (128 = unchanged), dithered and rounded to whole grey levels."""
+    field = _field(payload.bits(), width, height, amplitude)
+    cv2.add(field, _dither(height, width), dst=field)
+    return cv2.convertScaleAbs(field, alpha=1.0, beta=128.0)
+
+
+def embed_invisible(image: Image.Image, payload: Payload, amplitude: float = AMPLITUDE) -> Image.Image:
+    """Add the smooth mark to every channel; on white paper only its darker half survives the clip,
+    so white stays ≥ 255 - amplitude and never turns grey as a whole."""
+    rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
     height, width = rgb.shape[:2]
-    cells_y = _cells_y(width, height)
-    owner, chips = _layout(cells_y)
-    signs = (payload.bits() * 2 - 1)[owner] * chips  # ±1 per cell
-    dark = ((1 - signs) // 2).astype(np.uint8) * np.uint8(2 * amplitude)  # 0 or 2A per cell
-    mask = cv2.resize(dark, (width, height), interpolation=cv2.INTER_NEAREST)
-    marked = cv2.subtract(rgb, cv2.merge([mask, mask, mask]))
-    return Image.fromarray(marked)
+    pattern = _pattern(payload, width, height, amplitude)
+    # Saturating uint8 arithmetic (cv2) touches a quarter of the memory that float or int16 would.
+    lighter = cv2.merge([cv2.subtract(pattern, 128)] * 3)
+    darker = cv2.merge([cv2.subtract(np.full_like(pattern, 128), pattern)] * 3)
+    return Image.fromarray(cv2.subtract(cv2.add(rgb, lighter), darker))
 
 
 # --- invisible: extraction -------------------------------------------------------------------
@@ -151,15 +192,23 @@ def _grey(image: Image.Image | np.ndarray) -> np.ndarray:
 
 def align(suspect: np.ndarray, original: np.ndarray, *, min_inliers: int = 12) -> tuple[np.ndarray, int]:
     """Warp the suspect into the original's frame (ORB + RANSAC homography); fall back to a resize."""
-    height, width = original.shape
     homography, inliers = _homography(suspect, original)
     if homography is None or inliers < min_inliers:
-        return cv2.resize(suspect, (width, height), interpolation=cv2.INTER_AREA), 0
+        return _stretch(suspect, original.shape), 0
+    return _warp(suspect, homography, original.shape), inliers
+
+
+def _stretch(suspect: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    return cv2.resize(suspect, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def _warp(suspect: np.ndarray, homography: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The suspect in the original's frame; 0 marks pixels the suspect does not cover."""
+    height, width = shape[:2]
     warped = cv2.warpPerspective(suspect, homography, (width, height), flags=cv2.INTER_LINEAR,
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     valid = cv2.warpPerspective(np.full(suspect.shape, 255, np.uint8), homography, (width, height)) > 0
-    warped = np.where(valid, warped, 0).astype(np.uint8)
-    return warped, inliers
+    return np.where(valid & (warped > 0), warped, 1).astype(np.uint8) * valid
 
 
 def _homography(suspect: np.ndarray, original: np.ndarray) -> tuple[np.ndarray | None, int]:
@@ -200,27 +249,150 @@ def extract_invisible(suspect: Image.Image | np.ndarray, original: Image.Image |
     fill the suspect image (JPEG and rescaling work, crops and photos do not).
     """
     reference = _grey(original).astype(np.uint8)
-    aligned, inliers = align(_grey(suspect).astype(np.uint8), reference)
-    return _decode(aligned, reference, inliers)
+    grey = _grey(suspect).astype(np.uint8)
+    homography, inliers = _homography(grey, reference)
+    if homography is None or inliers < 12:
+        return _decode(*_flatten(_stretch(grey, reference.shape), reference), 0)
+    best = None
+    for _ in range(1 + REFINE_ROUNDS):
+        flat, usable = _flatten(_warp(grey, homography, reference.shape), reference)
+        extraction = _decode(flat, usable, inliers)
+        if best is None or _rank(extraction) > _rank(best):
+            best = extraction
+        if extraction.payload is not None and extraction.confidence > CLEAR:
+            break
+        correction = _registration(flat, usable, reference, extraction.bits)
+        if correction is None:
+            break
+        homography = correction @ homography
+    return best
 
 
-def _decode(aligned: np.ndarray, reference: np.ndarray, inliers: int) -> Extraction:
+def _rank(extraction: Extraction) -> tuple[bool, float]:
+    """A payload that passes the CRC beats any confidence without one."""
+    return extraction.payload is not None, extraction.confidence
+
+
+def _flatten(aligned: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The residual (suspect minus original) without shading, and where it can carry the mark."""
     height, width = reference.shape
-    cells_y = _cells_y(width, height)
+    fine = (CELLS_X * OVERSAMPLE, _cells_y(width, height) * OVERSAMPLE)
     valid = aligned > 0
     residual = _residual(aligned.astype(np.float32), reference.astype(np.float32), valid)
-    # Pixels far outside the mark's range are the visible overlay or noise: leave them out.
-    keep = (np.abs(residual) <= 2.5 * AMPLITUDE).astype(np.float32)
-    kept = cv2.resize(keep, (CELLS_X, cells_y), interpolation=cv2.INTER_AREA)
-    cell_mean = cv2.resize(residual * keep, (CELLS_X, cells_y), interpolation=cv2.INTER_AREA) / (kept + 1e-6)
-    weight = _flat_cells(reference, valid, cells_y) * (kept > 0.5)
+    steady = _steady(reference, valid)
+    # Photos add shading far broader than a cell (tens of grey levels): remove it before judging
+    # which pixels are outliers, or the outlier test throws away whole shaded regions. The overlay
+    # biases the first estimate of the shading, so estimate twice.
+    usable = steady
+    for _ in range(2):
+        background = _background(*_fine_means(residual, usable, fine))
+        flat = residual - cv2.resize(background, (width, height), interpolation=cv2.INTER_LINEAR)
+        usable = steady * _inliers(flat, steady)
+    return flat, usable
+
+
+def _decode(flat: np.ndarray, usable: np.ndarray, inliers: int) -> Extraction:
+    height, width = flat.shape
+    cells_y = _cells_y(width, height)
+    mean, trusted = _fine_means(flat, usable, (CELLS_X * OVERSAMPLE, cells_y * OVERSAMPLE))
+    # Matched filter: correlate with the same bump the embedder drew, then sum each cell's block.
+    matched = _smooth((mean - _background(mean, trusted)) * trusted, SMOOTHING * OVERSAMPLE)
+    cell_score = matched.reshape(cells_y, OVERSAMPLE, CELLS_X, OVERSAMPLE).sum(axis=(1, 3))
+    cell_weight = trusted.reshape(cells_y, OVERSAMPLE, CELLS_X, OVERSAMPLE).sum(axis=(1, 3))
     owner, chips = _layout(cells_y)
-    weighted = (cell_mean - np.average(cell_mean, weights=weight + 1e-9)) * chips * weight
+    weighted = cell_score * chips
     sums = np.bincount(owner.ravel(), weights=weighted.ravel(), minlength=CODE_BITS)
     bits = (sums > 0).astype(np.int8)
-    spread = float(np.std(weighted[weight > 0])) * math.sqrt(max(1.0, weight.sum() / CODE_BITS)) + 1e-9
-    confidence = float(np.mean(np.abs(sums)) / spread)
-    return Extraction(Payload.from_bits(bits), confidence, inliers, tuple(int(b) for b in bits))
+    return Extraction(Payload.from_bits(bits), _confidence(sums, weighted, owner, cell_weight), inliers,
+                      tuple(int(b) for b in bits))
+
+
+def _registration(flat: np.ndarray, usable: np.ndarray, reference: np.ndarray,
+                  bits: tuple[int, ...]) -> np.ndarray | None:
+    """A homography that moves the residual onto the mark the decoded bits predict.
+
+    Features cluster where the text is, so the homography drifts by a cell or more far from it
+    (the blank lower half of a page). The mark itself covers the whole page: even with some bits
+    wrong the predicted pattern correlates with the residual, and per-block phase correlation
+    measures the local drift.
+    """
+    height, width = reference.shape
+    field = _field(np.array(bits, dtype=np.int8), width, height)
+    expected = np.minimum(field * np.float32(AMPLITUDE), 255 - reference.astype(np.float32))
+    # Half resolution and a blur: the carrier is smooth, JPEG and sensor noise are not.
+    half = (width // 2, height // 2)
+    expected = cv2.GaussianBlur(cv2.resize(expected, half, interpolation=cv2.INTER_AREA), (0, 0), 1.5)
+    observed = cv2.GaussianBlur(cv2.resize(flat * usable, half, interpolation=cv2.INTER_AREA), (0, 0), 1.5)
+    support = cv2.resize(usable, half, interpolation=cv2.INTER_AREA)
+    found, wanted = [], []
+    block_h, block_w = half[1] // REGISTRATION_BLOCKS[0], half[0] // REGISTRATION_BLOCKS[1]
+    reach = MAX_DRIFT // 2
+    for top in range(reach, half[1] - block_h - reach + 1, block_h):
+        for left in range(reach, half[0] - block_w - reach + 1, block_w):
+            if support[top:top + block_h, left:left + block_w].mean() < 0.5:
+                continue
+            shift = _drift(observed[top - reach:top + block_h + reach, left - reach:left + block_w + reach],
+                           expected[top:top + block_h, left:left + block_w], reach)
+            if shift is not None:
+                centre = (2 * left + block_w, 2 * top + block_h)
+                found.append((centre[0] + 2 * shift[0], centre[1] + 2 * shift[1]))
+                wanted.append(centre)
+    if len(found) < 6:
+        return None
+    # An affine correction: a few noisy block drifts cannot pin down a perspective safely.
+    affine, inliers = cv2.estimateAffine2D(np.float32(found), np.float32(wanted), ransacReprojThreshold=4.0)
+    if affine is None or int(inliers.sum()) < 6:
+        return None
+    return np.vstack([affine, [0.0, 0.0, 1.0]])
+
+
+def _drift(search: np.ndarray, template: np.ndarray, reach: int) -> tuple[float, float] | None:
+    """Where the template sits in the search area relative to its centre (subpixel), if clearly."""
+    scores = cv2.matchTemplate(search, template, cv2.TM_CCORR_NORMED)
+    _, best, _, (x, y) = cv2.minMaxLoc(scores)
+    if best < 0.1 or not (0 < x < scores.shape[1] - 1 and 0 < y < scores.shape[0] - 1):
+        return None
+    return x - reach + _vertex(scores[y, x - 1:x + 2]), y - reach + _vertex(scores[y - 1:y + 2, x])
+
+
+def _vertex(three: np.ndarray) -> float:
+    """Offset of a parabola's peak through three equally spaced values."""
+    left, middle, right = (float(v) for v in three)
+    curvature = left - 2 * middle + right
+    return 0.5 * (left - right) / curvature if curvature < 0 else 0.0
+
+
+def _fine_means(residual: np.ndarray, usable: np.ndarray, fine: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean residual of the usable pixels on the carrier's fine grid, and how much of each sample
+    was usable (samples mostly covered by text or the overlay are not trusted)."""
+    support = cv2.resize(usable, fine, interpolation=cv2.INTER_AREA)
+    mean = cv2.resize(residual * usable, fine, interpolation=cv2.INTER_AREA) / (support + 1e-6)
+    return mean, np.where(support > 0.3, support, 0).astype(np.float32)
+
+
+def _background(mean: np.ndarray, trusted: np.ndarray) -> np.ndarray:
+    """Local mean over a few cells: shading, exposure, and the white page's one-sided offset."""
+    sigma = BACKGROUND * OVERSAMPLE
+    return _smooth(mean * trusted, sigma) / (_smooth(trusted, sigma) + 1e-6)
+
+
+def _smooth(array: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(array, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+
+
+def _confidence(sums: np.ndarray, weighted: np.ndarray, owner: np.ndarray, cell_weight: np.ndarray) -> float:
+    """Mean |bit sum| over its noise: about 0.8 without a mark, 3 or more for a clear signal.
+
+    The noise is how much a bit's cells disagree with one another, scaled to the sum of a bit.
+    """
+    used = (cell_weight > 0).ravel()
+    if used.sum() < 2 * CODE_BITS:
+        return 0.0
+    bit_of, value = owner.ravel()[used], weighted.ravel()[used]
+    counts = np.bincount(bit_of, minlength=CODE_BITS)
+    means = np.bincount(bit_of, weights=value, minlength=CODE_BITS) / np.maximum(counts, 1)
+    noise = float(np.sqrt(np.mean((value - means[bit_of]) ** 2))) * math.sqrt(used.sum() / CODE_BITS) + 1e-9
+    return float(np.mean(np.abs(sums)) / noise)
 
 
 def _residual(aligned: np.ndarray, reference: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -236,9 +408,41 @@ def _residual(aligned: np.ndarray, reference: np.ndarray, valid: np.ndarray) -> 
     return residual.astype(np.float32)
 
 
-def _flat_cells(reference: np.ndarray, valid: np.ndarray, cells_y: int) -> np.ndarray:
-    """1 for cells of plain paper fully inside the suspect; text edges and borders are noise."""
-    ink = cv2.dilate((reference < 235).astype(np.uint8), np.ones((9, 9), np.uint8))
-    ink_share = cv2.resize(ink.astype(np.float32), (CELLS_X, cells_y), interpolation=cv2.INTER_AREA)
-    inside = cv2.resize(valid.astype(np.float32), (CELLS_X, cells_y), interpolation=cv2.INTER_AREA)
-    return ((ink_share < 0.05) & (inside > 0.99)).astype(np.float32)
+def _steady(reference: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """1 inside the suspect and away from the original's edges (misalignment makes them noise)."""
+    edges = cv2.morphologyEx(reference, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > EDGE_LEVEL
+    bad = cv2.dilate((edges | ~valid).astype(np.uint8), np.ones((7, 7), np.uint8))
+    return (bad == 0).astype(np.float32)
+
+
+def _inliers(residual: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """0 around pixels far outside the noise: the visible overlay (absent from the original), glare."""
+    sample = residual[usable > 0][::97]
+    spread = 1.4826 * float(np.median(np.abs(sample))) if sample.size else 0.0
+    outliers = (np.abs(residual) > max(OUTLIER_LEVEL, OUTLIER_SPREADS * spread)).astype(np.uint8)
+    return (cv2.dilate(outliers, np.ones((7, 7), np.uint8)) == 0).astype(np.float32)
+
+
+# --- invisible: how visible it is ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Quality:
+    psnr: float  # dB, luminance of the marked page against the unmarked render
+    visibility: float  # grey levels: the largest light/dark step the eye can find (see quality)
+
+
+def quality(original: Image.Image, marked: Image.Image) -> Quality:
+    """How far the mark is from being seen.
+
+    Visibility is the largest local contrast of the difference image after a 2-pixel Gaussian
+    blur (what the eye resolves at reading distance), taken over 16 × 16 pixel neighbourhoods
+    (about half a degree at 100 % zoom, where the eye is most sensitive). On white, one grey
+    level is ~0.9 % luminance; below ~2 levels a smooth change is under the contrast threshold.
+    """
+    difference = _grey(marked).astype(np.float32) - _grey(original).astype(np.float32)
+    mse = float(np.mean(difference**2))
+    psnr = 10 * math.log10(255**2 / mse) if mse > 0 else math.inf
+    blurred = cv2.GaussianBlur(difference, (0, 0), 2.0)
+    window = np.ones((16, 16), np.uint8)
+    contrast = cv2.dilate(blurred, window) - cv2.erode(blurred, window)
+    return Quality(psnr, float(contrast.max()))

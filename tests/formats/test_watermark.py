@@ -21,6 +21,7 @@ from bingan.formats import watermark as wm
 from bingan.formats.document import open_document
 
 PAYLOAD = wm.Payload.at(4242, datetime(2026, 11, 27, 10, 31, tzinfo=UTC))
+WHITE = Image.new("RGB", (1000, 1414), "white")
 LINES = wm.visible_lines("张三", "S0001", "10.1.2.3", "示例医院", datetime(2026, 11, 27, 10, 31, tzinfo=UTC))
 
 
@@ -32,7 +33,8 @@ def page() -> Image.Image:
 
 @pytest.fixture(scope="module")
 def served(page) -> Image.Image:
-    return wm.apply_visible(wm.embed_invisible(page, PAYLOAD), LINES)
+    """What the viewer sends: invisible mark, visible overlay, JPEG q80 (web/records/rendering.py)."""
+    return jpeg(wm.apply_visible(wm.embed_invisible(page, PAYLOAD), LINES), 80)
 
 
 def jpeg(image: Image.Image, quality: int = 75) -> Image.Image:
@@ -83,16 +85,40 @@ def test_invisible_payload_survives(page, served, attack):
 
 
 def test_works_on_a_pure_white_page_after_jpeg_and_rescale():
-    white = Image.new("RGB", (1000, 1414), "white")
-    marked = wm.apply_visible(wm.embed_invisible(white, PAYLOAD), LINES)
+    marked = wm.apply_visible(wm.embed_invisible(WHITE, PAYLOAD), LINES)
     for suspect in (jpeg(marked), jpeg(rescale(marked), 75)):
-        assert wm.extract_invisible(suspect, white).payload == PAYLOAD
+        assert wm.extract_invisible(suspect, WHITE).payload == PAYLOAD
 
 
-def test_the_mark_is_faint(page):
-    difference = np.abs(np.asarray(wm.embed_invisible(page, PAYLOAD)).astype(int) - np.asarray(page).astype(int))
-    assert difference.max() <= 2 * wm.AMPLITUDE
-    assert difference.mean() < wm.AMPLITUDE
+@pytest.fixture(scope="module")
+def scan() -> Image.Image:
+    """A grey, noisy scanned page (recycled paper): the mark is not clipped at white here."""
+    grey = np.asarray(formats_gen.scan_image(dpi=120, angle=1.0, noise=0.03).convert("RGB")).astype(np.float32)
+    return Image.fromarray((grey * np.float32([0.93, 0.91, 0.86])).astype(np.uint8))
+
+
+
+@pytest.mark.parametrize("kind", ["text", "white", "scan"])
+def test_the_mark_is_not_visible(page, scan, kind):
+    """Specification of "not visible": PSNR ≥ 45 dB against the unmarked render, and no light/dark
+    step of more than 2 grey levels (1.5 on white paper) within any half-degree neighbourhood after
+    the eye's blur (wm.quality). The blocky mark of amplitude 4 measured 33 dB and 8 levels."""
+    original = {"text": page, "white": WHITE, "scan": scan}[kind]
+    quality = wm.quality(original, wm.embed_invisible(original, PAYLOAD))
+    assert quality.psnr >= 45
+    assert quality.visibility <= (1.5 if kind == "white" else 2.5)
+
+
+def test_white_paper_only_ever_gets_slightly_darker():
+    difference = np.asarray(wm.embed_invisible(WHITE, PAYLOAD)).astype(int) - 255
+    assert difference.max() == 0 and difference.min() >= -3
+    assert -1 < difference.mean() < 0  # no grey cast over the page
+
+
+def test_a_scan_keeps_its_payload_after_jpeg_and_a_crop(scan):
+    served = wm.apply_visible(wm.embed_invisible(scan, PAYLOAD), LINES)
+    for suspect in (jpeg(served), crop_borders(jpeg(served, 80))):
+        assert wm.extract_invisible(suspect, scan).payload == PAYLOAD
 
 
 def test_an_unmarked_page_yields_no_payload(page):
