@@ -4,12 +4,13 @@ Visible: the user's name and staff number, time, client IP and hospital name, ti
 The tile is drawn once per (text, size) and cached; each request only composites it (~ms).
 
 Invisible: a 64-bit payload (user id, minute) plus a CRC-16, spread over a grid of cells
-(spread spectrum: each bit owns several hundred cells, each cell darkened or not by a pseudo-
-random chip). A cell is a block of about 1/120 of the page width, so the mark lives in the
-block means (JPEG keeps DC coefficients best), survives blur and rescaling, and shows on pure
-white paper as a faint grey texture. Extraction is semi-blind: the suspect image is aligned to
-the archived original page with ORB features and a homography, the original is subtracted and
-each bit is the sign of its correlation over the flat (paper) cells.
+(spread spectrum: each bit owns ~70 cells, each cell a pseudo-random ±1 chip). A cell is a soft
+Gaussian bump, not a hard block: edges are what the eye sees, while smooth low-frequency bumps
+survive JPEG, rescaling and lens blur. Amplitude 1.5 grey levels, dithered; on white paper only
+the darker half survives the clip (PSNR ~52 dB). Extraction is semi-blind: the suspect image is
+aligned to the archived original page (ORB + homography, then re-aligned on the mark itself),
+the original and the photo's shading are subtracted, the overlay is left out as outliers, and
+each bit is the sign of its matched-filter correlation over the plain (paper) areas.
 """
 from __future__ import annotations
 
