@@ -41,7 +41,7 @@ OcrMode = bool | Literal["auto"]
 OCR_DPI = 300  # scans are read at 300 dpi; the OCR engine caps the long side itself
 OCR_MAX_SIDE = 1600  # the OCR engine shrinks larger pages to this (ocr.MAX_SIDE): rendering more is waste
 INK_CHECK_DPI = 24
-OCR_VERSION = "ocr-v1"  # part of the cache key: bump when OCR output changes
+OCR_VERSION = "ocr-v2"  # part of the cache key: bump when OCR output changes
 UNSUPPORTED = "不支持的文件格式"
 
 T = TypeVar("T")

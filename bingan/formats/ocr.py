@@ -27,7 +27,11 @@ log = logging.getLogger(__name__)
 
 TESSERACT_TIMEOUT = 120.0
 TESSERACT_LANG = "chi_sim+eng"
-MAX_SIDE = 1600  # detector input long side; measured: 2000 -> 1600 px is 1.7x faster, same terms
+MAX_SIDE = 1600  # page image long side; measured: 2000 -> 1600 px is 1.7x faster, same terms
+# The text detector runs on a smaller copy (long side 1024 px, ~87 dpi on A4); recognition
+# still cuts its lines from the 1600 px page. Measured: detection 2-4x faster, every term
+# intact on 12 pt and 8 pt pages. Recognition (fixed 48 px line height) is the rest.
+DET_MAX_SIDE = 1024
 CACHE_SIZE = 256
 FAILED_MESSAGE = "文字识别（OCR）失败"
 
@@ -107,6 +111,8 @@ def _get_engine() -> object | None:
                 _engine = RapidOCR(params={
                     "Global.log_level": "error",
                     "Global.max_side_len": MAX_SIDE,
+                    "Det.limit_type": "max",
+                    "Det.limit_side_len": DET_MAX_SIDE,
                     "EngineConfig.onnxruntime.intra_op_num_threads": threads(),
                     "EngineConfig.onnxruntime.inter_op_num_threads": 1,
                 })
