@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, HTTPException, Request
+from sqlalchemy import event
 from sqlalchemy.orm import Session, selectinload
 
 from bingan.access.audit import Actor, record_event
 from bingan.access.policy import Subject, decide_for, ip_problem, load_subject
 from bingan.access.security_settings import security_settings
 from bingan.access.sessions import find_session, needs_second_factor, touch
-from bingan.storage.db import session_factory
+from bingan.storage.db import begin_writes, session_factory
 from bingan.storage.models import Document, DocumentType, Record, User, WebSession
-from bingan.web.security import SESSION_COOKIE
+from bingan.web.security import SAFE_METHODS, SESSION_COOKIE
 
 
 class LoginRequired(Exception):
@@ -38,10 +39,23 @@ class Refused(HTTPException):
         super().__init__(status_code=403, detail=reason)
 
 
-def db(request: Request) -> Iterator[Session]:
-    """One transaction per request; committed when the route returns, rolled back on error."""
-    session = session_factory(request.app.state.engine)()
+def _request_session(request: Request) -> Iterator[Session]:
+    """One transaction per request; committed when the route returns, before the response is sent.
+
+    Changes (unsafe methods) take the write lock at BEGIN so what they read is what they change.
+    Reads (GET) run on a snapshot and write only at the end — the audit event, browsing history,
+    the session's last-seen time — so autoflush is off: nothing reaches the database (and no
+    SQLite write lock is held) until the route's explicit flush or the commit.
+    """
+    reading = request.method in SAFE_METHODS
+    lock_at_begin = not reading and request.url.path not in LOCKS_ITSELF
+    session = session_factory(request.app.state.engine)(autoflush=not reading)
     try:
+        if reading:
+            session.info[AUDIT_QUEUE] = []
+            event.listen(session, "before_commit", _write_queued_events)
+        elif lock_at_begin:
+            begin_writes(session)
         yield session
         session.commit()
     except BaseException:
@@ -49,6 +63,25 @@ def db(request: Request) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+AUDIT_QUEUE = "bingan_audit_queue"
+# Unsafe routes that do slow work before writing (login: argon2) and take the lock themselves
+# right before the write (sessions.login), so fifty people logging in do not queue on it.
+LOCKS_ITSELF = frozenset({"/login"})
+
+
+def _write_queued_events(session: Session) -> None:
+    """A reading request's audit events, written (and chained) just before its commit."""
+    queue = session.info.get(AUDIT_QUEUE) or []
+    while queue:
+        actor, action, fields = queue.pop(0)
+        record_event(session, actor, action, **fields)
+
+
+# scope="function": commit before the response goes out, so a failed commit is an error (and
+# retried by RetryLocked) rather than a page served whose audit event was lost.
+DB: Any = Depends(_request_session, scope="function")
 
 
 def client_ip(request: Request) -> str:
@@ -79,6 +112,11 @@ class Ctx:
         return permission in self.subject.permissions
 
     def audit(self, action: str, **fields: Any) -> None:
+        """Record an event in this request's transaction; reading requests write it at commit."""
+        queue = self.session.info.get(AUDIT_QUEUE)
+        if queue is not None:
+            queue.append((self.actor, action, fields))
+            return
         record_event(self.session, self.actor, action, **fields)
 
 
@@ -121,7 +159,7 @@ def public() -> Any:
     return Depends(_public)
 
 
-def _pending_ctx(request: Request, session: Session = Depends(db)) -> Ctx:
+def _pending_ctx(request: Request, session: Session = DB) -> Ctx:
     return _session_ctx(request, session)
 
 
@@ -133,7 +171,7 @@ def pending() -> Any:
     return Depends(_pending_ctx)
 
 
-def _full_ctx(request: Request, session: Session = Depends(db)) -> Ctx:
+def _full_ctx(request: Request, session: Session = DB) -> Ctx:
     ctx = _session_ctx(request, session)
     stage = pending_stage(ctx)
     if stage:
