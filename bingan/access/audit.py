@@ -1,7 +1,8 @@
 """The audit trail (K1, S12): events written in the caller's transaction, chained by SHA-256.
 
 Each event's hash covers the previous event's hash and a canonical JSON form of the event, so
-editing, inserting or deleting a row breaks the chain at that point. Appends are serialised:
+editing, inserting or deleting a row breaks the chain at that point; deleting the newest events
+shows against the chain head kept outside the table (audit_head). Appends are serialised:
 PostgreSQL takes a transaction-level advisory lock; on SQLite the event row is inserted first,
 which takes the database write lock before the previous hash is read.
 """
@@ -17,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from bingan.access.audit_head import checkpoint_ids, head_problems, note_head
 from bingan.storage.models import AuditEvent, SystemSetting, User, utcnow
 
 ADVISORY_LOCK_KEY = 0x6269_6E67_6175_6469  # "bingaudi"; any constant shared by all writers
@@ -29,6 +31,7 @@ ACTION_NAMES = {
     "change": "修改", "search": "检索", "lookup": "批量查询", "denied": "拒绝访问",
     "favourite": "收藏", "tag": "标签", "grant": "授权", "leak_trace": "泄露溯源",
     "audit_export": "导出审计日志", "audit_purge": "清理审计日志", "settings": "修改设置",
+    "user_change": "用户管理", "role_change": "角色权限", "access_rule": "访问规则", "announcement": "公告",
 }
 
 
@@ -91,6 +94,7 @@ def record_event(
     )
     event.prev_hash = previous if previous is not None else _anchor(session).get("prev_hash", "")
     event.hash = event_hash(event.prev_hash, event)
+    note_head(session, event.id, event.hash)
     session.flush()
     return event
 
@@ -118,13 +122,18 @@ def verify_chain(session: Session) -> list[str]:
     """Problems found in the audit chain (Chinese); empty when the chain is intact."""
     problems: list[str] = []
     expected_prev = _anchor(session).get("prev_hash", "")
+    watched = checkpoint_ids(session)
+    seen: dict[int, str] = {}
+    last_id = None
     for event in iter_events(session):
         if event.prev_hash != expected_prev:
             problems.append(f"审计事件 #{event.id} 之前的事件被删除或修改（链断开）")
         if event.hash != event_hash(event.prev_hash, event):
             problems.append(f"审计事件 #{event.id} 的内容被修改（哈希不符）")
-        expected_prev = event.hash
-    return problems
+        if event.id in watched:
+            seen[event.id] = event.hash
+        expected_prev, last_id = event.hash, event.id
+    return problems + head_problems(session, last_id, seen)
 
 
 def retention_days(session: Session) -> int:

@@ -18,6 +18,7 @@ from bingan.access.passwords import hash_password, policy_problems, verify_passw
 from bingan.access.permissions import ADMIN_ROLES
 from bingan.access.policy import aware, ip_problem, user_problem
 from bingan.access.security_settings import SecuritySettings, security_settings
+from bingan.storage.db import take_write_lock
 from bingan.storage.models import PasswordHistory, TotpEnrolment, User, WebSession, utcnow
 
 GENERIC_LOGIN_ERROR = "用户名或密码错误"
@@ -65,13 +66,25 @@ def login(session: Session, username: str, password: str, client_ip: str, user_a
         minutes = max(1, int((locked_until - utcnow()).total_seconds() // 60) + 1)
         record_event(session, actor, "login_failed", result="denied", detail={"原因": "账号锁定中"})
         raise LoginRefused(f"登录失败次数过多，账号已锁定，请{minutes}分钟后再试")
-    if not verify_password(user.password_hash, password):
+    password_ok = verify_password(user.password_hash, password)  # slow (argon2): done before the lock
+    take_write_lock(session)
+    # Count failures on the current row, not a snapshot. NO KEY UPDATE (PostgreSQL): requests inserting
+    # rows that reference this user (history, sessions) take KEY SHARE while holding the audit lock.
+    session.refresh(user, with_for_update={"key_share": True})
+    locked_until = aware(user.locked_until)
+    if locked_until and locked_until > utcnow():
+        record_event(session, actor, "login_failed", result="denied", detail={"原因": "账号锁定中"})
+        raise LoginRefused("登录失败次数过多，账号已锁定，请稍后再试")
+    if not password_ok:
         _count_failure(session, user, actor, settings)
     refusal = user_problem(user)
     if refusal:
         record_event(session, actor, "login_failed", result="denied", detail={"原因": refusal})
         raise LoginRefused(refusal)
-    user.failed_logins = 0
+    if not needs_second_factor(user):
+        # With a second factor the count carries on until the code is right, so that each correct
+        # password does not buy five more guesses at the code.
+        user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = utcnow()
     if password_expired(user, settings):
@@ -79,17 +92,20 @@ def login(session: Session, username: str, password: str, client_ip: str, user_a
     return _open_session(session, user, actor, user_agent)
 
 
-def _count_failure(session: Session, user: User, actor: Actor, settings: SecuritySettings) -> None:
+def _count_failure(session: Session, user: User, actor: Actor, settings: SecuritySettings,
+                   what: str = "密码", message: str = GENERIC_LOGIN_ERROR) -> None:
+    """Wrong passwords and wrong second-factor codes count together toward the lockout."""
     user.failed_logins += 1
     if user.failed_logins < settings.lockout_attempts:
         left = settings.lockout_attempts - user.failed_logins
-        record_event(session, actor, "login_failed", result="failed", detail={"原因": "密码错误"})
-        raise LoginRefused(f"{GENERIC_LOGIN_ERROR}，再失败{left}次账号将被锁定{settings.lockout_minutes}分钟")
+        record_event(session, actor, "login_failed", result="failed", detail={"原因": f"{what}错误"})
+        raise LoginRefused(f"{message}，再失败{left}次账号将被锁定{settings.lockout_minutes}分钟")
     user.failed_logins = 0
     user.locked_until = utcnow() + timedelta(minutes=settings.lockout_minutes)
     _end_user_sessions(session, user, "locked")
     record_event(session, actor, "locked", result="denied",
-                 detail={"原因": f"连续{settings.lockout_attempts}次密码错误", "分钟": settings.lockout_minutes})
+                 detail={"原因": f"连续{settings.lockout_attempts}次登录验证失败（最后一次：{what}）",
+                         "分钟": settings.lockout_minutes})
     raise LoginRefused(f"登录失败次数过多，账号已锁定{settings.lockout_minutes}分钟")
 
 
@@ -208,24 +224,32 @@ def _accept_code(session: Session, user: User, secret: str, code: str) -> bool:
     return False
 
 
+def _wrong_code(session: Session, user: User, client_ip: str) -> None:
+    """Raises LoginRefused: how many tries are left, or that the account is now locked (sessions ended)."""
+    _count_failure(session, user, Actor.of(user, client_ip), security_settings(session), what="动态口令",
+                   message="动态口令不正确或已使用")
+
+
 def confirm_enrolment(session: Session, user: User, web_session: WebSession, code: str, client_ip: str) -> bool:
+    """True once enrolled; False when nothing is pending; LoginRefused for a wrong code (counted)."""
     enrolment = session.get(TotpEnrolment, user.id)
     if enrolment is None or not enrolment.pending_secret:
         return False
     if not _accept_code(session, user, enrolment.pending_secret, code):
-        return False
+        _wrong_code(session, user, client_ip)
     user.totp_secret = enrolment.pending_secret
     enrolment.pending_secret, enrolment.confirmed_at = "", utcnow()
     web_session.second_factor_done = True
+    user.failed_logins = 0
     record_event(session, Actor.of(user, client_ip), "totp_enrol", object_type="user", object_id=user.id)
     return True
 
 
 def verify_second_factor(session: Session, user: User, web_session: WebSession, code: str, client_ip: str) -> bool:
+    """True when the code is right; a wrong code counts toward the lockout and raises LoginRefused."""
     if not user.totp_secret or not _accept_code(session, user, user.totp_secret, code):
-        record_event(session, Actor.of(user, client_ip), "login_failed", result="failed",
-                     detail={"原因": "动态口令错误"})
-        return False
+        _wrong_code(session, user, client_ip)
     web_session.second_factor_done = True
+    user.failed_logins = 0
     record_event(session, Actor.of(user, client_ip), "login", object_type="session", detail={"二次验证": "通过"})
     return True

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bingan.config import Settings, get_settings
 from bingan.storage.db import get_engine
 from bingan.web.deps import LoginRequired, public
+from bingan.web.retry import RetryLocked
 from bingan.web.security import PRELOGIN_COOKIE, csrf_guard, secret_key
 from bingan.web.status import database_check
 from bingan.web.templating import HERE, filesize, templates
@@ -24,7 +25,9 @@ log = logging.getLogger(__name__)
 ROUTER_MODULES = (
     "bingan.web.auth.views", "bingan.web.home.views", "bingan.web.search.views",
     "bingan.web.records.views", "bingan.web.lookup.views", "bingan.web.personal.views",
-    "bingan.web.admin.views", "bingan.web.admin.leak_views", "bingan.web.api.views",
+    "bingan.web.admin.views", "bingan.web.admin.leak_views",
+    "bingan.web.admin.users_views", "bingan.web.admin.system_views", "bingan.web.api.admin_views",
+    "bingan.web.api.views",
 )
 
 
@@ -44,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _include_push_api(app)
     _add_handlers(app)
     _add_headers(app)
+    app.add_middleware(RetryLocked)  # outermost but the error page: sees the raw OperationalError
     return app
 
 

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
-from pathlib import Path
 
 from fastapi import HTTPException, Request
 
+from bingan.access import audit_head
 from bingan.config import Settings
 
 SESSION_COOKIE = "bingan_session"
@@ -20,16 +19,8 @@ CSRF_ERROR = "页面已过期或请求来源不可信（CSRF 校验失败），�
 
 
 def secret_key(settings: Settings) -> bytes:
-    """BINGAN_SECRET_KEY, or a random key generated once into HOME/secret.key (0600)."""
-    if settings.secret_key:
-        return settings.secret_key.encode()
-    path: Path = settings.resolved_home / "secret.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
+    """The installation's secret (BINGAN_SECRET_KEY or HOME/secret.key); shared with the audit head file."""
+    return audit_head.secret_key(settings)
 
 
 def csrf_token_for(key: bytes, cookie_value: str) -> str:

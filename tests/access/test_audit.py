@@ -63,6 +63,9 @@ def test_purge_reanchors_the_chain(session):
         event.prev_hash = previous
         event.hash = event_hash(previous, event)
         previous = event.hash
+    from bingan.access.audit_head import note_head
+
+    note_head(session, events[-1].id, previous)  # the re-hashed chain has a new head
     session.commit()
     assert verify_chain(session) == []
     removed = purge_before(session, utcnow() - timedelta(days=200), Actor(1, "u_auditor"))
@@ -70,3 +73,52 @@ def test_purge_reanchors_the_chain(session):
     assert removed == 3
     assert verify_chain(session) == []
     assert session.scalar(sa.select(AuditEvent.action).order_by(AuditEvent.id.desc()).limit(1)) == "audit_purge"
+
+
+def test_deleting_the_newest_events_is_detected(session):
+    events = _events(session)
+    session.commit()
+    assert verify_chain(session) == []
+    session.execute(sa.delete(AuditEvent).where(AuditEvent.id >= events[3].id))
+    session.commit()
+    problems = verify_chain(session)
+    assert f"审计日志末尾的事件被删除：最后写入的是 #{events[4].id}，现存最新为 #{events[2].id}" in problems
+    assert f"审计链头校验文件记录的事件 #{events[4].id} 已被删除或修改（日志被截断）" in problems
+
+
+def test_truncation_hidden_by_rewriting_the_head_row_still_shows_in_the_signed_file(session):
+    from bingan.storage.models import SystemSetting
+
+    events = _events(session)
+    session.commit()
+    session.execute(sa.delete(AuditEvent).where(AuditEvent.id == events[4].id))
+    session.get(SystemSetting, "audit_head").value = {"id": events[3].id, "hash": events[3].hash}
+    session.commit()
+    assert verify_chain(session) == [f"审计链头校验文件记录的事件 #{events[4].id} 已被删除或修改（日志被截断）"]
+
+
+def test_a_forged_head_file_is_detected(session):
+    import json
+
+    from bingan.access.audit_head import head_file
+
+    events = _events(session)
+    session.commit()
+    path = head_file()
+    body = json.loads(path.read_text())
+    assert body["id"] == events[4].id
+    path.write_text(json.dumps({**body, "id": events[2].id, "hash": events[2].hash}))
+    assert verify_chain(session) == ["审计链头校验文件 audit-head.json 的签名无效（被修改）"]
+
+
+def test_an_event_inserted_behind_the_systems_back_is_detected(session):
+    events = _events(session)
+    session.commit()
+    forged = AuditEvent(at=utcnow(), username="x", action="view", prev_hash=events[4].hash, detail={})
+    session.add(forged)
+    session.flush()
+    from bingan.access.audit import event_hash
+
+    forged.hash = event_hash(forged.prev_hash, forged)
+    session.commit()
+    assert verify_chain(session) == [f"审计事件 #{events[4].id} 之后的事件不是由系统写入的（链头记录未更新）"]

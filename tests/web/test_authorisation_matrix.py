@@ -37,13 +37,17 @@ def _url(rule, world, state: str) -> str:
     record = world.records[state]
     document = world.documents[state][0]
     return (rule.path.replace("{record_id}", str(record.id)).replace("{document_id}", str(document.id))
-            .replace("{number}", "1").replace("{item_id}", "1"))
+            .replace("{number}", "1").replace("{item_id}", "999999"))
 
 
 def _call(client: TestClient, method: str, url: str, token: str):
     headers = {"X-CSRF-Token": token} if method in UNSAFE else {}
     if method == "PUT":
         return client.put(url, json={"on": True}, headers=headers, follow_redirects=False)
+    if method == "PATCH":
+        return client.patch(url, json={}, headers=headers, follow_redirects=False)
+    if method == "DELETE":
+        return client.delete(url, headers=headers, follow_redirects=False)
     if method == "POST":
         return client.post(url, data={}, headers=headers, follow_redirects=False)
     return client.get(url, follow_redirects=False)
@@ -117,6 +121,7 @@ def test_every_unsafe_route_needs_the_csrf_token(app, role_clients):
     for rule, method in _cases(app):
         if method not in UNSAFE or rule.kind == "apikey":
             continue
-        url = rule.path.replace("{record_id}", "1").replace("{document_id}", "1").replace("{number}", "1")
+        url = (rule.path.replace("{record_id}", "1").replace("{document_id}", "1").replace("{number}", "1")
+               .replace("{item_id}", "1"))
         response = archivist.request(method, url, data={}, follow_redirects=False)
         assert response.status_code == 403 and "CSRF" in response.text, f"{method} {url}"

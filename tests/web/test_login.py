@@ -144,3 +144,38 @@ def test_administrator_without_totp_enrols_with_a_qr_code(app, web_engine):
                        follow_redirects=False)
     assert done.status_code == 303
     assert client.get("/admin/status").status_code == 200
+
+
+def test_wrong_totp_codes_count_toward_the_lockout(app, web_engine):
+    client = TestClient(app)
+    assert sign_in(client, "u_auditor", totp=False).headers["location"] == "/login/totp"
+    form = csrf_of(client.get("/login/totp").text)
+    for left in (4, 3, 2, 1):
+        wrong = client.post("/login/totp", data={"code": "000000", "csrf_token": form})
+        assert wrong.status_code == 400 and f"再失败{left}次" in wrong.text
+    locked = client.post("/login/totp", data={"code": "000000", "csrf_token": form}, follow_redirects=False)
+    assert locked.status_code == 303 and locked.headers["location"].startswith("/login?message=")
+    assert client.get("/admin/audit", follow_redirects=False).headers["location"].startswith("/login")
+    with session_factory(web_engine)() as session:
+        auditor = session.scalars(sa.select(User).where(User.username == "u_auditor")).one()
+        assert auditor.locked_until is not None
+    # even the right password and the right code are refused while locked
+    again = sign_in(TestClient(app), "u_auditor")
+    assert again.status_code == 401 and "锁定" in again.text
+    assert [e.detail["原因"] for e in _events(web_engine, "locked")] == ["连续5次登录验证失败（最后一次：动态口令）"]
+
+
+def test_a_correct_password_does_not_reset_the_count_of_wrong_codes(app, web_engine):
+    for _ in range(2):
+        client = TestClient(app)
+        sign_in(client, "u_auditor", totp=False)
+        form = csrf_of(client.get("/login/totp").text)
+        for _ in range(2):
+            client.post("/login/totp", data={"code": "000000", "csrf_token": form})
+    client = TestClient(app)
+    sign_in(client, "u_auditor", totp=False)
+    form = csrf_of(client.get("/login/totp").text)
+    locked = client.post("/login/totp", data={"code": "000000", "csrf_token": form}, follow_redirects=False)
+    assert locked.status_code == 303  # the fifth wrong code over three logins locks the account
+    with session_factory(web_engine)() as session:
+        assert session.scalars(sa.select(User).where(User.username == "u_auditor")).one().locked_until is not None

@@ -2,7 +2,6 @@
 IP rules, grants and security settings (security admin)."""
 from __future__ import annotations
 
-import ipaddress
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
@@ -12,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from bingan.access.audit import ACTION_NAMES
 from bingan.access.audit_query import RESULT_NAMES, AuditFilter, export_xlsx, search_events
 from bingan.access.security_settings import SecuritySettings, save_security_settings, security_settings
-from bingan.storage.models import Announcement, Grant, IpRule, Record, User, utcnow
+from bingan.storage.models import Grant, Record, User, utcnow
 from bingan.web.deps import Ctx, permission
 from bingan.web.render import page
 from bingan.web.status import status_report
@@ -68,29 +67,10 @@ def audit_export(request: Request, ctx: Ctx = permission("audit.export")) -> Res
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@router.get("/admin/announcements", response_class=HTMLResponse)
-def announcements_page(request: Request, ctx: Ctx = permission("announcements.manage")) -> Response:
-    rows = ctx.session.scalars(sa.select(Announcement).order_by(Announcement.published_at.desc())).all()
-    return page(request, "admin/announcements.html", ctx, rows=rows)
-
-
-@router.post("/admin/announcements")
-def announcements_add(
-    title: str = Form(...), body: str = Form(""), days: int = Form(30), roles: str = Form(""),
-    ctx: Ctx = permission("announcements.manage"),
-) -> Response:
-    codes = [code.strip() for code in roles.replace("，", ",").split(",") if code.strip()]
-    expires = utcnow() + timedelta(days=days) if days > 0 else None
-    ctx.session.add(Announcement(title=title[:200], body=body, roles=codes, expires_at=expires, author_id=ctx.user.id))
-    ctx.audit("change", object_type="announcement", detail={"标题": title[:200]})
-    return RedirectResponse("/admin/announcements", status_code=303)
-
-
 @router.get("/admin/security", response_class=HTMLResponse)
 def security_page(request: Request, ctx: Ctx = permission("users.manage")) -> Response:
-    rules = ctx.session.scalars(sa.select(IpRule).order_by(IpRule.id)).all()
     grants = ctx.session.scalars(sa.select(Grant).order_by(Grant.id.desc()).limit(50)).all()
-    return page(request, "admin/security.html", ctx, values=security_settings(ctx.session), rules=rules,
+    return page(request, "admin/security.html", ctx, values=security_settings(ctx.session),
                 grants=grants, error=request.query_params.get("error", ""))
 
 
@@ -107,21 +87,6 @@ def security_save(
     )
     save_security_settings(ctx.session, values)
     ctx.audit("settings", object_type="security", detail={k: str(v) for k, v in vars(values).items()})
-    return RedirectResponse("/admin/security", status_code=303)
-
-
-@router.post("/admin/ip-rules")
-def ip_rule_add(
-    cidr: str = Form(...), kind: str = Form("block"), note: str = Form(""), ctx: Ctx = permission("ip_rules.manage"),
-) -> Response:
-    try:
-        network = str(ipaddress.ip_network(cidr.strip(), strict=False))
-    except ValueError:
-        return RedirectResponse("/admin/security?error=地址段格式不正确", status_code=303)
-    if kind not in {"allow", "block"}:
-        return RedirectResponse("/admin/security?error=规则类型无效", status_code=303)
-    ctx.session.add(IpRule(cidr=network, kind=kind, note=note[:255]))
-    ctx.audit("change", object_type="ip_rule", object_id=network, detail={"类型": kind})
     return RedirectResponse("/admin/security", status_code=303)
 
 

@@ -1,10 +1,10 @@
 """Login, logout, first-login password change and the TOTP second factor (S4)."""
 from __future__ import annotations
 
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import segno
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -19,7 +19,7 @@ from bingan.access.sessions import (
     start_enrolment,
     verify_second_factor,
 )
-from bingan.web.deps import Ctx, client_ip, db, pending, pending_stage, public
+from bingan.web.deps import DB, Ctx, client_ip, pending, pending_stage, public
 from bingan.web.render import page
 from bingan.web.security import SESSION_COOKIE, secure_cookies
 
@@ -35,7 +35,7 @@ def _safe_next(target: str) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse, dependencies=[public()])
-def login_form(request: Request, next: str = "/", message: str = "", session: Session = Depends(db)) -> Response:
+def login_form(request: Request, next: str = "/", message: str = "", session: Session = DB) -> Response:
     return page(request, "auth/login.html", None, session=session, next=_safe_next(next), message=message,
                 error="")
 
@@ -46,7 +46,7 @@ def login_submit(
     username: str = Form(""),
     password: str = Form(""),
     next: str = Form("/"),
-    session: Session = Depends(db),
+    session: Session = DB,
 ) -> Response:
     try:
         result = login(session, username.strip(), password, client_ip(request),
@@ -68,7 +68,7 @@ def _after_login(user, web_session, next_path: str) -> str:
 
 
 @router.post("/logout", dependencies=[public()])
-def logout_submit(request: Request, session: Session = Depends(db)) -> Response:
+def logout_submit(request: Request, session: Session = DB) -> Response:
     from bingan.access.sessions import find_session
 
     web_session = find_session(session, request.cookies.get(SESSION_COOKIE))
@@ -114,9 +114,22 @@ def _enrol_page(request: Request, ctx: Ctx, error: str, status_code: int = 200) 
 
 @router.post("/account/totp")
 def totp_enrol_submit(request: Request, code: str = Form(""), ctx: Ctx = pending()) -> Response:
-    if not confirm_enrolment(ctx.session, ctx.user, ctx.web_session, code, ctx.ip):
-        return _enrol_page(request, ctx, "动态口令不正确，请核对手机时间后重试", status_code=400)
+    try:
+        if not confirm_enrolment(ctx.session, ctx.user, ctx.web_session, code, ctx.ip):
+            return _enrol_page(request, ctx, "请先扫描二维码", status_code=400)
+    except LoginRefused as refusal:
+        return _code_refused(request, ctx, str(refusal), lambda error: _enrol_page(request, ctx, error, 400))
     return RedirectResponse(pending_stage(ctx) or "/", status_code=303)
+
+
+def _code_refused(request: Request, ctx: Ctx, message: str, again) -> Response:
+    """Keep the counted failure; a locked account goes back to the login page with the reason."""
+    ctx.session.commit()
+    if ctx.user.locked_until is not None:  # locked: every session of the user has ended
+        response = RedirectResponse(f"/login?message={quote(message)}", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+    return again(message)
 
 
 @router.get("/login/totp", response_class=HTMLResponse)
@@ -126,6 +139,9 @@ def totp_form(request: Request, ctx: Ctx = pending()) -> Response:
 
 @router.post("/login/totp")
 def totp_submit(request: Request, code: str = Form(""), ctx: Ctx = pending()) -> Response:
-    if not verify_second_factor(ctx.session, ctx.user, ctx.web_session, code, ctx.ip):
-        return page(request, "auth/totp.html", ctx, status_code=400, error="动态口令不正确或已使用")
+    try:
+        verify_second_factor(ctx.session, ctx.user, ctx.web_session, code, ctx.ip)
+    except LoginRefused as refusal:
+        return _code_refused(request, ctx, str(refusal),
+                             lambda error: page(request, "auth/totp.html", ctx, status_code=400, error=error))
     return RedirectResponse(pending_stage(ctx) or "/", status_code=303)

@@ -11,7 +11,7 @@ from bingan.web.deps import Ctx, RecordAccess, document_gate, record_gate
 from bingan.web.personal import service as personal
 from bingan.web.records import service
 from bingan.web.records.rendering import PageRenderer, serve_page, thumbnail
-from bingan.web.render import page
+from bingan.web.render import hospital_name, page
 
 router = APIRouter(include_in_schema=False)
 JPEG = "image/jpeg"
@@ -27,7 +27,7 @@ def renderer(request: Request) -> PageRenderer:
 
 def overlay_lines(request: Request, ctx: Ctx) -> tuple[str, ...]:
     return watermark.visible_lines(ctx.user.full_name, ctx.user.staff_number or ctx.user.username, ctx.ip,
-                                   request.app.state.settings.hospital_name, utcnow())
+                                   hospital_name(request, ctx.session), utcnow())
 
 
 @router.get("/records/{record_id}", response_class=HTMLResponse)
@@ -35,13 +35,14 @@ def record_page(request: Request, access: RecordAccess = record_gate("view")) ->
     ctx, record = access.ctx, access.record
     prefs = personal.preferences(ctx.user)
     groups = service.documents_by_category(ctx.session, ctx.subject, record, prefs.hidden_categories)
+    response = page(request, "records/record.html", ctx, record=record, groups=groups,
+                    events=service.timeline(ctx.session, record.id),
+                    favourite=personal.is_favourite(ctx.session, ctx.user, record.id),
+                    confidentiality=CONFIDENTIALITY_NAMES[record.confidentiality])
+    # Written after rendering: the write lock is held only from here to the commit.
     ctx.audit("view", object_type="record", object_id=record.id, record_id=record.id)
     personal.note_view(ctx.session, ctx.user, record.id)
-    ctx.session.flush()
-    return page(request, "records/record.html", ctx, record=record, groups=groups,
-                events=service.timeline(ctx.session, record.id),
-                favourite=personal.is_favourite(ctx.session, ctx.user, record.id),
-                confidentiality=CONFIDENTIALITY_NAMES[record.confidentiality])
+    return response
 
 
 def _version(access: RecordAccess, version_id: int | None) -> Version:
