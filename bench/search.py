@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/search.py --pages 100000 [--queries 200] [--check-pages 20000]
         [--whoosh-pages 20000] [--no-baselines] [--repeats 3] [--dir /tmp/x [--reuse]]
+        [--fts-queries N] [--fts-timeout-ms MS]
 
 ``--dir D --reuse`` keeps the tantivy index and the FTS5 database in D and reuses them when
 they hold ``--pages`` pages (build figures are read back from D/builds.json), so repeated
@@ -14,7 +15,7 @@ p50/p95 and ratios.
    commits every 50k pages): time, index size, peak RSS of the process (measured first,
    before anything else is held in memory).
 2. Runs the queries with a realistic permission scope through ``search()`` (grouping,
-   facets, snippets included): p50/p95.
+   facets, snippets included; the facet cache is off, so repeats do the full work): p50/p95.
 3. Exactness: the same queries restricted to the first ``--check-pages`` pages, compared
    with a brute-force scan (checking.Reference): precision and recall.
 4. Baselines in the same run: SQLite FTS5 trigram (``instr()`` for terms under 3
@@ -91,7 +92,7 @@ def save_build(work: Path, name: str, info: dict) -> None:
 
 
 def build_tantivy(path: Path, pages: int, heap: int) -> tuple[TantivySearchIndex, float]:
-    index = TantivySearchIndex(path, heap_size=heap, num_threads=2)
+    index = TantivySearchIndex(path, heap_size=heap, num_threads=2, stats_cache_size=0)
     start = time.perf_counter()
     batch: list[PageDoc] = []
     done = 0
@@ -113,7 +114,7 @@ def open_or_build_tantivy(work: Path, pages: int, heap: int, reuse: bool):
     path = work / "tantivy"
     info = load_builds(work).get("tantivy")
     if reuse and info and info.get("pages") == pages and path.exists():
-        index = TantivySearchIndex(path, heap_size=heap, num_threads=2)
+        index = TantivySearchIndex(path, heap_size=heap, num_threads=2, stats_cache_size=0)
         if not index.needs_rebuild() and index.count == pages:
             return index, {**info, "reused": True}
         index.close()
@@ -304,8 +305,32 @@ def supported(check: Callable[[str], object], queries: list[str]) -> list[str]:
     return ok
 
 
-def fts_runner(db: sqlite3.Connection) -> Callable[[str], object]:
-    return lambda text: fts_search(db, text)
+class FtsRunner:
+    """Runs FTS5 queries, each cut off after ``timeout_ms`` (0 = never) through SQLite's
+    progress handler. A cut-off query is timed at its cut-off, so FTS5 times and the ratios
+    computed from them are lower bounds; ``timeouts`` counts them."""
+
+    def __init__(self, db: sqlite3.Connection, timeout_ms: float) -> None:
+        self.db, self.timeout_ms, self.timeouts = db, timeout_ms, 0
+
+    def __call__(self, text: str) -> object:
+        if not self.timeout_ms:
+            return fts_search(self.db, text)
+        deadline = time.perf_counter() + self.timeout_ms / 1000
+        self.db.set_progress_handler(lambda: time.perf_counter() > deadline, 10_000)
+        try:
+            return fts_search(self.db, text)
+        except sqlite3.OperationalError as exc:
+            if "interrupted" not in str(exc):
+                raise
+            self.timeouts += 1
+            return None
+        finally:
+            self.db.set_progress_handler(None, 0)
+
+
+def fts_runner(db: sqlite3.Connection, timeout_ms: float = 0) -> FtsRunner:
+    return FtsRunner(db, timeout_ms)
 
 
 def subset_ms(queries: list[str], ms: list[float], keep: list[str]) -> list[float]:
@@ -313,15 +338,16 @@ def subset_ms(queries: list[str], ms: list[float], keep: list[str]) -> list[floa
     return [m for text, m in zip(queries, ms, strict=True) if text in wanted]
 
 
-def one_repeat(index, db, queries: list[str], fts_queries: list[str]) -> dict:
+def one_repeat(index, db, queries: list[str], fts_queries: list[str], fts_timeout_ms: float = 0) -> dict:
     """tantivy (facets on, then off) and FTS5 back to back: one machine state for all three."""
     t_ms = timed_queries(lambda text: index.search(text, SCOPE, limit=20), queries)
     n_ms = timed_queries(lambda text: index.search(text, SCOPE, limit=20, facets=False), queries)
     row = {"t": percentiles(t_ms), "nofacets": percentiles(n_ms), "t_ms": t_ms}
     if db is not None:
-        f_ms = timed_queries(fts_runner(db), fts_queries)
+        runner = fts_runner(db, fts_timeout_ms)
+        f_ms = timed_queries(runner, fts_queries)
         same = percentiles(subset_ms(queries, t_ms, fts_queries))
-        row.update(fts=percentiles(f_ms), same=same)
+        row.update(fts=percentiles(f_ms), same=same, timeouts=runner.timeouts)
         row["ratio"] = (row["fts"][0] / same[0], row["fts"][1] / same[1])
     return row
 
@@ -334,18 +360,19 @@ def median_of(rows: list[dict], key: str) -> tuple[float, float]:
     return (statistics.median(r[key][0] for r in rows), statistics.median(r[key][1] for r in rows))
 
 
-def report_repeats(rows: list[dict], n_fts: int) -> None:
+def report_repeats(rows: list[dict], n_fts: int, fts_timeout_ms: float = 0) -> None:
     for i, row in enumerate(rows, 1):
         line = f"  repeat {i}: tantivy p50/p95 {fmt(row['t'])} ms, no facets {fmt(row['nofacets'])} ms"
         if "fts" in row:
             line += (f"; FTS5 {fmt(row['fts'])} ms vs tantivy same queries {fmt(row['same'])} → "
-                     f"{row['ratio'][0]:.1f}x / {row['ratio'][1]:.1f}x")
+                     f"{row['ratio'][0]:.1f}x / {row['ratio'][1]:.1f}x, {row['timeouts']} FTS5 queries cut off")
         print(line, flush=True)
     print(f"tantivy search() with scope, grouping, facets, snippets: median p50 / p95 "
           f"{fmt(median_of(rows, 't'))} ms; no facets {fmt(median_of(rows, 'nofacets'))} ms "
           f"({len(rows)} repeats)", flush=True)
     if "fts" in rows[0]:
-        print(f"FTS5 trigram, {n_fts} queries: median p50 / p95 {fmt(median_of(rows, 'fts'))} ms; "
+        cut = f" (each cut off at {fts_timeout_ms:.0f} ms: times and ratios are lower bounds)" if fts_timeout_ms else ""
+        print(f"FTS5 trigram, {n_fts} queries{cut}: median p50 / p95 {fmt(median_of(rows, 'fts'))} ms; "
               f"tantivy on the same queries {fmt(median_of(rows, 'same'))} ms → median ratio "
               f"{statistics.median(r['ratio'][0] for r in rows):.1f}x (p50), "
               f"{statistics.median(r['ratio'][1] for r in rows):.1f}x (p95)", flush=True)
@@ -374,6 +401,10 @@ def main() -> None:
     ap.add_argument("--heap", type=int, default=200_000_000, help="tantivy writer heap (bytes)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--fts-queries", type=int, default=0,
+                    help="FTS5 on the first N queries it supports only (0 = all)")
+    ap.add_argument("--fts-timeout-ms", type=float, default=0,
+                    help="cut each FTS5 query off after this long (0 = never); counted at the cut-off")
     ap.add_argument("--dir", type=Path, default=None)
     ap.add_argument("--reuse", action="store_true", help="reuse indexes kept in --dir")
     args = ap.parse_args()
@@ -392,12 +423,14 @@ def main() -> None:
         gc.collect()
         db, fi = open_or_build_fts(work, args.pages, args.reuse)
         fts_queries = supported(lambda t: fts_sql(q.parse(t).root, []), queries)
+        if args.fts_queries:
+            fts_queries = fts_queries[: args.fts_queries]
         print(f"FTS5 trigram build{' (reused)' if fi.get('reused') else ''}: {fi['build_s']:.1f} s, "
               f"size {fi['size_mb']:.0f} MB", flush=True)
-        timed_queries(fts_runner(db), fts_queries[:20])  # warm the page cache
+        timed_queries(fts_runner(db, args.fts_timeout_ms), fts_queries[:20])  # warm the page cache
     timed_queries(lambda text: index.search(text, SCOPE, limit=20), queries[:20])
-    rows = [one_repeat(index, db, queries, fts_queries) for _ in range(max(1, args.repeats))]
-    report_repeats(rows, len(fts_queries))
+    rows = [one_repeat(index, db, queries, fts_queries, args.fts_timeout_ms) for _ in range(max(1, args.repeats))]
+    report_repeats(rows, len(fts_queries), args.fts_timeout_ms)
 
     check = min(args.check_pages, args.pages)
     exact, n, precision, recall = check_exactness(index, queries, check)

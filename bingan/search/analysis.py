@@ -23,20 +23,23 @@ Design (measured on this machine, see bench/search.py and bench/README.md):
   scan (bench/search.py, bench/README.md). The measured weakness of plain unigram phrases
   (runs across punctuation, 198/200) is closed by the punctuation tokens.
 
-**Han bigram field (schema 2).** Common 2-character words (肺炎 on half of all pages) made
-unigram phrases the expensive part at 1 M pages. ``han_bigram_values`` cuts the same text
-into runs of Han characters adjacent in the unigram token stream (skipped whitespace
-removed first, anything else ends a run) and emits each run's overlapping bigrams as one
-value of a multi-valued field (whitespace tokenizer, so tantivy does the indexing). A word of
-n ≥ 2 Han characters then becomes one bigram term (n = 2) or a phrase of n − 1 bigrams.
-Exactness: bigram (c_i c_{i+1}) at consecutive positions within one value ⇔ unigrams
-c_i … c_{i+n-1} adjacent in the token stream; tantivy leaves a position gap between values of
-a field, so a bigram phrase never joins two runs (``糖尿，尿病`` ∌ 糖尿病; tested). tantivy's
-``Tokenizer.ngram`` is unusable for this (all grams at position 0). Words with single Han
-characters or ASCII (病3级, 行PCI术, CT) stay unigram phrases. The test suite checks that the
-analyser leaves every Han code point unchanged, so the Python-cut bigrams and the Rust-cut
-unigrams can never disagree. Cost: ~30 µs per page in Python, index +23% (464 → 572 MB at
-1 M pages).
+**Word-pair fields (schema 3; schema 2 had Han bigrams only).** Common 2-character words
+(肺炎 on half of all pages) and mixed words over very common tokens (病3级: [病, 3, 级], 240k
+pages at 1 M) made unigram phrases the expensive part at 1 M pages. ``word_pair_values`` cuts
+the text into runs of *word tokens* adjacent in the unigram token stream — a word token is one
+Han character or one ASCII word/code; skipped whitespace does not end a run, any other token
+does — and emits each run's overlapping pairs as one value of a multi-valued field (whitespace
+tokenizer, so tantivy does the indexing). ASCII words carry a closing ``_`` inside pairs
+(``病3_ 3_级``) so two ASCII words never read as one. A query of n ≥ 2 word tokens then
+becomes one pair term (n = 2) or a phrase of n − 1 pairs (``pair_tokens``); anything with a
+punctuation token stays a unigram phrase. Exactness: pairs at consecutive positions within one
+value ⇔ the n tokens adjacent in the token stream; tantivy leaves a position gap between values
+of a field, so a pair phrase never joins two runs (``糖尿，尿病`` ∌ 糖尿病; tested). The tests
+compare ``word_pair_values`` with pairs cut from tantivy's own token stream on random text, and
+check that the analyser leaves every Han code point unchanged. The diagnosis and operation
+name fields get the same pair fields (诊断:慢性阻塞性肺疾病急性加重: 12 pair terms instead of 13
+unigram terms of the names field). tantivy's ``Tokenizer.ngram`` is unusable for this (all
+grams at position 0). Cost: ~50–100 µs per page in Python.
 
 Full-width letters, digits and punctuation (``ＣＴ``, ``１８．９``, ``，``) are folded to
 ASCII inside the analyser (lowercase + ascii_fold filters), so ``，`` and ``,`` are the same
@@ -64,7 +67,7 @@ _HAN_RANGES: tuple[tuple[int, int], ...] = (
 TOKENIZER_NAME = "bingan_zh"
 KEYWORD_TOKENIZER_NAME = "bingan_kw"
 BIGRAM_TOKENIZER_NAME = "bingan_bigram"
-BIGRAM_VERSION = "han-runs-v1"  # stored in the index meta: a change here forces a rebuild
+BIGRAM_VERSION = "word-runs-v2"  # stored in the index meta: a change here forces a rebuild
 
 
 def _han_class(rust: bool) -> str:
@@ -104,9 +107,6 @@ _SKIPPED = (
     "\t\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 )
 _SKIPPED_RE = re.compile(f"[{_SKIPPED}]+")
-# Once skipped characters are gone, Han tokens adjacent in the token stream are adjacent
-# characters (ASCII words may merge too, which does not matter: only Han runs are kept).
-_HAN_RUN_RE = re.compile(f"[{_han_class(rust=False)}]{{2,}}")
 
 # Full-width ASCII → ASCII and ideographic space → space (as ascii_fold does), \r → \n.
 _FOLD = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
@@ -114,9 +114,15 @@ _FOLD[0x3000] = 0x20
 _FOLD[0x0D] = 0x0A
 
 
+_FOLD_RE = re.compile("[\uff01-\uff5e\u3000\r]")
+
+
 def normalize(text: str) -> str:
-    """Fold full-width ASCII and line endings; the result has the same length as the input."""
-    return text.translate(_FOLD)
+    """Fold full-width ASCII and line endings; the result has the same length as the input.
+
+    str.translate with a dict costs ~1 µs per 5 characters of Chinese text, and snippets
+    normalise every shown page; most pages have nothing to fold, so look first."""
+    return text.translate(_FOLD) if _FOLD_RE.search(text) else text
 
 
 def build_analyzer() -> tantivy.TextAnalyzer:
@@ -133,25 +139,122 @@ def build_bigram_analyzer() -> tantivy.TextAnalyzer:
     return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
 
 
-def han_bigram_values(text: str) -> list[str]:
-    """One value per run of adjacent Han tokens: its overlapping bigrams, space-separated.
+# Word tokens (one Han character, or an ASCII word/code once full-width forms are folded) are
+# what pair tokens are made of; every other token (punctuation, line break, other marks) ends
+# a run. In a pair an ASCII word carries a closing "_" so that pairs of two ASCII words are
+# unambiguous (``ct_18_`` ≠ ``c_t18_``); "_" itself is a mark token, never inside a word.
+_ASCII_WORD = "[a-z0-9]+(?:\\.[a-z0-9]+)*"
+_ASCII_WORD_RE = re.compile(_ASCII_WORD)
 
-    ``糖 尿病，肾病`` → ``["糖尿 尿病", "肾病"]``. Each run is a separate value of a
-    multi-valued field, and tantivy leaves a position gap between values, so a bigram phrase
-    can never join two runs (``糖尿，尿病`` does not contain 糖尿病). Built with C-level
-    string operations (``map(add, s, s[1:])``): no Python loop per character.
+
+# Full-width letters, digits and dot → ASCII (what ascii_fold does to word tokens). Not \r:
+# the Rust tokenizer skips a lone \r, so it must not become a line break here.
+_WIDTH_FOLD = {cp: cp - 0xFEE0 for cp in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B),
+                                          *range(0xFF41, 0xFF5B), 0xFF0E)}
+_WIDTH_RE = re.compile("[\uff0e\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+# Candidate runs: Han, ASCII alnum, dots and (skipped) spaces. Pure-Han candidates are runs
+# as they stand; the others are cut token by token (a dot outside a word is a mark).
+_CANDIDATE_RE = re.compile(f"[{_han_class(rust=False)}A-Za-z0-9. ]{{2,}}")
+_HAS_ASCII_RE = re.compile("[A-Za-z0-9.]")
+# Inside a candidate: Han character | ASCII word | a dot outside a word (a mark: ends a run).
+_CANDIDATE_TOKEN_RE = re.compile(f"[{_han_class(rust=False)}]|{_ASCII_WORD}|\\.")
+
+
+def _pairs_of_words(candidate: str) -> list[str]:
+    """Pair values of a candidate holding ASCII: a loop over its few tokens."""
+    values: list[str] = []
+    words: list[str] = []
+    for tok in _CANDIDATE_TOKEN_RE.findall(candidate.lower()):
+        if tok == ".":
+            _flush(words, values)
+            words = []
+        else:  # Han characters sort above "~"; ASCII words get their closing mark
+            words.append(tok if tok > "~" else tok + "_")
+    _flush(words, values)
+    return values
+
+
+def _flush(words: list[str], values: list[str]) -> None:
+    if len(words) > 1:
+        values.append(" ".join(map(add, words, words[1:])))
+
+
+# Characters neither ASCII, Han, skipped whitespace nor full-width alnum/dot: each one is a
+# mark token for tantivy, but lowercase + ascii_fold turn some into ASCII words (① → "1",
+# é → "e", ß → "ss", the Kelvin sign → "k"), which a query word can then match. Pages with
+# such a character take the exact slow path over tantivy's own tokens.
+_OTHER_RE = re.compile(
+    f"[^\\x00-\\x7f{_han_class(rust=False)}{_SKIPPED}\\uff0e\\uff10-\\uff19\\uff21-\\uff3a\\uff41-\\uff5a]"
+)
+_WORDLIKE: dict[str, bool] = {}
+
+
+def _has_wordlike_mark(text: str) -> bool:
+    for ch in set(_OTHER_RE.findall(text)):
+        wordlike = _WORDLIKE.get(ch)
+        if wordlike is None:
+            wordlike = _WORDLIKE[ch] = any(_ASCII_ALNUM_RE.search(tok) for tok in analyze(ch))
+        if wordlike:
+            return True
+    return False
+
+
+_ASCII_ALNUM_RE = re.compile("[A-Za-z0-9]")
+
+
+def _is_word(tok: str) -> bool:
+    return (len(tok) == 1 and HAN_RE.match(tok) is not None) or _ASCII_WORD_RE.fullmatch(tok) is not None
+
+
+def _pairs_of_tokens(tokens: list[str]) -> list[str]:
+    """The definition of the pair field, over tantivy's token stream (slow: one loop step per
+    token). ``word_pair_values``' fast path must give the same (tested on random text)."""
+    values: list[str] = []
+    words: list[str] = []
+    for tok in tokens:
+        if _is_word(tok):
+            words.append(tok if tok > "~" else tok + "_")
+        else:
+            _flush(words, values)
+            words = []
+    _flush(words, values)
+    return values
+
+
+def word_pair_values(text: str) -> list[str]:
+    """Schema 3 pair field: one value per run of adjacent word tokens, its overlapping pairs.
+
+    A run may mix Han characters and ASCII words, so mixed words (病3级 → 病3_ 3_级,
+    行PCI术, 胸部X线) are pair phrases too instead of unigram phrases over very common
+    tokens. Runs end at every non-word token, and each run is a separate value (tantivy's
+    position gap), so pairs never join across punctuation or line breaks. Only ASCII letters
+    are lowercased (str.lower() on the whole text would turn e.g. the Kelvin sign, a mark
+    token, into the word "k"). Pure-Han runs, most of them, need no Python loop.
     """
-    runs = _HAN_RUN_RE.findall(_SKIPPED_RE.sub("", text))
-    return [" ".join(map(add, run, run[1:])) for run in runs]
+    if _has_wordlike_mark(text):
+        return _pairs_of_tokens(analyze(text))
+    if _WIDTH_RE.search(text):
+        text = text.translate(_WIDTH_FOLD)
+    values = []
+    for cand in _CANDIDATE_RE.findall(_SKIPPED_RE.sub(" ", text)):
+        if _HAS_ASCII_RE.search(cand):
+            values += _pairs_of_words(cand)
+        else:
+            run = cand.replace(" ", "")
+            if len(run) > 1:
+                values.append(" ".join(map(add, run, run[1:])))
+    return values
 
 
-def is_han_run(tokens: tuple[str, ...] | list[str]) -> bool:
-    """Two or more tokens, every one a single Han character: answerable from the bigram field."""
-    return len(tokens) >= 2 and all(len(t) == 1 and HAN_RE.match(t) for t in tokens)
-
-
-def bigrams(tokens: tuple[str, ...] | list[str]) -> list[str]:
-    return list(map(add, tokens, tokens[1:]))
+def pair_tokens(tokens: tuple[str, ...] | list[str]) -> list[str] | None:
+    """The pairs of a query's analysed tokens, or None when a token is not a word token
+    (then only the unigram phrase over the text field is exact)."""
+    if len(tokens) < 2:
+        return None
+    if not all(map(_is_word, tokens)):
+        return None
+    words = [tok if tok > "~" else tok + "_" for tok in tokens]
+    return list(map(add, words, words[1:]))
 
 
 def build_keyword_analyzer() -> tantivy.TextAnalyzer:

@@ -7,7 +7,9 @@
   the reindex job calls ``mark_rebuilt()``.
 * One writer per process, created on the first write; if another process holds the lock,
   writes raise ``IndexBusyError`` and searching still works (readers need no lock).
-* Han words of 2+ characters are looked up in the ``text_bigrams`` field (analysis.py).
+* Words of 2+ word tokens (Han characters, ASCII words) are looked up in the ``text_pairs``
+  field, diagnosis/operation names in ``*_pairs`` (analysis.py).
+* The permission filter is a flat union of precomputed ``access`` terms (``access_terms``).
 * Facet counts are **matching pages** (tantivy terms aggregations over fast fields of the
   full filtered query), computed in one aggregation pass together with the distinct-record
   estimate, on a worker thread in parallel with the scoring/top-k pass (both release the
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import time as _time
+from collections import OrderedDict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,16 +40,15 @@ from bingan.search.analysis import (
     BIGRAM_VERSION,
     KEYWORD_TOKENIZER_NAME,
     TOKENIZER_NAME,
-    bigrams,
     build_analyzer,
     build_bigram_analyzer,
     build_keyword_analyzer,
-    han_bigram_values,
-    is_han_run,
     is_identifier,
     keyword,
     normalize,
+    pair_tokens,
     token_pattern,
+    word_pair_values,
 )
 from bingan.search.port import (
     FACET_NAMES,
@@ -60,14 +63,16 @@ from bingan.search.port import (
 from bingan.search.snippets import make_snippet
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bingan-search")
-SCHEMA_VERSION = 2  # 2: text_bigrams field
+SCHEMA_VERSION = 3  # 2: text_bigrams field; 3: word pairs (text, diagnosis, operation), access terms
 META_FILE = "bingan-search.json"
 EXACT_GROUP_LIMIT = 20_000
 FIRST_ROUND_PAGES = 400
 PAGES_PER_GROUP_GUESS = 20
 HITS_PER_RECORD = 3
 FACET_SIZE = 50
-MAX_CONFIDENTIALITY = 3
+ACCESS_LEVELS = 10  # confidentiality levels 0..9 are expressible in access terms (policy uses 0..3)
+ACCESS_TERM_SET_OVER = 64  # more access terms than this: one term-set bitset instead of a union
+SEP = "\x1f"  # inside access terms: cannot occur in department/campus codes
 
 Occur = tantivy.Occur
 ZH, KW, RAW = TOKENIZER_NAME, KEYWORD_TOKENIZER_NAME, "raw"
@@ -100,8 +105,45 @@ def build_schema() -> tantivy.Schema:
     for name in ("admitted_at", "discharged_at"):
         sb.add_date_field(name, stored=True, indexed=True, fast=True)
     sb.add_text_field("text", stored=True, tokenizer_name=ZH)
-    sb.add_text_field("text_bigrams", tokenizer_name=BIGRAM_TOKENIZER_NAME)
+    for name in ("text_pairs", "diagnosis_pairs", "operation_pairs"):
+        sb.add_text_field(name, tokenizer_name=BIGRAM_TOKENIZER_NAME)
+    sb.add_text_field("access", tokenizer_name=RAW, index_option="basic")
     return sb.build()
+
+
+def access_terms(doc: PageDoc) -> list[str]:
+    """The page's permission attributes precomputed as four terms, one per shape of Scope
+    (departments × campuses, departments, campuses, everything), each with confidentiality
+    and sealed: the scope compiles to a flat union of a few of these terms instead of nested
+    department/campus/level/sealed clauses walked for every match."""
+    tail = f"{doc.confidentiality}{SEP}{int(doc.sealed)}"
+    return [
+        f"o{SEP}{doc.department}{SEP}{doc.campus}{SEP}{tail}",
+        f"d{SEP}{doc.department}{SEP}{tail}",
+        f"c{SEP}{doc.campus}{SEP}{tail}",
+        f"a{SEP}{tail}",
+    ]
+
+
+def scope_access_terms(s: Scope, *, org: bool = True) -> list[str]:
+    """Access terms a scope admits (``org=False``: ignoring departments and campuses, for
+    granted records). Levels are 0..max_confidentiality, so a page outside 0..9 is never
+    found by a scope (the policy's levels are 0..3)."""
+    levels = range(min(s.max_confidentiality, ACCESS_LEVELS - 1) + 1)
+    tails = [f"{lvl}{SEP}{sealed}" for lvl in levels for sealed in ((0, 1) if s.include_sealed else (0,))]
+    if not org or (s.all_departments and s.campuses is None):
+        heads = ["a"]
+    elif s.all_departments:
+        heads = [f"c{SEP}{c}" for c in sorted(s.campuses)]
+    elif s.campuses is None:
+        heads = [f"d{SEP}{d}" for d in sorted(s.departments)]
+    else:
+        heads = [f"o{SEP}{d}{SEP}{c}" for d in sorted(s.departments) for c in sorted(s.campuses)]
+    return [f"{h}{SEP}{t}" for h in heads for t in tails]
+
+
+def _name_pairs(names: list[str]) -> list[str]:
+    return [value for name in names for value in word_pair_values(name)]
 
 
 def _as_datetime(value: date | datetime) -> datetime:
@@ -138,7 +180,10 @@ def _to_document(doc: PageDoc, schema: tantivy.Schema) -> tantivy.Document:
         "diagnosis_names": doc.diagnosis_names,
         "operation_names": doc.operation_names,
         "text": doc.text or "",
-        "text_bigrams": han_bigram_values(doc.text or ""),
+        "text_pairs": word_pair_values(doc.text or ""),
+        "diagnosis_pairs": _name_pairs(doc.diagnosis_names),
+        "operation_pairs": _name_pairs(doc.operation_names),
+        "access": access_terms(doc),
     }
     if doc.discharge_year is not None:
         fields["year"] = doc.discharge_year
@@ -184,13 +229,14 @@ class _Compiler:
             return tantivy.Query.term_query(self.schema, field, tokens[0])
         return tantivy.Query.phrase_query(self.schema, field, list(tokens))
 
-    def text(self, tokens: tuple[str, ...]) -> tantivy.Query:
-        """Han-only words of 2+ characters: a bigram term (2 characters) or a phrase of
-        bigrams, far fewer and shorter postings than the unigram phrase; anything else
-        (single characters, ASCII, mixed like 病3级) is the unigram phrase."""
-        if is_han_run(tokens):
-            return self.phrase("text_bigrams", tuple(bigrams(tokens)))
-        return self.phrase("text", tokens)
+    def text(self, tokens: tuple[str, ...], field: str = "text", pairs_field: str = "text_pairs") -> tantivy.Query:
+        """Words of 2+ word tokens (Han characters and ASCII words, e.g. 肺炎, 病3级, 行PCI术):
+        a pair term or a phrase of pairs, far fewer and shorter postings than the unigram
+        phrase; single tokens and anything with punctuation are the unigram phrase."""
+        pairs = pair_tokens(tokens)
+        if pairs:
+            return self.phrase(pairs_field, tuple(pairs))
+        return self.phrase(field, tokens)
 
     def exact(self, field: str, value: str) -> tantivy.Query:
         return tantivy.Query.term_query(self.schema, field, value)
@@ -220,9 +266,8 @@ class _Compiler:
                 return self.exact("record_kind", t.text)
             case "diagnosis" | "operation":
                 prefix = t.field
-                return self.either(
-                    self.exact(f"{prefix}_codes", kw), self.phrase(f"{prefix}_names", t.tokens)
-                )
+                names = self.text(t.tokens, f"{prefix}_names", f"{prefix}_pairs")
+                return self.either(self.exact(f"{prefix}_codes", kw), names)
         code_field, name_field = {
             "dept": ("department", "department_name"),
             "category": ("category", "category_name"),
@@ -245,28 +290,31 @@ class _Compiler:
         )
 
     def scope(self, s: Scope) -> tantivy.Query:
-        """The permission filter as boolean clauses of the query (never a post-filter)."""
-        org: list[tuple[Occur, tantivy.Query]] = []
-        if not s.all_departments:
-            org.append((Occur.Must, self.any_of("department", sorted(s.departments))))
-        if s.campuses is not None:
-            org.append((Occur.Must, self.any_of("campus", sorted(s.campuses))))
-        org_q = tantivy.Query.boolean_query(org) if org else tantivy.Query.all_query()
+        """The permission filter as clauses of the query (never a post-filter): a flat union
+        of access terms (plus granted records with their own level/sealed terms), then the
+        rarely used tag and category clauses."""
+        visible = [(Occur.Should, q) for q in self.access_union(scope_access_terms(s))]
         if s.granted_record_ids:
-            org_q = self.either(org_q, self.any_of("record_id", sorted(s.granted_record_ids)))
-        must = [(Occur.Must, org_q)]
-        # exclusions of the few higher levels are cheap; a range or term-set query would
-        # build a bitset over most of the index on every search (measured: linear in pages)
-        above = list(range(max(s.max_confidentiality + 1, 0), MAX_CONFIDENTIALITY + 1))
-        if above:
-            must.append((Occur.MustNot, self.any_of("confidentiality", above)))
+            granted = tantivy.Query.boolean_query([
+                (Occur.Must, self.any_of("record_id", sorted(s.granted_record_ids))),
+                (Occur.Must, self.any_of("access", scope_access_terms(s, org=False))),
+            ])
+            visible.append((Occur.Should, granted))
+        if not visible:
+            return tantivy.Query.empty_query()
+        must = [(Occur.Must, tantivy.Query.boolean_query(visible))]
         if s.allowed_categories is not None:
             must.append((Occur.Must, self.any_of("category", sorted(s.allowed_categories))))
         if s.denied_tags:
             must.append((Occur.MustNot, self.any_of("tags", sorted(s.denied_tags))))
-        if not s.include_sealed:
-            must.append((Occur.MustNot, self.exact("sealed", 1)))
         return tantivy.Query.const_score_query(tantivy.Query.boolean_query(must), 0.0)
+
+    def access_union(self, terms: list[str]) -> list[tantivy.Query]:
+        """Term queries to be OR-ed directly into the scope (one flat union), or a single
+        term-set for very wide scopes."""
+        if len(terms) > ACCESS_TERM_SET_OVER:
+            return [tantivy.Query.term_set_query(self.schema, "access", terms)]
+        return [self.exact("access", t) for t in terms]
 
     def any_of(self, field: str, values: list) -> tantivy.Query:
         """A few values: a union of term scorers (seekable, cost ∝ candidates). Many values
@@ -287,8 +335,10 @@ class TantivySearchIndex(SearchIndex):
         *,
         heap_size: int = 96_000_000,
         num_threads: int = 1,
+        stats_cache_size: int = 256,
     ) -> None:
-        """``path`` None = in memory (tests). ``heap_size`` bounds the writer's memory."""
+        """``path`` None = in memory (tests). ``heap_size`` bounds the writer's memory.
+        ``stats_cache_size`` 0 turns the facet cache off (benchmarks must, to stay honest)."""
         self.path = Path(path) if path else None
         self.heap_size = heap_size
         self.num_threads = num_threads
@@ -297,6 +347,8 @@ class TantivySearchIndex(SearchIndex):
         self._rebuild_pending = False
         self._index = self._open()
         self._compiler = _Compiler(self.schema)
+        self._stats = _StatsCache(stats_cache_size)
+        self._commits = 0
 
     # ------------------------------------------------------------ opening and meta
 
@@ -396,7 +448,18 @@ class TantivySearchIndex(SearchIndex):
     def commit(self) -> None:
         if self._writer is not None:
             self._writer.commit()
+        self._commits += 1
         self._index.reload()
+
+    def _generation(self) -> tuple:
+        """Changes with every commit, in this process or another (tantivy rewrites meta.json)."""
+        if self.path is None:
+            return (self._commits,)
+        try:
+            st = (self.path / "meta.json").stat()
+        except FileNotFoundError:
+            return (self._commits,)
+        return (self._commits, st.st_mtime_ns, st.st_size)
 
     def optimize(self) -> None:
         """Commit, let the merge policy run until the segment count settles, drop dead files.
@@ -460,14 +523,20 @@ class TantivySearchIndex(SearchIndex):
     ) -> SearchResult:
         compiled, parsed = self.compile(query, scope)
         searcher = self._index.searcher()
-        # Facets, the page count and the record estimate come from one aggregation pass (no
-        # scoring) that runs on a second core while this thread scores the top pages: tantivy
-        # releases the GIL in both calls, so the two full passes cost about one in wall time.
-        pending = _POOL.submit(self._aggregate, searcher, compiled, facets=True) if facets else None
+        # Facets and the record estimate come from one aggregation pass (no scoring) that runs
+        # on a second core while this thread scores the top pages: tantivy releases the GIL in
+        # both calls, so the two full passes cost about one in wall time on an idle machine.
+        # Paging (same query and scope, next offset) finds them in the cache.
+        key = (parsed.root, _scope_key(scope), self._generation()) if facets else None
+        stats = self._stats.get(key) if key else None
+        pending = None
+        if facets and stats is None:
+            pending = _POOL.submit(self._aggregate, searcher, compiled, facets=True)
         groups, total, distinct = self._collect(
             searcher, compiled, sort, need=offset + limit, group=group_by_record
         )
-        stats = pending.result() if pending else None
+        if pending is not None:
+            stats = self._stats.put(key, pending.result())
         complete = distinct is not None
         if complete:
             total_records = distinct
@@ -546,10 +615,9 @@ class TantivySearchIndex(SearchIndex):
 
     def _aggregate(self, searcher, compiled, *, facets: bool) -> _Stats:
         """One pass over every match: page count, distinct-record estimate, facet counts."""
-        spec: dict = {
-            "pages": {"value_count": {"field": "version_id"}},
-            "records": {"cardinality": {"field": "record_id"}},
-        }
+        # no page count here: the top-k pass counts (an extra aggregation costs a column read
+        # per match)
+        spec: dict = {"records": {"cardinality": {"field": "record_id"}}}
         if facets:
             spec.update({n: {"terms": {"field": n, "size": FACET_SIZE}} for n in FACET_NAMES})
         agg = searcher.aggregate(compiled, spec)
@@ -558,16 +626,48 @@ class TantivySearchIndex(SearchIndex):
             for name in FACET_NAMES
             if facets
         }
-        return _Stats(
-            total=round(agg["pages"]["value"] or 0),
-            records=round(agg["records"]["value"] or 0),
-            facets=counts,
-        )
+        return _Stats(records=round(agg["records"]["value"] or 0), facets=counts)
+
+
+def _scope_key(s: Scope) -> tuple:
+    def frozen(values):
+        return None if values is None else tuple(sorted(values))
+
+    return (s.all_departments, frozen(s.departments), frozen(s.campuses), s.max_confidentiality,
+            frozen(s.denied_tags), frozen(s.granted_record_ids), frozen(s.allowed_categories),
+            s.include_sealed)
+
+
+class _StatsCache:
+    """Facets and the record estimate per (query, scope, index generation), so paging through
+    one result (same query, same scope, next offset) skips the aggregation pass. Entries also
+    expire after ``TTL`` seconds: a reader may reload a commit a moment after meta.json
+    changes, and an entry computed in that moment must not live on."""
+
+    TTL = 30.0
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple, tuple[float, _Stats]] = OrderedDict()
+
+    def get(self, key: tuple) -> _Stats | None:
+        entry = self._entries.get(key) if self.size else None
+        if entry is None or _time.monotonic() - entry[0] > self.TTL:
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, key: tuple, stats: _Stats) -> _Stats:
+        if self.size:
+            self._entries[key] = (_time.monotonic(), stats)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return stats
 
 
 @dataclass(slots=True)
 class _Stats:
-    total: int
     records: int  # HyperLogLog estimate
     facets: dict[str, list[tuple[str, int]]]
 

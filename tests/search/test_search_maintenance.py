@@ -172,3 +172,34 @@ def test_factory_opens_the_configured_backend(tmp_path: Path):
         open_search_index(Settings(home=tmp_path, search_backend="elasticsearch"))
     with pytest.raises(ValueError, match="未知的检索后端"):
         open_search_index(Settings(home=tmp_path, search_backend="whoosh"))
+
+
+def test_facets_are_cached_for_paging_and_refreshed_by_a_commit(tmp_path):
+    index = TantivySearchIndex(tmp_path / "idx", heap_size=15_000_000)
+    index.add([page(rid, rid, 1, "肺炎") for rid in range(1, 6)])
+    index.commit()
+    first = index.search("肺炎", ALL, limit=2)
+    calls = []
+    aggregate = index._aggregate
+    index._aggregate = lambda *a, **k: calls.append(1) or aggregate(*a, **k)
+    second = index.search("肺炎", ALL, limit=2, offset=2)  # the next page: from the cache
+    assert calls == [] and second.facets == first.facets
+    assert [r.record_id for r in second.records] != [r.record_id for r in first.records]
+    index.add([page(9, 9, 1, "肺炎")])
+    index.commit()
+    third = index.search("肺炎", ALL, limit=2)  # a new generation: counted again
+    assert calls == [1] and dict(third.facets["department"])["XNK"] == 6
+    index.close()
+
+
+def test_facet_cache_off(tmp_path):
+    index = TantivySearchIndex(tmp_path / "idx", heap_size=15_000_000, stats_cache_size=0)
+    index.add([page(1, 1, 1, "肺炎")])
+    index.commit()
+    calls = []
+    aggregate = index._aggregate
+    index._aggregate = lambda *a, **k: calls.append(1) or aggregate(*a, **k)
+    index.search("肺炎", ALL)
+    index.search("肺炎", ALL)
+    assert calls == [1, 1]
+    index.close()

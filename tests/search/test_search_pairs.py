@@ -1,15 +1,13 @@
-"""The Han bigram field must answer exactly what the unigram phrase answers."""
+"""The word-pair fields must answer exactly what the unigram phrase answers."""
 from __future__ import annotations
+
+import itertools
+import random
+import re
 
 import pytest
 
-from bingan.search.analysis import (
-    _HAN_RANGES,
-    analyze,
-    bigrams,
-    han_bigram_values,
-    is_han_run,
-)
+from bingan.search.analysis import _HAN_RANGES, HAN_RE, analyze, pair_tokens, word_pair_values
 from bingan.search.port import PageDoc, Scope
 from bingan.search.tantivy_index import TantivySearchIndex
 
@@ -21,39 +19,78 @@ TEXTS = {
     5: "病3级肺\x1f炎",  # U+001F is a token for tantivy (not whitespace in Rust's \s)
     6: "阿司匹林\u3000100mg\t阿司\u2003匹林",  # ideographic / em space are skipped
     7: "糖尿病",
+    8: "行 PCI 术后，胸部Ｘ线示",  # mixed words with OCR spaces and a full-width letter
+    9: "病3，级 HbA1c 8.5%",  # a comma inside the mixed word; two ASCII words in a row
+    10: "c t18 病",  # c_t18_ must not equal ct_18_
 }
 
 
-def test_values_are_runs_of_overlapping_bigrams():
-    assert han_bigram_values("糖 尿病，肾病") == ["糖尿 尿病", "肾病"]
-    assert han_bigram_values("病3级") == []
-    assert han_bigram_values("肺\x1f炎") == []
-    assert han_bigram_values("冠状动脉\r\n粥样") == ["冠状 状动 动脉", "粥样"]
-    assert han_bigram_values("\U00020000\U00020001") == ["\U00020000\U00020001"]
+def test_values_are_runs_of_overlapping_pairs():
+    assert word_pair_values("糖 尿病，肾病") == ["糖尿 尿病", "肾病"]
+    assert word_pair_values("病3级") == ["病3_ 3_级"]
+    assert word_pair_values("行PCI术，胸部X线") == ["行pci_ pci_术", "胸部 部x_ x_线"]
+    assert word_pair_values("肺\x1f炎") == []
+    assert word_pair_values("冠状动脉\r\n粥样") == ["冠状 状动 动脉", "粥样"]
+    assert word_pair_values("\U00020000\U00020001") == ["\U00020000\U00020001"]
+    assert word_pair_values("3.级 0.1g口服") == ["级0.1g_ 0.1g_口 口服"]  # "3." then a mark
 
 
 def test_query_side_routing():
-    assert is_han_run(("糖", "尿")) and bigrams(("糖", "尿", "病")) == ["糖尿", "尿病"]
-    assert not is_han_run(("肺",))
-    assert not is_han_run(("病", "3", "级"))
-    assert not is_han_run(("β", "受"))
+    assert pair_tokens(("糖", "尿", "病")) == ["糖尿", "尿病"]
+    assert pair_tokens(("病", "3", "级")) == ["病3_", "3_级"]
+    assert pair_tokens(("ct", "18")) == ["ct_18_"]
+    assert pair_tokens(("肺",)) is None
+    assert pair_tokens(("糖", ",", "肾")) is None  # punctuation: unigram phrase
+    assert pair_tokens(("β", "受")) is None
 
 
 def test_every_han_character_is_its_own_unchanged_token():
-    # the bigram field is built in Python from raw characters; it agrees with the unigram
-    # field only if the analyser (lowercase, ascii_fold) leaves every Han character alone
+    # pairs are cut in Python from raw characters; they agree with the unigram field only if
+    # the analyser (lowercase, ascii_fold) leaves every Han character alone
     chars = [chr(cp) for lo, hi in _HAN_RANGES for cp in range(lo, hi + 1)]
     assert analyze(" ".join(chars)) == chars
 
 
+def _pairs_from_tantivy_tokens(text: str) -> list[str]:
+    """The specification: runs of word tokens in tantivy's own token stream, paired."""
+    values, words = [], []
+    for tok in [*analyze(text), ","]:
+        if len(tok) == 1 and HAN_RE.match(tok):
+            words.append(tok)
+        elif re.fullmatch(r"[a-z0-9]+(?:\.[a-z0-9]+)*", tok):
+            words.append(tok + "_")
+        else:
+            if len(words) > 1:
+                values.append(" ".join(a + b for a, b in itertools.pairwise(words)))
+            words = []
+    return values
+
+
+ALPHABET = (
+    list("病级肺炎糖尿") + list("abcXYZ0123") + [".", "．", " ", "\u3000", "\t", "\r", "\n", "，", ",", "_",
+    "\x1f", "Ｃ", "７", "\u212a", "İ", "β", "%", "\U00020001", "①", "ß", "⑴", "é", "。"]
+)
+
+
+def test_python_pairs_equal_pairs_of_tantivy_tokens():
+    rng = random.Random(5)
+    for _ in range(3000):
+        text = "".join(rng.choices(ALPHABET, k=rng.randint(0, 14)))
+        assert word_pair_values(text) == _pairs_from_tantivy_tokens(text), repr(text)
+
+
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    idx = TantivySearchIndex(tmp_path_factory.mktemp("bigrams") / "index", heap_size=15_000_000)
+    idx = TantivySearchIndex(tmp_path_factory.mktemp("pairs") / "index", heap_size=15_000_000)
     idx.add(
         PageDoc(record_id=n, record_number=f"{n:07d}", stay=1, document_id=n, version_id=n,
                 page=1, text=text)
         for n, text in TEXTS.items()
     )
+    idx.add([
+        PageDoc(record_id=20, record_number="0000020", stay=1, document_id=20, version_id=20, page=1,
+                text="", diagnosis_names=["慢性阻塞性肺疾病", "急性加重期高血压病3级"]),
+    ])
     idx.commit()
     yield idx
     idx.close()
@@ -77,8 +114,21 @@ def found(index: TantivySearchIndex, query: str) -> set[int]:
         ("阿司匹林", {6}),
         ("林阿", set()),
         ("级肺", {5}),
-        ("NOT 尿病", {3, 4, 5, 6}),
+        ("病3级", {5}),
+        ("3级肺", {5}),
+        ("级肺炎", set()),
+        ("行PCI术", {8}),
+        ("PCI术后", {8}),
+        ("胸部X线", {8}),
+        ("hba1c 8.5", {9}),
+        ('"HbA1c 8.5"', {9}),
+        ('"c t18"', {10}),
+        ('"ct 18"', set()),
+        ("NOT 尿病", {3, 4, 5, 6, 8, 9, 10, 20}),
+        ("诊断:阻塞性肺疾病", {20}),
+        ("诊断:肺疾病急性", set()),  # two names of one record never join
+        ("诊断:病3级", {20}),
     ],
 )
-def test_bigram_queries_respect_run_boundaries(index, query, expected):
+def test_pair_queries_respect_run_boundaries(index, query, expected):
     assert found(index, query) == expected
