@@ -28,6 +28,13 @@ def test_search_for_a_two_character_term_groups_by_record_within_scope(client_fo
     assert not any(number in page.text for number in hidden)
 
 
+def test_search_facets_show_names_not_codes(client_for):
+    page = client_for("archivist").get("/search", params={"q": "肺炎"}).text
+    facets = page.split('class="facets', 1)[1].split("</aside>", 1)[0]
+    assert "入院记录（" in facets and "普通（" in facets
+    assert "C02（" not in facets and "normal（" not in facets
+
+
 def test_search_query_errors_are_explained(client_for):
     page = client_for("archivist").get("/search", params={"q": '"肺炎'})
     assert page.status_code == 200 and 'id="search-error"' in page.text

@@ -3,12 +3,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from fastapi import Request
+from sqlalchemy.orm import Session
 
 from bingan.access.policy import scope_for
 from bingan.search.port import SearchIndex, SearchResult
 from bingan.search.query import QueryError
+from bingan.storage.models import Category, Department
 from bingan.web.deps import Ctx
+
+RECORD_KIND_NAMES = {"normal": "普通", "death": "死亡", "special": "特殊"}
 
 # form field -> query-language field
 STRUCTURED = {
@@ -69,3 +74,18 @@ def run_search(
         return None, str(error)
     ctx.audit("search", object_type="search", detail={"检索式": query[:200], "命中病案": result.total_records})
     return result, ""
+
+
+def facet_names(session: Session, result: SearchResult | None) -> dict[str, dict[str, str]]:
+    """Display names of the facet values the index stores as codes (category, department, kind)."""
+    if result is None:
+        return {}
+    categories = {v for v, _ in result.facets.get("category", [])}
+    departments = {v for v, _ in result.facets.get("department", [])}
+    names = sa.select(Category.code, Category.name).where(Category.code.in_(categories))
+    departments_named = sa.select(Department.code, Department.name).where(Department.code.in_(departments))
+    return {
+        "category": dict(session.execute(names).tuples().all()),
+        "department": dict(session.execute(departments_named).tuples().all()),
+        "record_kind": RECORD_KIND_NAMES,
+    }

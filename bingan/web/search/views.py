@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from bingan.web.deps import Ctx, permission
 from bingan.web.personal import service as personal
 from bingan.web.render import page
-from bingan.web.search.service import STRUCTURED, SearchForm, run_search
+from bingan.web.search.service import STRUCTURED, SearchForm, facet_names, run_search
 
 router = APIRouter(include_in_schema=False)
 FACET_LABELS = {"category": "病案分类", "department": "科室", "year": "出院年份", "record_kind": "病案类型"}
@@ -27,4 +27,5 @@ def search_page(request: Request, ctx: Ctx = permission("search.use")) -> Respon
     template = "search/_results.html" if request.headers.get("hx-request") else "search/search.html"
     return page(request, template, ctx, form=form, result=result, error=error, sort=sort,
                 sort_choices=personal.SORT_CHOICES, structured=STRUCTURED, facet_labels=FACET_LABELS,
-                facet_fields=FACET_FIELDS, base_query=urlencode(params), pages=pages, per_page=prefs.per_page)
+                facet_fields=FACET_FIELDS, facet_names=facet_names(ctx.session, result), base_query=urlencode(params),
+                pages=pages, per_page=prefs.per_page)
