@@ -45,7 +45,7 @@ def test_record_page_groups_documents_and_records_history(client_for, world, web
     record = world.records["normal"]
     page = clinician.get(f"/records/{record.id}")
     assert page.status_code == 200
-    assert "首页摘要" in page.text and "入院记录" in page.text and "🖥 采集" in page.text
+    assert "首页摘要" in page.text and "入院记录" in page.text and ">电子<" in page.text
     assert record.record_number in clinician.get("/history").text
     assert ("u_clinician", "view") in _actions(web_engine)
 
