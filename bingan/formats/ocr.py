@@ -51,6 +51,14 @@ class _Line:
     y1: float
 
 
+def det_max_side() -> int:
+    """BINGAN_OCR_DET_MAX_SIDE overrides DET_MAX_SIDE (e.g. 1600 for very small print)."""
+    try:
+        return max(320, int(os.environ.get("BINGAN_OCR_DET_MAX_SIDE", DET_MAX_SIDE)))
+    except ValueError:
+        return DET_MAX_SIDE
+
+
 def threads() -> int:
     try:
         return max(1, int(os.environ.get("BINGAN_OCR_THREADS", "2")))
@@ -112,7 +120,7 @@ def _get_engine() -> object | None:
                     "Global.log_level": "error",
                     "Global.max_side_len": MAX_SIDE,
                     "Det.limit_type": "max",
-                    "Det.limit_side_len": DET_MAX_SIDE,
+                    "Det.limit_side_len": det_max_side(),
                     "EngineConfig.onnxruntime.intra_op_num_threads": threads(),
                     "EngineConfig.onnxruntime.inter_op_num_threads": 1,
                 })
