@@ -99,3 +99,30 @@ def test_writer_killed_at_random_leaves_only_collectable_temp_files(tmp_path: Pa
     assert store.scan_orphan_temp() == []
     assert_consistent(store)
     assert time.monotonic() - started < 60
+
+
+def test_interrupted_commit_stays_debris_after_the_same_content_commits_elsewhere(tmp_path: Path) -> None:
+    """Killed after moving key and body into record A, before the pointer; later the same bytes
+    are stored for record B. A's copy is still uncommitted debris, not a committed blob."""
+    import io
+    import json
+    from datetime import date
+
+    from bingan.storage.blobs.port import Placement
+
+    store = open_blob_store(settings(tmp_path))
+    assert isinstance(store, LocalBlobStore)
+    data = b"same scan sent for two records"
+    first = store.put(io.BytesIO(data), Placement("本院", "ZYA", 1, date(2024, 5, 1), "a.pdf"))
+    volume = next(v for v in store.volumes if str(v.path) == first.volume)
+    # The state a SIGKILL between the renames and the pointer leaves behind:
+    volume.pointer(first.sha256).unlink()
+    (volume.tmp / "crash.intent").write_text(json.dumps({"blob": first.location, "sha256": first.sha256}))
+    second = store.put(io.BytesIO(data), Placement("本院", "ZYB", 1, date(2024, 6, 1), "b.pdf"))
+    assert second.location != first.location and not second.deduplicated
+    debris = set(store.scan_orphan_temp())
+    blob_a = volume.path / first.location
+    assert {str(blob_a), str(blob_a.with_suffix(".key"))} <= debris
+    store.collect_orphan_temp(min_age_seconds=0)
+    assert not blob_a.exists() and store.exists(first.sha256)
+    store.check(first.sha256)

@@ -455,7 +455,9 @@ def _intent_targets(volume: Volume, intent: Path) -> list[Path]:
         sha, blob = plan["sha256"], volume.path / plan["blob"]
     except (ValueError, KeyError, FileNotFoundError):
         return []
-    if volume.pointer(sha).exists():
+    # Committed only if the pointer names these very files: a later put of the same content
+    # into another record directory commits its own copy and leaves ours orphaned.
+    if _read_text(volume.pointer(sha)) == plan["blob"]:
         return []
     return [p for p in (blob.with_suffix(".key"), blob) if p.exists()]
 
