@@ -46,6 +46,7 @@ from bingan.search.analysis import (
     is_identifier,
     keyword,
     normalize,
+    pair_cover,
     pair_tokens,
     token_pattern,
     word_pair_values,
@@ -71,7 +72,7 @@ PAGES_PER_GROUP_GUESS = 20
 HITS_PER_RECORD = 3
 FACET_SIZE = 50
 ACCESS_LEVELS = 10  # confidentiality levels 0..9 are expressible in access terms (policy uses 0..3)
-ACCESS_TERM_SET_OVER = 64  # more access terms than this: one term-set bitset instead of a union
+ACCESS_UNION_MAX = 64  # more access terms than this: one term-set bitset instead of a union
 SEP = "\x1f"  # inside access terms: cannot occur in department/campus codes
 
 Occur = tantivy.Occur
@@ -200,7 +201,12 @@ class _Compiler:
     def __init__(self, schema: tantivy.Schema) -> None:
         self.schema = schema
 
-    def compile(self, node: q.Node) -> tantivy.Query:
+    def compile(self, node: q.Node, scope: tantivy.Query | None = None) -> tantivy.Query:
+        """``scope`` (the permission filter) is pushed into every OR branch: a union is walked
+        in full whatever it is intersected with, so ``(A OR B) AND scope`` evaluates A's and B's
+        phrases on every page, while ``(A AND scope) OR (B AND scope)`` lets the filter's bitset
+        drive each branch (measured at 1 M pages: 发热 OR 双肺呼吸音粗 top-400 pass 47 → 25 ms,
+        aggregation 42 → 23 ms). Scores are unchanged: the filter scores 0."""
         if isinstance(node, q.MatchAll):
             return tantivy.Query.all_query()
         if isinstance(node, q.Term):
@@ -208,19 +214,28 @@ class _Compiler:
         if isinstance(node, q.Range):
             return self.range(node)
         if isinstance(node, q.Not):
-            return self.boolean([], [node.child])
+            return self.boolean([], [node.child], scope)
         if isinstance(node, q.Or):
             return tantivy.Query.boolean_query(
-                [(Occur.Should, self.compile(child)) for child in node.children]
+                [(Occur.Should, self.branch(child, scope)) for child in node.children]
             )
         positive = [c for c in node.children if not isinstance(c, q.Not)]
         negative = [c.child for c in node.children if isinstance(c, q.Not)]
-        return self.boolean(positive, negative)
+        return self.boolean(positive, negative, scope)
 
-    def boolean(self, positive: list[q.Node], negative: list[q.Node]) -> tantivy.Query:
-        clauses = [(Occur.Must, self.compile(c)) for c in positive]
+    def branch(self, node: q.Node, scope: tantivy.Query | None) -> tantivy.Query:
+        compiled = self.compile(node, scope)
+        if scope is None or isinstance(node, q.Or):  # a nested OR filtered its own branches
+            return compiled
+        return tantivy.Query.boolean_query([(Occur.Must, compiled), (Occur.Must, scope)])
+
+    def boolean(
+        self, positive: list[q.Node], negative: list[q.Node], scope: tantivy.Query | None = None
+    ) -> tantivy.Query:
+        clauses = [(Occur.Must, self.compile(c, scope)) for c in positive]
         if not clauses:  # a pure negation means "everything else in scope"
             clauses.append((Occur.Must, tantivy.Query.all_query()))
+        # excluded subtrees are only tested on candidates: no filter needed inside them
         clauses += [(Occur.MustNot, self.compile(c)) for c in negative]
         return tantivy.Query.boolean_query(clauses)
 
@@ -234,9 +249,11 @@ class _Compiler:
         a pair term or a phrase of pairs, far fewer and shorter postings than the unigram
         phrase; single tokens and anything with punctuation are the unigram phrase."""
         pairs = pair_tokens(tokens)
-        if pairs:
-            return self.phrase(pairs_field, tuple(pairs))
-        return self.phrase(field, tokens)
+        if not pairs:
+            return self.phrase(field, tokens)
+        if len(pairs) == 1:
+            return self.exact(pairs_field, pairs[0])
+        return tantivy.Query.phrase_query(self.schema, pairs_field, pair_cover(pairs))
 
     def exact(self, field: str, value: str) -> tantivy.Query:
         return tantivy.Query.term_query(self.schema, field, value)
@@ -290,18 +307,16 @@ class _Compiler:
         )
 
     def scope(self, s: Scope) -> tantivy.Query:
-        """The permission filter as clauses of the query (never a post-filter): a flat union
-        of access terms (plus granted records with their own level/sealed terms), then the
-        rarely used tag and category clauses."""
-        visible = [(Occur.Should, q) for q in self.access_union(scope_access_terms(s))]
+        """The permission filter as clauses of the query (never a post-filter): the access
+        terms the scope admits (plus granted records with their own level/sealed terms), then
+        the rarely used tag and category clauses."""
+        visible = [(Occur.Should, self.access(scope_access_terms(s)))]
         if s.granted_record_ids:
             granted = tantivy.Query.boolean_query([
                 (Occur.Must, self.any_of("record_id", sorted(s.granted_record_ids))),
-                (Occur.Must, self.any_of("access", scope_access_terms(s, org=False))),
+                (Occur.Must, self.access(scope_access_terms(s, org=False))),
             ])
             visible.append((Occur.Should, granted))
-        if not visible:
-            return tantivy.Query.empty_query()
         must = [(Occur.Must, tantivy.Query.boolean_query(visible))]
         if s.allowed_categories is not None:
             must.append((Occur.Must, self.any_of("category", sorted(s.allowed_categories))))
@@ -309,12 +324,19 @@ class _Compiler:
             must.append((Occur.MustNot, self.any_of("tags", sorted(s.denied_tags))))
         return tantivy.Query.const_score_query(tantivy.Query.boolean_query(must), 0.0)
 
-    def access_union(self, terms: list[str]) -> list[tantivy.Query]:
-        """Term queries to be OR-ed directly into the scope (one flat union), or a single
-        term-set for very wide scopes."""
-        if len(terms) > ACCESS_TERM_SET_OVER:
-            return [tantivy.Query.term_set_query(self.schema, "access", terms)]
-        return [self.exact("access", t) for t in terms]
+    def access(self, terms: list[str]) -> tantivy.Query:
+        """A union of term queries (seekable, no setup). Measured at 1 M pages, whole
+        ``search()`` per query, interleaved, CPU p50/p95: union 15.7 / 42.7 ms, term-set
+        bitset 17.5 / 47.3 ms (the bitset is rebuilt for every use, and the filter is used
+        once per OR branch and per pass); schema 2's nested clauses cost twice the union in
+        the top-k pass. Very wide scopes (hundreds of terms) use the term set."""
+        if not terms:
+            return tantivy.Query.empty_query()
+        if len(terms) > ACCESS_UNION_MAX:
+            return tantivy.Query.term_set_query(self.schema, "access", terms)
+        if len(terms) == 1:
+            return self.exact("access", terms[0])
+        return self.either(*(self.exact("access", t) for t in terms))
 
     def any_of(self, field: str, values: list) -> tantivy.Query:
         """A few values: a union of term scorers (seekable, cost ∝ candidates). Many values
@@ -504,10 +526,9 @@ class TantivySearchIndex(SearchIndex):
 
     def compile(self, query: str, scope: Scope) -> tuple[tantivy.Query, q.ParsedQuery]:
         parsed = q.parse(query)
-        user = self._compiler.compile(parsed.root)
-        scoped = tantivy.Query.boolean_query(
-            [(Occur.Must, user), (Occur.Must, self._compiler.scope(scope))]
-        )
+        scope_q = self._compiler.scope(scope)
+        user = self._compiler.compile(parsed.root, scope_q)
+        scoped = tantivy.Query.boolean_query([(Occur.Must, user), (Occur.Must, scope_q)])
         return scoped, parsed
 
     def search(

@@ -7,7 +7,15 @@ import re
 
 import pytest
 
-from bingan.search.analysis import _HAN_RANGES, HAN_RE, analyze, pair_tokens, word_pair_values
+from bingan.search.analysis import (
+    _HAN_RANGES,
+    HAN_RE,
+    RUN_END,
+    analyze,
+    pair_cover,
+    pair_tokens,
+    word_pair_values,
+)
 from bingan.search.port import PageDoc, Scope
 from bingan.search.tantivy_index import TantivySearchIndex
 
@@ -22,17 +30,29 @@ TEXTS = {
     8: "行 PCI 术后，胸部Ｘ线示",  # mixed words with OCR spaces and a full-width letter
     9: "病3，级 HbA1c 8.5%",  # a comma inside the mixed word; two ASCII words in a row
     10: "c t18 病",  # c_t18_ must not equal ct_18_
+    11: "甲乙，丙丁",  # every-other-pair phrases must not jump from one run to the next
+    12: "甲乙丙丁戊己",
 }
 
 
+def runs(*values: str) -> list[str]:
+    return [v + RUN_END for v in values]
+
+
 def test_values_are_runs_of_overlapping_pairs():
-    assert word_pair_values("糖 尿病，肾病") == ["糖尿 尿病", "肾病"]
-    assert word_pair_values("病3级") == ["病3_ 3_级"]
-    assert word_pair_values("行PCI术，胸部X线") == ["行pci_ pci_术", "胸部 部x_ x_线"]
+    assert word_pair_values("糖 尿病，肾病") == runs("糖尿 尿病", "肾病")
+    assert word_pair_values("病3级") == runs("病3_ 3_级")
+    assert word_pair_values("行PCI术，胸部X线") == runs("行pci_ pci_术", "胸部 部x_ x_线")
     assert word_pair_values("肺\x1f炎") == []
-    assert word_pair_values("冠状动脉\r\n粥样") == ["冠状 状动 动脉", "粥样"]
-    assert word_pair_values("\U00020000\U00020001") == ["\U00020000\U00020001"]
-    assert word_pair_values("3.级 0.1g口服") == ["级0.1g_ 0.1g_口 口服"]  # "3." then a mark
+    assert word_pair_values("冠状动脉\r\n粥样") == runs("冠状 状动 动脉", "粥样")
+    assert word_pair_values("\U00020000\U00020001") == runs("\U00020000\U00020001")
+    assert word_pair_values("3.级 0.1g口服") == runs("级0.1g_ 0.1g_口 口服")  # "3." then a mark
+
+
+def test_phrase_cover_takes_every_other_pair_and_the_last():
+    assert pair_cover(["甲乙", "乙丙"]) == [(0, "甲乙"), (1, "乙丙")]
+    assert pair_cover(list("abcde")) == [(0, "a"), (2, "c"), (4, "e")]
+    assert pair_cover(list("abcdef")) == [(0, "a"), (2, "c"), (4, "e"), (5, "f")]
 
 
 def test_query_side_routing():
@@ -61,7 +81,7 @@ def _pairs_from_tantivy_tokens(text: str) -> list[str]:
             words.append(tok + "_")
         else:
             if len(words) > 1:
-                values.append(" ".join(a + b for a, b in itertools.pairwise(words)))
+                values.append(" ".join(a + b for a, b in itertools.pairwise(words)) + RUN_END)
             words = []
     return values
 
@@ -124,10 +144,17 @@ def found(index: TantivySearchIndex, query: str) -> set[int]:
         ('"HbA1c 8.5"', {9}),
         ('"c t18"', {10}),
         ('"ct 18"', set()),
-        ("NOT 尿病", {3, 4, 5, 6, 8, 9, 10, 20}),
+        ("NOT 尿病", {3, 4, 5, 6, 8, 9, 10, 11, 12, 20}),
+        ("甲乙丙丁", {12}),
+        ("乙丙丁戊己", {12}),
+        ("甲乙丙丁戊己", {12}),
+        ("甲乙丙", {12}),
         ("诊断:阻塞性肺疾病", {20}),
         ("诊断:肺疾病急性", set()),  # two names of one record never join
         ("诊断:病3级", {20}),
+        ("诊断:慢性阻塞性肺疾病", {20}),
+        ("诊断:疾病急性加重期", set()),
+        ("诊断:急性加重期高血压病3级", {20}),
     ],
 )
 def test_pair_queries_respect_run_boundaries(index, query, expected):
