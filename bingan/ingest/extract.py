@@ -31,8 +31,12 @@ def text_hash(text: str) -> str:
 
 def extract(path: Path, media_type: str, *, image_hash_dpi: float = 12, ocr: bool | str = "auto",
             hash_text_pages: bool = False) -> Extracted:
-    """Raise FormatError (Chinese message) for a file we cannot read: a permanent failure."""
-    with open_document(path, media_type) as doc:
+    """Raise FormatError (Chinese message) for a file we cannot read: a permanent failure.
+
+    Parsing runs guarded (a forked child with a deadline and a memory cap): one hostile file
+    must not hang or exhaust the worker that serves everyone else's documents.
+    """
+    with open_document(path, media_type, guarded=True) as doc:
         texts = doc.page_texts(ocr=ocr)
         pages = [
             PageFacts(
