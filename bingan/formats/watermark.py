@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import math
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -246,14 +247,30 @@ def extract_invisible(suspect: Image.Image | np.ndarray, original: Image.Image |
     """Recover the payload from a photo, screenshot or copy of a served page.
 
     ``original`` is the archived page as rendered for serving. Pages with content align by
-    features (crops, rescaling, perspective); a blank page has no features, so it is assumed to
-    fill the suspect image (JPEG and rescaling work, crops and photos do not).
+    features (crops, rescaling, perspective). A blank page has none: it is first assumed to fill
+    the suspect image (JPEG, rescaling), then aligned by the page's outline in a photo, then by
+    the mark's own cell lattice (crops at any scale in SYNC_SCALES).
     """
     reference = _grey(original).astype(np.uint8)
     grey = _grey(suspect).astype(np.uint8)
     homography, inliers = _homography(grey, reference)
-    if homography is None or inliers < 12:
-        return _decode(*_flatten(_stretch(grey, reference.shape), reference), 0)
+    if homography is not None and inliers >= 12:
+        return _refined(grey, reference, homography, inliers)
+    best = _decode(*_flatten(_stretch(grey, reference.shape), reference), 0)
+    if best.payload is not None and best.confidence > CLEAR:
+        return best
+    # Nothing to align on (a blank page): the page outline in a photo, then the mark's own lattice.
+    for candidate in _sync_candidates(grey, reference.shape):
+        extraction = _refined(grey, reference, candidate, 0)
+        if _rank(extraction) > _rank(best):
+            best = extraction
+        if best.payload is not None:
+            break
+    return best
+
+
+def _refined(grey: np.ndarray, reference: np.ndarray, homography: np.ndarray, inliers: int) -> Extraction:
+    """Decode at this alignment, re-aligning on the mark itself while the result is unclear."""
     best = None
     for _ in range(1 + REFINE_ROUNDS):
         flat, usable = _flatten(_warp(grey, homography, reference.shape), reference)
@@ -422,6 +439,210 @@ def _inliers(residual: np.ndarray, usable: np.ndarray) -> np.ndarray:
     spread = 1.4826 * float(np.median(np.abs(sample))) if sample.size else 0.0
     outliers = (np.abs(residual) > max(OUTLIER_LEVEL, OUTLIER_SPREADS * spread)).astype(np.uint8)
     return (cv2.dilate(outliers, np.ones((7, 7), np.uint8)) == 0).astype(np.float32)
+
+
+# --- invisible: alignment without features (blank pages) -------------------------------------
+#
+# The mark's layout is fixed: cell (r, c) always carries code bit owner[r, c] times chip[r, c].
+# Whatever the payload, at the right alignment the cells of one bit agree once multiplied by their
+# chips, so the energy of the per-bit sums, Σ_b (Σ_c∈b chip·v)², far exceeds its expectation
+# without a mark (Σ v²). That ratio needs no payload, so it can score every scale and offset.
+
+SYNC_SCALES = (0.6, 1.5)  # suspect pixels per original pixel searched when nothing else aligns
+SYNC_STEP = 0.015  # relative scale step of the coarse search (a 32-cell block tolerates ~2 %)
+SYNC_BLOCK = 32  # cells of the suspect's centre scored in the coarse search
+SYNC_CLEAR = 3.0  # ratio at which the coarse search stops (no mark: ≈ 1, rarely above 1.8)
+SYNC_PIXELS = 8.0  # the search runs on a copy reduced to about this many pixels per cell
+PAGE_SHARE = 0.2  # a page outline must cover at least this share of a photo
+
+
+def _sync_candidates(grey: np.ndarray, shape: tuple[int, ...]) -> Iterator[np.ndarray]:
+    """Homographies (suspect → original) worth decoding at, cheapest first; lazily, since the
+    lattice search costs seconds and a photo's outline usually suffices."""
+    quad = _page_quad(grey)
+    if quad is not None:
+        height, width = shape[:2]
+        corners = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+        yield cv2.getPerspectiveTransform(quad, corners)
+    lattice = _lattice_search(grey, shape)
+    if lattice is not None:
+        yield lattice
+
+
+def _page_quad(grey: np.ndarray) -> np.ndarray | None:
+    """The four corners of a bright page on a darker surround (a photo of the screen), if any."""
+    small = _fit_width(grey, 800)
+    factor = grey.shape[1] / small.shape[1]
+    _, binary = cv2.threshold(cv2.GaussianBlur(small, (5, 5), 0), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    outline = max(contours, key=cv2.contourArea)
+    if cv2.contourArea(outline) < PAGE_SHARE * small.size:
+        return None
+    quad = cv2.approxPolyDP(outline, 0.02 * cv2.arcLength(outline, True), True).reshape(-1, 2)
+    if len(quad) != 4:
+        return None
+    frame = np.float32([[0, 0], [small.shape[1] - 1, 0], [small.shape[1] - 1, small.shape[0] - 1],
+                        [0, small.shape[0] - 1]])
+    ordered = _order_corners(quad.astype(np.float32))
+    if np.abs(ordered - frame).max() < 3:  # the page fills the picture: the full-frame decode covered it
+        return None
+    return _sharpen_corners(grey, ordered * factor)
+
+
+def _order_corners(points: np.ndarray) -> np.ndarray:
+    """Top-left, top-right, bottom-right, bottom-left."""
+    total, difference = points.sum(axis=1), points[:, 0] - points[:, 1]
+    return np.float32([points[total.argmin()], points[difference.argmax()], points[total.argmax()],
+                       points[difference.argmin()]])
+
+
+def _sharpen_corners(grey: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """Each side re-fitted as a line through its edge pixels: polygon corners are off by pixels."""
+    edges = cv2.Canny(cv2.GaussianBlur(grey, (5, 5), 0), 30, 90)
+    ys, xs = np.nonzero(edges)
+    points = np.stack([xs, ys], axis=1).astype(np.float32)
+    lines = []
+    for start, end in zip(corners, np.roll(corners, -1, axis=0), strict=True):
+        direction = (end - start) / (np.linalg.norm(end - start) + 1e-9)
+        normal = np.float32([-direction[1], direction[0]])
+        along = (points - start) @ direction
+        near = (np.abs((points - start) @ normal) < 6) & (along > 0.1 * np.linalg.norm(end - start)) \
+            & (along < 0.9 * np.linalg.norm(end - start))
+        if near.sum() < 20:
+            return corners
+        vx, vy, x0, y0 = cv2.fitLine(points[near], cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+        lines.append((np.float32([x0, y0]), np.float32([vx, vy])))
+    sharp = [_intersect(lines[i - 1], lines[i]) for i in range(4)]
+    return np.float32(sharp) if all(s is not None for s in sharp) else corners
+
+
+def _intersect(first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray]) -> np.ndarray | None:
+    (p, u), (q, v) = first, second
+    matrix = np.array([[u[0], -v[0]], [u[1], -v[1]]], np.float64)
+    if abs(np.linalg.det(matrix)) < 1e-6:
+        return None
+    t, _ = np.linalg.solve(matrix, (q - p).astype(np.float64))
+    return p + t * u
+
+
+def _lattice_search(grey: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """Scale and offset of the mark's cell lattice in a suspect with no features (a cropped blank page).
+
+    Coarse: scales in steps of SYNC_STEP, half-cell phases, every offset of a central block at once
+    (FFT correlation with each bit's chip map). Fine: the whole suspect around the best coarse fit.
+    """
+    height, width = shape[:2]
+    cells_y = _cells_y(width, height)
+    pitch = np.array([height / cells_y, width / CELLS_X])  # original pixels per cell (y, x)
+    factor = max(1.0, float(pitch.min()) / SYNC_PIXELS)
+    response = _response(grey, factor, pitch / factor)
+    best = None
+    for scale in _scales():
+        found = _coarse(response, pitch * scale / factor, cells_y)
+        if found is not None and (best is None or found[0] > best[0]):
+            best = (found[0], scale, found[1])
+        if best is not None and best[0] > SYNC_CLEAR:
+            break
+    if best is None:
+        return None
+    scale, shift = _fine(response, pitch, factor, cells_y, best[1], best[2])
+    # suspect pixel x (full resolution) ↦ original x / scale + shift
+    return np.array([[1 / scale, 0, shift[1]], [0, 1 / scale, shift[0]], [0, 0, 1]], np.float64)
+
+
+def _scales() -> list[float]:
+    """1 first (a screenshot at 100 %), then outwards alternately."""
+    low, high = (math.log(s) for s in SYNC_SCALES)
+    steps = np.arange(0, max(-low, high) + SYNC_STEP, SYNC_STEP)
+    ordered = [math.exp(sign * step) for step in steps for sign in (1, -1)][1:]
+    return [s for s in ordered if SYNC_SCALES[0] <= s <= SYNC_SCALES[1]]
+
+
+def _response(grey: np.ndarray, factor: float, pitch: np.ndarray) -> np.ndarray:
+    """Matched-filter response of the reduced suspect: local mean removed, overlay and edges left out."""
+    size = (max(1, round(grey.shape[1] / factor)), max(1, round(grey.shape[0] / factor)))
+    image = cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    edges = cv2.morphologyEx(image.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > EDGE_LEVEL
+    steady = (cv2.dilate(edges.astype(np.uint8), np.ones((5, 5), np.uint8)) == 0).astype(np.float32)
+    usable = steady
+    cell = float(pitch.mean())
+    for _ in range(2):  # the overlay biases the first background estimate
+        background = _smooth(image * usable, BACKGROUND * cell) / (_smooth(usable, BACKGROUND * cell) + 1e-6)
+        flat = image - background
+        usable = steady * _inliers(flat, steady)
+    support = _smooth(usable, SMOOTHING * cell)
+    response = _smooth(flat * usable, SMOOTHING * cell) / (support + 1e-6)
+    return np.where(support > 0.3, response, 0).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def _chip_spectra(cells_y: int, block: int) -> np.ndarray:
+    """FFT of each bit's chip map (chip where the cell carries that bit, else 0), padded for a block."""
+    owner, chips = _layout(cells_y)
+    maps = np.zeros((CODE_BITS, cells_y + block, CELLS_X + block), np.float32)
+    rows, cols = np.indices(owner.shape)
+    maps[owner, rows, cols] = chips
+    return np.fft.rfft2(maps)
+
+
+def _coarse(response: np.ndarray, pitch: np.ndarray, cells_y: int) -> tuple[float, np.ndarray] | None:
+    """(ratio, shift of the suspect's lattice origin in original cells) of the best half-cell phase."""
+    rows, cols = (int(n) for n in np.floor(np.array(response.shape) / pitch) - 1)
+    block = (min(SYNC_BLOCK, rows, cells_y), min(SYNC_BLOCK, cols, CELLS_X))
+    if min(block) < 8:
+        return None
+    spectra = _chip_spectra(cells_y, SYNC_BLOCK)
+    top, left = (rows - block[0]) // 2, (cols - block[1]) // 2
+    best = None
+    for phase_y in (0.0, 0.5):
+        for phase_x in (0.0, 0.5):
+            ys = np.rint((np.arange(top, top + block[0]) + phase_y) * pitch[0]).astype(int)
+            xs = np.rint((np.arange(left, left + block[1]) + phase_x) * pitch[1]).astype(int)
+            values = response[np.ix_(ys, xs)]
+            energy = float((values**2).sum())
+            if energy <= 0:
+                continue
+            padded = np.zeros((cells_y + SYNC_BLOCK, CELLS_X + SYNC_BLOCK), np.float32)
+            padded[:block[0], :block[1]] = values
+            sums = np.fft.irfft2(spectra * np.conj(np.fft.rfft2(padded)), s=padded.shape)
+            # only offsets that keep the block inside the original grid
+            ratio = (sums[:, :cells_y - block[0] + 1, :CELLS_X - block[1] + 1] ** 2).sum(axis=0) / energy
+            oy, ox = np.unravel_index(int(ratio.argmax()), ratio.shape)
+            if best is None or ratio[oy, ox] > best[0]:
+                best = (float(ratio[oy, ox]), np.array([oy - top - phase_y, ox - left - phase_x]))
+    return best
+
+
+def _fine(response: np.ndarray, pitch: np.ndarray, factor: float, cells_y: int, scale: float,
+          origin: np.ndarray) -> tuple[float, np.ndarray]:
+    """Scale and shift (original pixels, y x) scored on every cell the suspect covers."""
+    owner, chips = _layout(cells_y)
+    centres = (np.indices(owner.shape).reshape(2, -1).T + 0.5) * pitch  # original pixels (y, x)
+    shift0 = (origin + 0.5) * pitch  # where the suspect's origin sits in the original, plus the rounding
+    best = (-1.0, scale, shift0)
+    for relative in np.linspace(-SYNC_STEP, SYNC_STEP, 11):
+        trial = scale * (1 + relative)
+        for dy in np.linspace(-0.5, 0.5, 5):
+            for dx in np.linspace(-0.5, 0.5, 5):
+                shift = shift0 + np.array([dy, dx]) * pitch
+                ratio = _lattice_ratio(response, (centres - shift) * trial / factor, owner, chips)
+                if ratio > best[0]:
+                    best = (ratio, trial, shift)
+    return best[1], best[2]
+
+
+def _lattice_ratio(response: np.ndarray, points: np.ndarray, owner: np.ndarray, chips: np.ndarray) -> float:
+    """Bit energy over its expectation without a mark, sampling the response at these cell centres."""
+    ys, xs = np.rint(points[:, 0]).astype(int), np.rint(points[:, 1]).astype(int)
+    inside = (ys >= 0) & (ys < response.shape[0]) & (xs >= 0) & (xs < response.shape[1])
+    values = response[ys[inside], xs[inside]] * chips.ravel()[inside]
+    energy = float((values**2).sum())
+    if energy <= 0:
+        return 0.0
+    sums = np.bincount(owner.ravel()[inside], weights=values, minlength=CODE_BITS)
+    return float((sums**2).sum()) / energy
 
 
 # --- invisible: how visible it is ------------------------------------------------------------

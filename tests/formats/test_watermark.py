@@ -90,6 +90,20 @@ def test_works_on_a_pure_white_page_after_jpeg_and_rescale():
         assert wm.extract_invisible(suspect, WHITE).payload == PAYLOAD
 
 
+@pytest.mark.parametrize("attack", [crop_borders, lambda x: jpeg(rescale(crop_borders(x), 0.9), 85), phone_photo],
+                         ids=["crop_10pct", "crop_then_rescale_90", "phone_photo"])
+def test_a_pure_white_page_aligns_on_the_mark_itself(attack):
+    """No features to align on: the page outline (photo) or the mark's own cell lattice (crop)."""
+    marked = jpeg(wm.apply_visible(wm.embed_invisible(WHITE, PAYLOAD), LINES), 80)
+    result = wm.extract_invisible(attack(marked), WHITE)
+    assert result.payload == PAYLOAD
+    assert result.confidence > 3
+
+
+def test_an_unmarked_white_page_yields_no_payload_after_the_lattice_search():
+    assert wm.extract_invisible(crop_borders(jpeg(WHITE)), WHITE).payload is None
+
+
 @pytest.fixture(scope="module")
 def scan() -> Image.Image:
     """A grey, noisy scanned page (recycled paper): the mark is not clipped at white here."""
