@@ -548,22 +548,21 @@ class TantivySearchIndex(SearchIndex):
         # on a second core while this thread scores the top pages: tantivy releases the GIL in
         # both calls, so the two full passes cost about one in wall time on an idle machine.
         # Paging (same query and scope, next offset) finds them in the cache.
-        key = (parsed.root, _scope_key(scope), self._generation()) if facets else None
-        stats = self._stats.get(key) if key else None
-        pending = None
-        if facets and stats is None:
-            pending = _POOL.submit(self._aggregate, searcher, compiled, facets=True)
+        # Without facets the pass still runs (for the record estimate), in parallel as well:
+        # run after the top-k pass it would add its whole cost whenever the matches exceed the
+        # first top-k round; when they do not, it is a small pass wasted.
+        key = (parsed.root, _scope_key(scope), self._generation())
+        stats = self._stats.get(key)
+        pending = None if stats else _POOL.submit(self._aggregate, searcher, compiled, facets=facets)
         groups, total, distinct = self._collect(
             searcher, compiled, sort, need=offset + limit, group=group_by_record
         )
         if pending is not None:
-            stats = self._stats.put(key, pending.result())
+            stats = pending.result()
+            if facets:
+                self._stats.put(key, stats)
         complete = distinct is not None
-        if complete:
-            total_records = distinct
-        else:
-            stats = stats or self._aggregate(searcher, compiled, facets=False)
-            total_records = stats.records
+        total_records = distinct if complete else stats.records
         terms = parsed.highlight_terms()
         records = [
             self._record(searcher, hits, terms)
