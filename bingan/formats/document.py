@@ -22,7 +22,7 @@ import sys
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
@@ -267,6 +267,108 @@ class GuardedBackend:
 
     def close(self) -> None:
         self._worker.close()
+
+
+def open_pooled(path: str | os.PathLike, media_type: str | None = None, limits: guard.Limits | None = None) -> Document:
+    """``open_document(path, guarded=True)`` for a stream of documents (the ingest workers).
+
+    The parsers run in this process's warm pool of guarded children (``guard.shared_pool``)
+    instead of a fork per document: the first text request brings every page's native text,
+    the page count and the metadata back in one round trip, each page under its own deadline.
+    Renders (thumbnails, OCR input) re-open the file in a child, one round trip each. A call
+    that timed out or crashed fails every later call of this document at once, as a guarded
+    document does. Formats the pool does not parse open as ``open_document(guarded=...)``.
+    """
+    limits = limits or guard.Limits.from_env()
+    try:
+        source = Path(path)
+        kind = media_type or kinds.detect(source)
+        if kind not in _GUARDED_KINDS:
+            return open_document(source, kind, guarded=limits)
+        if source.stat().st_size == 0:
+            raise FormatError("文件为空（0 字节）", "zero bytes")
+        return Document(kind, PooledBackend(kind, source, limits), _digest_function(None, source))
+    except FormatError:
+        raise
+    except OSError as exc:
+        raise FormatError("文件无法读取", repr(exc)) from exc
+
+
+class PooledBackend:
+    """A backend whose every call runs in a pooled child that opens the file by path."""
+
+    def __init__(self, kind: str, path: Path, limits: guard.Limits) -> None:
+        self._kind, self._path, self._limits = kind, str(path.resolve()), limits
+        self._texts: list[PageText] | None = None
+        self._metadata: Metadata | None = None
+        self._failure: FormatError | None = None
+
+    def _call(self, fn: Callable[..., T], *args: object) -> T:
+        if self._failure is not None:  # a document that hung once is not given a second chance
+            raise FormatError(self._failure.message, self._failure.detail)
+        try:
+            return guard.shared_pool().call(fn, self._kind, self._path, *args, limits=self._limits)
+        except FormatError as exc:
+            if exc.message in (guard.TIMEOUT_MESSAGE, guard.MEMORY_MESSAGE, guard.CRASH_MESSAGE):
+                self._failure = exc
+            raise
+
+    def _survey(self) -> list[PageText]:
+        if self._texts is None:
+            *texts, self._metadata = self._call(_survey_in_child)
+            self._texts = texts
+        return self._texts
+
+    def page_count(self) -> int:
+        return len(self._survey())
+
+    def native_text(self, number: int) -> PageText:
+        texts = self._survey()
+        if not 1 <= number <= len(texts):
+            raise FormatError(f"页码 {number} 超出范围（共 {len(texts)} 页）", f"page {number}")
+        return texts[number - 1]
+
+    def render(self, number: int, dpi: float | None, width: int | None) -> Image.Image:
+        return self._call(_render_in_child, number, dpi, width)
+
+    def ocr_input(self, number: int) -> tuple[Image.Image, float]:
+        return self._call(_ocr_input_in_child, number)
+
+    def metadata(self) -> Metadata:
+        self._survey()
+        return self._metadata  # type: ignore[return-value]
+
+    def close(self) -> None:
+        pass
+
+
+# Run inside a pooled child (guard.Pool sends them by name): each opens the file itself.
+
+def _survey_in_child(kind: str, path: str) -> Iterator[PageText | Metadata]:
+    """Every page's native text, then the metadata: one item per message, one deadline each."""
+    backend = _backend_for(kind, None, Path(path))
+    try:
+        for number in range(1, backend.page_count() + 1):
+            yield backend.native_text(number)
+        yield backend.metadata()
+    finally:
+        backend.close()
+
+
+def _render_in_child(kind: str, path: str, number: int, dpi: float | None, width: int | None) -> Image.Image:
+    backend = _backend_for(kind, None, Path(path))
+    try:
+        return backend.render(number, dpi, width)
+    finally:
+        backend.close()
+
+
+def _ocr_input_in_child(kind: str, path: str, number: int) -> tuple[Image.Image, float]:
+    backend = _backend_for(kind, None, Path(path))
+    try:
+        return backend.ocr_input(number)
+    finally:
+        backend.close()
 
 
 def _reset_ofd_cache_lock() -> None:

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bingan.formats import detect as kinds
+from bingan.formats import guard
 from bingan.formats.base import FormatError
-from bingan.formats.document import open_document
+from bingan.formats.document import open_pooled
 from bingan.records.documents import PageFacts
 
 # The image hash renders a tiny grey thumbnail: enough to see a stamp or a replaced scan.
@@ -33,10 +34,11 @@ def extract(path: Path, media_type: str, *, image_hash_dpi: float = 12, ocr: boo
             hash_text_pages: bool = False) -> Extracted:
     """Raise FormatError (Chinese message) for a file we cannot read: a permanent failure.
 
-    Parsing runs guarded (a forked child with a deadline and a memory cap): one hostile file
-    must not hang or exhaust the worker that serves everyone else's documents.
+    Parsing runs guarded (a child process with a deadline and a memory cap): one hostile file
+    must not hang or exhaust the worker that serves everyone else's documents. The child is
+    one of the worker's warm pool (``open_pooled``): a born-digital file is one round trip.
     """
-    with open_document(path, media_type, guarded=True) as doc:
+    with open_pooled(path, media_type) as doc:
         texts = doc.page_texts(ocr=ocr)
         pages = [
             PageFacts(
@@ -64,6 +66,11 @@ def _image_hash(doc, number: int, media_type: str, dpi: float) -> str:
     except FormatError:
         return NO_IMAGE  # text-only fallbacks cannot render; the text hash still tells changes
     return hashlib.sha256(image.convert("L").tobytes()).hexdigest()
+
+
+def warm() -> None:
+    """Start a guarded child before the first item (long-lived workers, the benchmark)."""
+    guard.shared_pool().warm()
 
 
 def identify(path: Path) -> str:

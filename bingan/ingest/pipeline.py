@@ -111,6 +111,22 @@ def claim(pipe: Pipeline, item_ids: Iterable[int], states: tuple[str, ...] = ACT
     return got
 
 
+def claim_one(pipe: Pipeline, item_id: int, states: tuple[str, ...] = ACTIVE_ITEM_STATES) -> str | None:
+    """``claim`` of one item that also returns its state (None: someone else holds it)."""
+    now = utcnow()
+    table = CollectedItem.__table__
+    with pipe.engine.begin() as conn:
+        return conn.execute(
+            table.update()
+            .where(table.c.id == item_id, table.c.state.in_(states),
+                   sa.or_(table.c.locked_until.is_(None), table.c.locked_until < now,
+                          table.c.locked_by == pipe.worker_id))
+            .values(locked_until=now + timedelta(seconds=pipe.options.lease_seconds), locked_by=pipe.worker_id,
+                    heartbeat_at=now)
+            .returning(table.c.state)
+        ).scalar_one_or_none()
+
+
 def release(pipe: Pipeline, item_ids: Iterable[int]) -> None:
     table = CollectedItem.__table__
     with pipe.engine.begin() as conn:
@@ -157,32 +173,40 @@ def process_item(pipe: Pipeline, item_id: int, *, index: bool = True) -> str:
     """Walk one item as far as it goes; returns its state ("busy" if another worker holds it).
 
     ``index=False`` stops at "extracted" so a bulk loader can index many items in one commit.
+    The claim reads the state in the same statement, and the step that reaches the stopping
+    state gives the lease up in its own commit: one transaction each instead of three.
     """
-    if not claim(pipe, [item_id]):
+    state = claim_one(pipe, item_id)
+    if state is None:
         return "busy"
+    stop = TERMINAL if index else (*TERMINAL, "extracted")
+    released = False
     try:
         with Heartbeat(pipe, [item_id]):
-            return _walk(pipe, item_id, index)
+            state, released = _walk(pipe, item_id, state, stop)
+            return state
     finally:
-        release(pipe, [item_id])
+        if not released:
+            release(pipe, [item_id])
 
 
-def _walk(pipe: Pipeline, item_id: int, index: bool = True) -> str:
-    state = _state(pipe, item_id)
-    while state not in TERMINAL and (index or state != "extracted"):
+def _walk(pipe: Pipeline, item_id: int, state: str, stop: tuple[str, ...]) -> tuple[str, bool]:
+    """The item's state when it stops, and whether the last step's commit released the lease."""
+    released = False
+    while state not in stop:
         try:
-            state = _step(pipe, item_id, state)
+            state, released = _step(pipe, item_id, state, stop)
         except StepFailure as exc:
-            return _record_failure(pipe, item_id, state, exc)
+            return _record_failure(pipe, item_id, state, exc), False
         except (OperationalError, IntegrityError, OSError, BlobError) as exc:
             log.warning("item %s: transient error in state %s", item_id, state, exc_info=True)
             return _record_failure(pipe, item_id, state, TransientFailure("internal", _transient_reason(exc),
-                                                                          repr(exc)))
+                                                                          repr(exc))), False
         except Exception as exc:
             log.exception("item %s: unexpected error in state %s", item_id, state)
             return _record_failure(pipe, item_id, state, TransientFailure("internal", "内部错误，将自动重试",
-                                                                          repr(exc)))
-    return state
+                                                                          repr(exc))), False
+    return state, released
 
 
 def _transient_reason(exc: Exception) -> str:
@@ -199,27 +223,35 @@ def _state(pipe: Pipeline, item_id: int) -> str:
         return item.state if item else "failed"
 
 
-def _step(pipe: Pipeline, item_id: int, state: str) -> str:
+def _step(pipe: Pipeline, item_id: int, state: str, stop: tuple[str, ...] = ()) -> tuple[str, bool]:
+    """Run the step for ``state``: the next state, and whether its commit released the lease
+    (it does when the next state is in ``stop``, where the walk ends)."""
     if state == "pending":
-        return fetch_step(pipe, item_id)
-    if state == "fetched":
-        return store_step(pipe, item_id)
-    if state == "stored":
-        return extract_step(pipe, item_id)
-    if state == "extracted":
+        state = fetch_step(pipe, item_id, stop)
+    elif state == "fetched":
+        state = store_step(pipe, item_id, stop)
+    elif state == "stored":
+        state = extract_step(pipe, item_id, stop)
+    elif state == "extracted":
         index_items(pipe, [item_id])
-        return _state(pipe, item_id)
-    raise PermanentFailure("state", f"未知的处理状态：{state}")
+        return _state(pipe, item_id), False
+    else:
+        raise PermanentFailure("state", f"未知的处理状态：{state}")
+    return state, state in stop
 
 
 @contextmanager
-def _item(pipe: Pipeline, item_id: int, expected: str) -> Iterator[tuple]:
-    """The item in a transaction, only while it is still ours and in the expected state."""
+def _item(pipe: Pipeline, item_id: int, expected: str, stop: tuple[str, ...] = ()) -> Iterator[tuple]:
+    """The item in a transaction, only while it is still ours and in the expected state.
+
+    If the step leaves it in a ``stop`` state, the lease ends in the same commit."""
     with pipe.tx() as session:
         item = session.get(CollectedItem, item_id, with_for_update=True)
         if item is None or item.state != expected or item.locked_by != pipe.worker_id:
             raise TransientFailure("lease_lost", "处理权已被其他进程接管", f"item {item_id}", counts=False)
         yield session, item
+        if item.state in stop:
+            item.locked_until, item.locked_by = None, ""
 
 
 def _advance(item: CollectedItem, state: str) -> str:
@@ -232,7 +264,7 @@ def _advance(item: CollectedItem, state: str) -> str:
 # --------------------------------------------------------------------------- steps
 
 
-def fetch_step(pipe: Pipeline, item_id: int) -> str:
+def fetch_step(pipe: Pipeline, item_id: int, stop: tuple[str, ...] = ()) -> str:
     from bingan.ingest.connectors import connector_for
 
     with pipe.tx() as session:
@@ -245,7 +277,7 @@ def fetch_step(pipe: Pipeline, item_id: int) -> str:
     part = dest.with_suffix(".part")
     connector_for(source.transport).fetch(pipe, source, item, part)
     os.replace(part, dest)
-    with _item(pipe, item_id, "pending") as (_, row):
+    with _item(pipe, item_id, "pending", stop) as (_, row):
         row.staged_path = str(dest)
         row.item_metadata = {**row.item_metadata, "fetched_at": utcnow().isoformat()}
         return _advance(row, "fetched")
@@ -269,7 +301,7 @@ def _respect_rate_limit(session, source: Source) -> None:
                                counts=False)
 
 
-def store_step(pipe: Pipeline, item_id: int) -> str:
+def store_step(pipe: Pipeline, item_id: int, stop: tuple[str, ...] = ()) -> str:
     """Identify, resolve, extract, store the bytes (fsynced), then one commit: blob, version, "extracted".
 
     Extraction comes before the blob so an unreadable file leaves no orphan blob behind; a
@@ -292,7 +324,7 @@ def store_step(pipe: Pipeline, item_id: int) -> str:
     found = _extract(pipe, staged, media_type)
     with open(staged, "rb") as stream:
         info = pipe.blobs.put(stream, placement)
-    with _item(pipe, item_id, "fetched") as (session, item):
+    with _item(pipe, item_id, "fetched", stop) as (session, item):
         item.sha256, item.size, item.media_type, item.record_id = info.sha256, info.size, media_type, record_id
         state = _commit_version(session, item, found, dtype_id)
     _drop_staged(str(staged))
@@ -314,14 +346,14 @@ def _extract(pipe: Pipeline, path: Path, media_type: str) -> extraction.Extracte
         raise PermanentFailure("format", f"文件无法解析：{exc.message}", exc.detail) from exc
 
 
-def extract_step(pipe: Pipeline, item_id: int) -> str:
+def extract_step(pipe: Pipeline, item_id: int, stop: tuple[str, ...] = ()) -> str:
     """Items left "stored" (by earlier releases or a retry from there): extract from stage or blob."""
     with pipe.tx() as session:
         item = session.get(CollectedItem, item_id)
         sha, media_type, staged_path = item.sha256, item.media_type, item.staged_path
     with _readable(pipe, staged_path, sha) as path:
         found = _extract(pipe, path, media_type)
-    with _item(pipe, item_id, "stored") as (session, item):
+    with _item(pipe, item_id, "stored", stop) as (session, item):
         state = _commit_version(session, item, found)
     _drop_staged(staged_path)
     return state

@@ -7,6 +7,7 @@ version (late or repeated deliveries of an old revision must not become current 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -73,21 +74,32 @@ def add_version(session: Session, record: Record, source: DocumentSource, conten
 
     Two writers racing on the same document hit the unique constraints (document, version
     number) and one of them rolls back: the caller's retry then finds the version.
+
+    One flush writes document, version and the current-version pointer; the pages go in as one
+    Core INSERT of many rows. Per-page ORM objects and autoflushes before every lookup cost
+    ~16 ms a document in an ingest worker (bench/README.md, Ingest).
     """
-    document = find_document(session, record, source.source_system, source.source_document_id)
+    with session.no_autoflush:  # nothing pending here belongs in these lookups
+        document = find_document(session, record, source.source_system, source.source_document_id)
+        known = None if document is None else session.scalars(
+            sa.select(Version).where(Version.document_id == document.id, Version.sha256 == content.sha256)
+        ).first()
+        if known is not None:
+            return VersionOutcome(document, known, created=False)  # type: ignore[arg-type]
+        previous = None if document is None else document.current_version
+        number = 1 if document is None else _next_number(session, document)
+        old_pages = _page_keys(session, previous) if previous is not None else []
     if document is None:
         document = _new_document(session, record, source)
-    known = session.scalars(
-        sa.select(Version).where(Version.document_id == document.id, Version.sha256 == content.sha256)
-    ).first()
-    if known is not None:
-        return VersionOutcome(document, known, created=False)
-    _refresh_document(document, source)
-    previous = document.current_version
-    version = _new_version(session, document, source, content, previous)
+    else:
+        _refresh_document(document, source)
+    version = _new_version(document, source, content, number, page_changes(old_pages, content.pages),
+                           updated=previous is not None)
+    session.add(version)
     document.current_version = version
     document.removed = False
     session.flush()
+    _insert_pages(session, version.id, content.pages)
     return VersionOutcome(document, version, created=True)
 
 
@@ -98,7 +110,6 @@ def _new_document(session: Session, record: Record, source: DocumentSource) -> D
         origin=source.origin, author=source.author, signed_at=source.signed_at,
     )
     session.add(document)
-    session.flush()
     return document
 
 
@@ -110,28 +121,40 @@ def _refresh_document(document: Document, source: DocumentSource) -> None:
     document.signed_at = source.signed_at or document.signed_at
 
 
-def _new_version(session: Session, document: Document, source: DocumentSource, content: NewContent,
-                 previous: Version | None) -> Version:
-    number = (session.scalar(sa.select(sa.func.max(Version.number)).where(Version.document_id == document.id)) or 0) + 1
-    version = Version(
+def _next_number(session: Session, document: Document) -> int:
+    return (session.scalar(sa.select(sa.func.max(Version.number)).where(Version.document_id == document.id)) or 0) + 1
+
+
+def _page_keys(session: Session, version: Version) -> list[sa.Row]:
+    """What change detection compares, without loading page texts into ORM objects."""
+    return list(session.execute(
+        sa.select(Page.number, Page.text_hash, Page.image_hash).where(Page.version_id == version.id)
+        .order_by(Page.number)
+    ))
+
+
+def _new_version(document: Document, source: DocumentSource, content: NewContent, number: int,
+                 changes: dict[str, list[int]], *, updated: bool) -> Version:
+    return Version(
         document=document, number=number, sha256=content.sha256, size=content.size,
         media_type=content.media_type, filename=content.filename, page_count=len(content.pages),
         source_system=source.source_system, source_id=source.source_document_id,
-        collected_at=content.collected_at or utcnow(),
-        change_kind="added" if previous is None else "updated",
-        page_changes=page_changes(previous.pages if previous else [], content.pages),
-        signatures=content.signatures,
+        collected_at=content.collected_at or utcnow(), change_kind="updated" if updated else "added",
+        page_changes=changes, signatures=content.signatures,
     )
-    version.pages = [
-        Page(number=p.number, text=p.text, text_hash=p.text_hash, image_hash=p.image_hash, text_source=p.text_source)
-        for p in content.pages
-    ]
-    session.add(version)
-    session.flush()
-    return version
 
 
-def page_changes(old: list[Page] | list[PageFacts], new: list[PageFacts]) -> dict[str, list[int]]:
+def _insert_pages(session: Session, version_id: int, pages: list[PageFacts]) -> None:
+    if not pages:
+        return
+    session.execute(sa.insert(Page.__table__), [  # Core: no per-row ORM state
+        {"version_id": version_id, "number": p.number, "text": p.text, "text_hash": p.text_hash,
+         "image_hash": p.image_hash, "text_source": p.text_source}
+        for p in pages
+    ])
+
+
+def page_changes(old: Sequence[Page | PageFacts | sa.Row], new: list[PageFacts]) -> dict[str, list[int]]:
     """Pages added, removed and updated between two versions, by text hash and image hash.
 
     Pages are aligned as a sequence (difflib), so one page inserted in the middle reports one
