@@ -344,6 +344,7 @@ class _Child:
 
     def run(self, target: tuple[str, str], args: tuple, limits: Limits) -> Any:
         self.calls += 1
+        self.healthy = False  # until a whole reply is read: an interrupted call leaves one in the pipe
         try:
             _send(self.requests, (target, args, limits.timeout_s, limits.memory_mb))
         except OSError as exc:
@@ -359,8 +360,8 @@ class _Child:
             if reply[0] == "part":
                 parts.append(reply[1])
                 continue
-            if reply[0] == "error" and reply[1] == MEMORY_MESSAGE:
-                self.healthy = False  # its heap may be in any state: no further documents
+            # After a memory error its heap may be in any state: no further documents.
+            self.healthy = not (reply[0] == "error" and reply[1] == MEMORY_MESSAGE)
             return parts if reply[0] == "done" else _unpack(reply)
 
     def alive(self) -> bool:

@@ -1,20 +1,29 @@
 """Fixtures of the collection tests: a pipeline on the test database, records, real PDFs, peers."""
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/peers as the "peers" package
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # ingest_support, whatever else is collected
+
+from ingest_support import pdf
 
 from bingan.config import get_settings
-from bingan.ingest.demo import CID_FONT
+from bingan.formats import guard
 from bingan.ingest.options import reset_options
 from bingan.ingest.pipeline import Pipeline
 from bingan.storage.models import Department, Patient, Record
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_pool_children_left():
+    """The pipeline extracts in this process's warm guarded pool: its children end with the
+    module, so tests elsewhere that count child processes see none of ours."""
+    yield
+    guard.close_shared_pool()
 
 
 @pytest.fixture(autouse=True)
@@ -50,34 +59,6 @@ def record(pipe):
     return "0012345"
 
 
-def pdf(pages: list[list[str]]) -> bytes:
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.pdfgen import canvas
-
-    if CID_FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(CID_FONT))
-    out = io.BytesIO()
-    doc = canvas.Canvas(out, pagesize=A4, invariant=1)
-    for lines in pages:
-        doc.setFont(CID_FONT, 12)
-        for n, line in enumerate(lines):
-            doc.drawString(72, 770 - 22 * n, line)
-        doc.showPage()
-    doc.save()
-    return out.getvalue()
-
-
-ADMISSION = [["入院记录", "主诉：咳嗽、咳痰伴发热3天。", "现病史：患者3天前受凉后出现咳嗽。"],
-             ["体格检查：双肺呼吸音粗。", "初步诊断：社区获得性肺炎。"]]
-
-
 @pytest.fixture
 def make_pdf():
     return pdf
-
-
-def count(pipe, model, *where) -> int:
-    with pipe.tx() as session:
-        return session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))

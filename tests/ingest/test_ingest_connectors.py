@@ -5,8 +5,8 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from conftest import ADMISSION, count, pdf
 from fastapi.testclient import TestClient
+from ingest_support import ADMISSION, count, pdf
 from peers.emr import EmrState, Served, make_app
 from peers.ftp import FtpPeer
 from peers.soap import SoapPeer

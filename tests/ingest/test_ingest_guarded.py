@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import ADMISSION, pdf
+from ingest_support import ADMISSION, pdf
 from test_ingest_pipeline import ingest
 
 from bingan.formats import guard

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from conftest import ADMISSION, count, pdf
+from ingest_support import ADMISSION, count, pdf
 
 from bingan.ingest.items import Report, enqueue, manual_source
 from bingan.ingest.pipeline import retry_items, run_until_settled

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import pdf
+from ingest_support import pdf
 
 from bingan.ingest.items import Report, enqueue, manual_source
 from bingan.ingest.pipeline import run_until_settled

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from conftest import ADMISSION, count, pdf
+from ingest_support import ADMISSION, count, pdf
 from peers.emr import EmrState, Served, make_app
 from test_ingest_connectors import add_source, settle
 
