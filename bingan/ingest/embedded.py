@@ -1,10 +1,14 @@
 """The embedded single machine (`make run`): a worker and a beat as child processes of `bingan serve`.
 
-Both use the filesystem broker under HOME/broker; they are terminated when the parent exits.
+Both use the filesystem broker under HOME/broker; they are terminated when the parent exits,
+and on Linux the kernel also ends them when the parent dies without running its exit handlers
+(SIGKILL, a crash), so no orphan worker keeps the broker and the index lock.
 """
 from __future__ import annotations
 
 import atexit
+import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -20,6 +24,21 @@ DEMO_SCANNED = 3  # OCR takes ~5 s a page: a handful of scanned records, not mor
 DEMO_MARKER = "demo-loading"  # present while the first-start demo is unfinished (resumed on next start)
 
 _children: list[subprocess.Popen] = []
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: ask the kernel for SIGTERM when the parent dies."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the atexit handler is all we have
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _spawn(args: list[str], **kwargs: object) -> subprocess.Popen:
+    child = subprocess.Popen([sys.executable, "-c", *args], env=os.environ.copy(), preexec_fn=_die_with_parent,
+                             **kwargs)  # type: ignore[call-overload]
+    _children.append(child)
+    atexit.register(stop_background)
+    return child
 
 
 def start_background() -> list[int]:
@@ -27,9 +46,7 @@ def start_background() -> list[int]:
     if _children:
         return [c.pid for c in _children]
     for command in ("worker", "beat"):
-        _children.append(subprocess.Popen([sys.executable, "-c", "from bingan.cli import main; main()", command],
-                                          env=os.environ.copy()))
-    atexit.register(stop_background)
+        _spawn(["from bingan.cli import main; main()", command])
     return [c.pid for c in _children]
 
 
@@ -62,9 +79,7 @@ def start_demo_if_empty(settings: Settings) -> bool:
             f"load_demo_child({DEMO_RECORDS}, {DEMO_SCANNED}, sys.argv[1])")
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     log = open(settings.log_dir / "demo.log", "ab")  # noqa: SIM115 - handed to the child, closed when we exit
-    _children.append(subprocess.Popen([sys.executable, "-c", code, str(marker)], env=os.environ.copy(),
-                                      stdout=log, stderr=log))
-    atexit.register(stop_background)
+    _spawn([code, str(marker)], stdout=log, stderr=log)
     return True
 
 
