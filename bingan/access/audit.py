@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bingan.access.audit_head import checkpoint_ids, head_problems, note_head
-from bingan.storage.models import AuditEvent, SystemSetting, User, utcnow
+from bingan.storage.models import AuditEvent, User, utcnow
+from bingan.storage.system_settings import read_setting, write_setting
 
 ADVISORY_LOCK_KEY = 0x6269_6E67_6175_6469  # "bingaudi"; any constant shared by all writers
 MIN_RETENTION_DAYS = 180
@@ -100,8 +101,7 @@ def record_event(
 
 
 def _anchor(session: Session) -> dict:
-    setting = session.get(SystemSetting, ANCHOR_KEY)
-    return dict(setting.value) if setting else {}
+    return read_setting(session, ANCHOR_KEY)
 
 
 def iter_events(session: Session, batch: int = 2000) -> Iterator[AuditEvent]:
@@ -163,11 +163,6 @@ def purge_before(session: Session, cutoff: datetime, actor: Actor) -> int:
     count = session.execute(sa.delete(AuditEvent).where(AuditEvent.id <= last_purged.id)).rowcount
     anchor = {"prev_hash": last_purged.hash, "purged_through_id": last_purged.id,
               "purged_before": cutoff.isoformat(), "purged_count": count}
-    setting = session.get(SystemSetting, ANCHOR_KEY)
-    if setting is None:
-        session.add(SystemSetting(key=ANCHOR_KEY, value=anchor))
-    else:
-        setting.value = anchor
-    session.flush()
+    write_setting(session, ANCHOR_KEY, anchor)
     record_event(session, actor, "audit_purge", object_type="audit", detail=anchor)
     return count

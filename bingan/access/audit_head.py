@@ -24,7 +24,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from bingan.config import Settings, get_settings
-from bingan.storage.models import SystemSetting
+from bingan.storage.system_settings import read_setting, write_setting
 
 HEAD_KEY = "audit_head"
 FILE_NAME = "audit-head.json"
@@ -58,12 +58,8 @@ def _mac(key: bytes, event_id: int, event_hash: str) -> str:
 
 def note_head(session: Session, event_id: int, event_hash: str) -> None:
     """Record the new head in this transaction and, once it commits, in the signed file."""
-    setting = session.get(SystemSetting, HEAD_KEY)
     value = {"id": event_id, "hash": event_hash}
-    if setting is None:
-        session.add(SystemSetting(key=HEAD_KEY, value=value))
-    else:
-        setting.value = value
+    write_setting(session, HEAD_KEY, value)
     if _PENDING not in session.info:
         event.listen(session, "after_commit", _write_file_after_commit)
         event.listen(session, "after_rollback", _forget)
@@ -113,8 +109,7 @@ def head_problems(session: Session, last_id: int | None, hashes: dict[int, str])
     ``hashes`` maps the ids the checkpoints name to the stored hash of that event (if it exists).
     """
     problems: list[str] = []
-    setting = session.get(SystemSetting, HEAD_KEY)
-    head = dict(setting.value) if setting else None
+    head = read_setting(session, HEAD_KEY) or None
     if head is not None and (last_id or 0) < head["id"]:
         problems.append(f"审计日志末尾的事件被删除：最后写入的是 #{head['id']}，现存最新为 #{last_id or 0}")
     elif head is not None and last_id is not None and last_id > head["id"]:
@@ -134,8 +129,8 @@ def head_problems(session: Session, last_id: int | None, hashes: dict[int, str])
 
 
 def checkpoint_ids(session: Session) -> set[int]:
-    setting = session.get(SystemSetting, HEAD_KEY)
-    ids = {int(setting.value["id"])} if setting else set()
+    head = read_setting(session, HEAD_KEY)
+    ids = {int(head["id"])} if head else set()
     signed = read_file()
     if signed and signed["valid"]:
         ids.add(signed["id"])

@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, fields
 
 from sqlalchemy.orm import Session
 
-from bingan.storage.models import SystemSetting
+from bingan.storage.system_settings import read_setting, write_setting
 
 KEY = "security"
 
@@ -22,8 +22,7 @@ class SecuritySettings:
 
 
 def security_settings(session: Session) -> SecuritySettings:
-    setting = session.get(SystemSetting, KEY)
-    stored = dict(setting.value) if setting else {}
+    stored = read_setting(session, KEY)
     known = {field.name for field in fields(SecuritySettings)}
     return SecuritySettings(**{key: value for key, value in stored.items() if key in known})
 
@@ -31,9 +30,4 @@ def security_settings(session: Session) -> SecuritySettings:
 def save_security_settings(session: Session, values: SecuritySettings) -> None:
     values.audit_retention_days = max(180, values.audit_retention_days)
     values.lockout_attempts = max(1, values.lockout_attempts)
-    setting = session.get(SystemSetting, KEY)
-    if setting is None:
-        session.add(SystemSetting(key=KEY, value=asdict(values)))
-    else:
-        setting.value = asdict(values)
-    session.flush()
+    write_setting(session, KEY, asdict(values))

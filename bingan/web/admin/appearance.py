@@ -14,7 +14,7 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy.orm import Session
 
 from bingan.access.administration import AdminError
-from bingan.storage.models import SystemSetting
+from bingan.storage.system_settings import read_setting, write_setting
 
 KEY = "appearance"
 MAX_LOGO_BYTES = 256 * 1024
@@ -24,17 +24,11 @@ COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 def stored(session: Session) -> dict:
-    setting = session.get(SystemSetting, KEY)
-    return dict(setting.value) if setting else {}
+    return read_setting(session, KEY)
 
 
 def _save(session: Session, value: dict) -> None:
-    setting = session.get(SystemSetting, KEY)
-    if setting is None:
-        session.add(SystemSetting(key=KEY, value=value))
-    else:
-        setting.value = value
-    session.flush()
+    write_setting(session, KEY, value)
 
 
 def update(session: Session, hospital_name: str, theme_color: str) -> dict:
