@@ -22,10 +22,11 @@ from pathlib import Path
 
 import psutil
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bingan.config import Settings
-from bingan.storage.blobs.crypto import CHUNK, HEADER, TAG
-from bingan.storage.blobs.keys import key_id, pending_path, rotate_master_key
+from bingan.storage.blobs.crypto import BATCH, CHUNK, HEADER, TAG
+from bingan.storage.blobs.keys import key_id, load_keyring, pending_path, rotate_master_key
 from bingan.storage.blobs.local import LocalBlobStore
 from bingan.storage.blobs.manifest import export_record, locate
 from bingan.storage.blobs.port import (
@@ -148,7 +149,8 @@ class PeakRss:
 # -- the contract, for every backend -----------------------------------------------------
 
 
-@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * MiB + 5])
+@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, BATCH - 1, BATCH, BATCH + 1, 2 * BATCH,
+                                  3 * MiB + 5])
 def test_round_trip_returns_the_exact_bytes(store: BlobStore, size: int) -> None:
     data = os.urandom(size)
     info = store.put(io.BytesIO(data), placement())
@@ -354,9 +356,28 @@ def test_blob_body_holds_no_plaintext(local: LocalBlobStore) -> None:
 # -- ciphers ------------------------------------------------------------------------------
 
 
+def test_body_is_the_documented_frame_format(tmp_path: Path) -> None:
+    """Frames sealed a batch at a time are the same frames the format describes one by one."""
+    store = local_store(tmp_path)
+    data = os.urandom(BATCH + CHUNK + 7)
+    put_bytes(store, data)
+    body = only_blob(store).read_bytes()
+    record = only_blob(store).with_suffix(".key").read_bytes()
+    data_key = load_keyring(settings_for(tmp_path), create=False).unwrap(record)
+    header, frames = body[:HEADER.size], body[HEADER.size:]
+    count = -(-len(frames) // (CHUNK + TAG))
+    plain = b"".join(
+        AESGCM(data_key).decrypt(
+            header[-8:] + i.to_bytes(4, "big"),
+            frames[i * (CHUNK + TAG):(i + 1) * (CHUNK + TAG)],
+            header + i.to_bytes(8, "big") + bytes([i == count - 1]))
+        for i in range(count))
+    assert plain == data
+
+
 def test_sm4_round_trip(tmp_path: Path) -> None:
     store = local_store(tmp_path, cipher="sm4-gcm")
-    data = os.urandom(2 * CHUNK + 3)
+    data = os.urandom(BATCH + 2 * CHUNK + 3)
     info = store.put(io.BytesIO(data), placement())
     assert info.cipher == "sm4-gcm"
     assert read_all(store, info.sha256) == data

@@ -22,8 +22,10 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import queue
 import struct
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
@@ -34,6 +36,7 @@ from bingan.storage.blobs.port import BlobCorrupt, BlobError
 
 CHUNK = 64 * 1024
 TAG = 16
+BATCH = 16 * CHUNK  # plaintext read, sealed and handed to the sink per step: 1 MiB
 MAGIC = b"BGNB"
 VERSION = 1
 HEADER = struct.Struct(">4sBBHI8s")
@@ -49,8 +52,8 @@ class _AesGcm:
     def __init__(self, key: bytes) -> None:
         self._aead = AESGCM(key)
 
-    def seal(self, nonce: bytes, data: bytes, aad: bytes) -> bytes:
-        return self._aead.encrypt(nonce, data, aad)
+    def seal_into(self, nonce: bytes, data: memoryview, aad: bytes, out: memoryview) -> None:
+        self._aead.encrypt_into(nonce, data, aad, out)
 
     def open(self, nonce: bytes, frame: bytes, aad: bytes) -> bytes:
         return self._aead.decrypt(nonce, frame, aad)
@@ -64,11 +67,12 @@ class _Sm4Gcm:
     def __init__(self, key: bytes) -> None:
         self._key = algorithms.SM4(key)
 
-    def seal(self, nonce: bytes, data: bytes, aad: bytes) -> bytes:
+    def seal_into(self, nonce: bytes, data: memoryview, aad: bytes, out: memoryview) -> None:
         enc = Cipher(self._key, modes.GCM(nonce)).encryptor()
         enc.authenticate_additional_data(aad)
-        out = enc.update(data) + enc.finalize()
-        return out + enc.tag
+        written = enc.update_into(data, out)  # needs len(data) + 15 bytes of room: the tag's 16 are there
+        enc.finalize()
+        out[written:written + TAG] = enc.tag
 
     def open(self, nonce: bytes, frame: bytes, aad: bytes) -> bytes:
         if len(frame) < TAG:
@@ -113,14 +117,27 @@ class Sealer:
         self._prefix = os.urandom(8)
         self.header = HEADER.pack(MAGIC, VERSION, cls.ident, 0, CHUNK, self._prefix)
         self._index = 0
+        self._out = bytearray(BATCH + BATCH // CHUNK * TAG)
 
-    def seal(self, chunk: bytes, last: bool) -> bytes:
-        if self._index >= MAX_CHUNKS:
-            raise BlobError("文件过大，超出单个加密文件的分块上限")
-        nonce = self._prefix + self._index.to_bytes(4, "big")
-        frame = self._aead.seal(nonce, chunk, _aad(self.header, self._index, last))
-        self._index += 1
-        return frame
+    def seal_batch(self, plain: bytes, last: bool) -> memoryview:
+        """Frames for up to BATCH plaintext bytes, in a buffer reused by the next call.
+
+        ``last`` says the blob ends with this batch; an empty blob is one empty frame.
+        """
+        view, out = memoryview(plain), memoryview(self._out)
+        starts = range(0, max(len(plain), 1), CHUNK)
+        end = 0
+        for number, start in enumerate(starts):
+            if self._index >= MAX_CHUNKS:
+                raise BlobError("文件过大，超出单个加密文件的分块上限")
+            chunk = view[start:start + CHUNK]
+            is_last = last and number == len(starts) - 1
+            nonce = self._prefix + self._index.to_bytes(4, "big")
+            frame_end = end + len(chunk) + TAG
+            self._aead.seal_into(nonce, chunk, _aad(self.header, self._index, is_last), out[end:frame_end])
+            self._index += 1
+            end = frame_end
+        return out[:end]
 
 
 def read_full(stream: BinaryIO, size: int) -> bytes:
@@ -138,30 +155,72 @@ def read_full(stream: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
-def sealed_frames(src: BinaryIO, sealer: Sealer) -> Iterator[tuple[bytes, bytes]]:
-    """(plaintext chunk, encrypted frame) pairs, the header first as (b"", header).
+def encrypt_stream(src: BinaryIO, sink: Callable[[memoryview], object], sealer: Sealer) -> tuple[str, int]:
+    """Encrypt ``src`` into ``sink``; return (SHA-256 of the plaintext, plaintext size).
 
-    Reads one chunk ahead, because the last frame must be known when it is sealed.
+    ``sink`` gets views of a reused buffer: it must write or copy them before it returns.
+    Reads one batch ahead, because the last frame must be known when it is sealed.
     """
-    yield b"", sealer.header
-    pending = read_full(src, CHUNK)
-    while True:
-        following = read_full(src, CHUNK) if len(pending) == CHUNK else b""
-        yield pending, sealer.seal(pending, last=not following)
-        if not following:
-            return
-        pending = following
-
-
-def encrypt_stream(src: BinaryIO, sink: Callable[[bytes], object], sealer: Sealer) -> tuple[str, int]:
-    """Encrypt ``src`` into ``sink``; return (SHA-256 of the plaintext, plaintext size)."""
-    hasher = hashlib.sha256()
+    sink(memoryview(sealer.header))
+    batch = read_full(src, BATCH)
     size = 0
-    for plain, frame in sealed_frames(src, sealer):
-        hasher.update(plain)
-        size += len(plain)
-        sink(frame)
-    return hasher.hexdigest(), size
+    with _PlaintextHash(threaded=len(batch) == BATCH) as hasher:
+        while True:
+            following = read_full(src, BATCH) if len(batch) == BATCH else b""
+            hasher.update(batch)
+            sink(sealer.seal_batch(batch, last=not following))
+            size += len(batch)
+            if not following:
+                return hasher.hexdigest(), size
+            batch = following
+
+
+class _PlaintextHash:
+    """SHA-256 of a blob's plaintext, computed on a second thread for blobs over one batch.
+
+    Hashing is the largest cost of a put (SHA-256 runs at ~1.7 GB/s, AES-GCM at ~6 GB/s);
+    hashlib releases the GIL, so on a second core it overlaps sealing and writing. At most
+    ``_QUEUED`` batches wait, so memory stays constant. Small blobs skip the thread.
+    """
+
+    _QUEUED = 4
+
+    def __init__(self, threaded: bool) -> None:
+        self._sha = hashlib.sha256()
+        self._queue: queue.Queue[bytes | None] | None = None
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._queue = queue.Queue(self._QUEUED)
+            self._thread = threading.Thread(target=self._run, name="blob-sha256", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        assert self._queue is not None
+        while (batch := self._queue.get()) is not None:
+            self._sha.update(batch)
+
+    def update(self, batch: bytes) -> None:
+        if self._queue is None:
+            self._sha.update(batch)
+        else:
+            self._queue.put(batch)
+
+    def hexdigest(self) -> str:
+        self._stop()
+        return self._sha.hexdigest()
+
+    def _stop(self) -> None:
+        if self._thread is not None:
+            assert self._queue is not None
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def __enter__(self) -> _PlaintextHash:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
 
 
 def plaintext_size(body_len: int, chunk: int = CHUNK) -> int:

@@ -84,7 +84,7 @@ class GridFSBlobStore:
         grid_in = self._bucket.open_upload_stream(
             f"{_TEMP_PREFIX}{uuid.uuid4().hex}", chunk_size_bytes=_CHUNK_BYTES, metadata=metadata)
         try:
-            sha, size = encrypt_stream(stream, grid_in.write, sealer)
+            sha, size = encrypt_stream(stream, lambda frames: grid_in.write(bytes(frames)), sealer)
             grid_in.close()
         except BaseException:
             grid_in.abort()  # GridIn's own __exit__ would leave the chunks behind

@@ -185,9 +185,9 @@ def keyring_from_key(master_key: bytes | str) -> Keyring:
 def seal_bytes(data: bytes, keyring: Keyring, cipher: str) -> bytes:
     """A small self-contained encrypted file: key record followed by the chunked body."""
     sealer = Sealer(cipher)
-    parts: list[bytes] = [keyring.wrap(sealer.data_key)]
-    encrypt_stream(io.BytesIO(data), parts.append, sealer)
-    return b"".join(parts)
+    out = bytearray(keyring.wrap(sealer.data_key))
+    encrypt_stream(io.BytesIO(data), out.extend, sealer)
+    return bytes(out)
 
 
 def unseal_bytes(blob: bytes, keyring: Keyring) -> bytes:
