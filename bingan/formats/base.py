@@ -20,6 +20,10 @@ class FormatError(Exception):
         return f"{self.message} ({self.detail})" if self.detail else self.message
 
 
+class FormatUnavailable(FormatError):
+    """The parsing machinery failed, not the file (a guarded child could not start): retry later."""
+
+
 @dataclass(frozen=True)
 class TextBox:
     """A run of text on a page; coordinates in points from the top-left corner."""

@@ -14,10 +14,9 @@ Three shapes:
   PDF, parses the OFD) and answers method calls over a pipe, each call with its own
   deadline. ``open_document(…, guarded=True)`` uses this, so a 100-page document costs one
   fork, not one per page.
-* ``Pool``: long-lived spawned children that serve many documents one after another (the
-  ingest workers, through ``open_pooled``): ~0.1 ms a round trip instead of a fork per
-  document (~18 ms idle, hundreds under load). Same limits, same errors; a child that
-  overran is killed and the next call gets a fresh one.
+* ``Pool``: long-lived spawned children serving many documents in turn (ingest, through
+  ``open_pooled``): ~0.1 ms a round trip instead of a fork per document (~18 ms idle, hundreds
+  under load). Same limits and errors; a child that overran is replaced by a fresh one.
 
 Results come back pickled; a ``FormatError`` raised in the child is re-raised in the
 parent with its message and detail. POSIX only (fork, rlimit); the server runs on Linux.
@@ -46,13 +45,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bingan.formats.base import FormatError
+from bingan.formats.base import FormatError, FormatUnavailable
 
 T = TypeVar("T")
 
 TIMEOUT_MESSAGE = "处理文件超时，文件可能已损坏或包含异常复杂的内容"
 MEMORY_MESSAGE = "处理文件所需内存过多，文件可能已损坏或是恶意文件"
 CRASH_MESSAGE = "处理文件时解析程序异常退出，文件可能已损坏或所需内存超过限制"
+START_MESSAGE = "文件处理进程无法启动"
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MEMORY_MB = 2048
 _HEADER = struct.Struct("!Q")
@@ -327,9 +327,12 @@ def _function_name(fn: Callable[..., Any]) -> tuple[str, str]:
 class _Child:
     def __init__(self, preload: tuple[str, ...]) -> None:
         paths = [entry for entry in sys.path if isinstance(entry, str)]
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, json.dumps(paths), json.dumps(list(preload))],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _BOOT, json.dumps(paths), json.dumps(list(preload))],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True)
+        except OSError as exc:  # no memory or processes left to start one: the file is not at fault
+            raise FormatUnavailable(START_MESSAGE, repr(exc)) from exc
         self.requests, self.replies = self.process.stdin.fileno(), self.process.stdout.fileno()  # type: ignore[union-attr]
         with _worker_fds_lock:  # children forked later (run_guarded, Worker) must not hold these open
             _worker_fds.update((self.requests, self.replies))
@@ -340,7 +343,7 @@ class _Child:
             ready = None
         if ready != ("ready",):
             self.stop()
-            raise FormatError("文件处理进程无法启动", f"pool child answered {ready!r}")
+            raise FormatUnavailable(START_MESSAGE, f"pool child answered {ready!r}")
 
     def run(self, target: tuple[str, str], args: tuple, limits: Limits) -> Any:
         self.calls += 1

@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bingan.config import Settings, get_settings
-from bingan.formats.base import FormatError
+from bingan.formats.base import FormatError, FormatUnavailable
 from bingan.ingest import extract as extraction
 from bingan.ingest import resolve
 from bingan.ingest.errors import PermanentFailure, StepFailure, TransientFailure
@@ -342,6 +342,8 @@ def _extract(pipe: Pipeline, path: Path, media_type: str) -> extraction.Extracte
     try:
         return extraction.extract(path, media_type, image_hash_dpi=pipe.options.image_hash_dpi,
                                   hash_text_pages=pipe.options.image_hash_text_pages)
+    except FormatUnavailable as exc:
+        raise TransientFailure("extract_unavailable", f"{exc.message}，将自动重试", exc.detail) from exc
     except FormatError as exc:
         raise PermanentFailure("format", f"文件无法解析：{exc.message}", exc.detail) from exc
 
