@@ -25,7 +25,15 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bingan.config import Settings
-from bingan.storage.blobs.crypto import BATCH, CHUNK, HEADER, TAG
+from bingan.storage.blobs.crypto import (
+    BATCH,
+    CHUNK,
+    HEADER,
+    TAG,
+    WRAP_AES_KW,
+    WRAP_SM4_GCM,
+    unpack_key_record,
+)
 from bingan.storage.blobs.keys import key_id, load_keyring, pending_path, rotate_master_key
 from bingan.storage.blobs.local import LocalBlobStore
 from bingan.storage.blobs.manifest import export_record, locate
@@ -389,6 +397,33 @@ def test_sm4_tampering_is_detected(tmp_path: Path) -> None:
     rewrite(path, lambda d: flip(d, len(d) - 20))
     with pytest.raises(BlobCorrupt):
         store.check(sha)
+
+
+def test_sm4_blobs_have_sm4_wrapped_data_keys(tmp_path: Path) -> None:
+    """An all-国密 deployment: the data key is wrapped with SM4 too, not with AES key wrap."""
+    store = local_store(tmp_path, cipher="sm4-gcm")
+    put_bytes(store, b"\xe5\x85\xa5\xe9\x99\xa2\xe8\xae\xb0\xe5\xbd\x95")
+    record = only_blob(store).with_suffix(".key").read_bytes()
+    assert unpack_key_record(record).algorithm == WRAP_SM4_GCM
+    aes = local_store(tmp_path / "aes")
+    put_bytes(aes, b"x")
+    assert unpack_key_record(only_blob(aes).with_suffix(".key").read_bytes()).algorithm == WRAP_AES_KW
+
+
+def test_flipped_byte_in_an_sm4_wrapped_key_is_detected(tmp_path: Path) -> None:
+    store = local_store(tmp_path, cipher="sm4-gcm")
+    sha, path = stored(store)
+    rewrite(path.with_suffix(".key"), lambda d: flip(d, len(d) - 3))
+    with pytest.raises(BlobCorrupt, match="数据密钥记录已损坏"):
+        store.check(sha)
+
+
+def test_rotation_keeps_sm4_wrapping(tmp_path: Path) -> None:
+    store = local_store(tmp_path, cipher="sm4-gcm")
+    sha, path = stored(store)
+    rotate_master_key(store, echo=lambda _: None)
+    assert unpack_key_record(path.with_suffix(".key").read_bytes()).algorithm == WRAP_SM4_GCM
+    local_store(tmp_path, cipher="sm4-gcm").check(sha)
 
 
 def test_blobs_of_both_ciphers_stay_readable_after_switching(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ import queue
 import struct
 import threading
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -42,7 +42,8 @@ VERSION = 1
 HEADER = struct.Struct(">4sBBHI8s")
 KEY_MAGIC = b"BGNK"
 KEY_RECORD = struct.Struct(">4sBB8sB")  # magic, version, wrap algorithm, master key id, length
-WRAP_AES_KW = 1
+WRAP_AES_KW = 1  # RFC 3394 AES key wrap under the master key
+WRAP_SM4_GCM = 2  # SM4-GCM under a key derived from the master key with HKDF-SM3 (all-国密 deployments)
 MAX_CHUNKS = 2**32  # the nonce counter is 32 bits
 
 
@@ -354,18 +355,37 @@ def _cipher_name_from_header(head: bytes) -> str:
     return cipher_name(HEADER.unpack(head)[2])
 
 
-def pack_key_record(master_key_id: bytes, wrapped: bytes) -> bytes:
-    return KEY_RECORD.pack(KEY_MAGIC, VERSION, WRAP_AES_KW, master_key_id, len(wrapped)) + wrapped
+class KeyRecord(NamedTuple):
+    master_key_id: bytes
+    algorithm: int
+    wrapped: bytes
+    length: int  # bytes of the record; a sealed file's body follows
 
 
-def unpack_key_record(record: bytes) -> tuple[bytes, bytes, int]:
-    """Return (master key id, wrapped data key, record length)."""
+def pack_key_record(master_key_id: bytes, algorithm: int, wrapped: bytes) -> bytes:
+    return KEY_RECORD.pack(KEY_MAGIC, VERSION, algorithm, master_key_id, len(wrapped)) + wrapped
+
+
+def unpack_key_record(record: bytes) -> KeyRecord:
     if len(record) < KEY_RECORD.size:
         raise BlobCorrupt("数据密钥记录不完整")
     magic, version, algorithm, key_id, length = KEY_RECORD.unpack_from(record)
-    if magic != KEY_MAGIC or version != VERSION or algorithm != WRAP_AES_KW:
+    if magic != KEY_MAGIC or version != VERSION or algorithm not in (WRAP_AES_KW, WRAP_SM4_GCM):
         raise BlobCorrupt("数据密钥记录格式无效")
     end = KEY_RECORD.size + length
     if len(record) < end:
         raise BlobCorrupt("数据密钥记录被截断")
-    return key_id, record[KEY_RECORD.size:end], end
+    return KeyRecord(key_id, algorithm, record[KEY_RECORD.size:end], end)
+
+
+def seal_short(cipher: str, key: bytes, data: bytes, aad: bytes) -> bytes:
+    """nonce | ciphertext | tag of a short message under a random nonce (a wrapped data key)."""
+    nonce = os.urandom(12)
+    out = bytearray(len(data) + TAG)
+    _cipher_class(cipher)(key).seal_into(nonce, memoryview(data), aad, memoryview(out))
+    return nonce + bytes(out)
+
+
+def open_short(cipher: str, key: bytes, sealed: bytes, aad: bytes) -> bytes:
+    """Inverse of ``seal_short``; raises InvalidTag when anything was changed."""
+    return _cipher_class(cipher)(key).open(sealed[:12], sealed[12:], aad)

@@ -80,7 +80,7 @@ class GridFSBlobStore:
         placement.record_dir()  # same name rules as the local layout
         sealer = Sealer(self.cipher)
         metadata = {"committed": False, "cipher": self.cipher,
-                    "key_record": Binary(self.keyring.wrap(sealer.data_key))}
+                    "key_record": Binary(self.keyring.wrap(sealer.data_key, self.cipher))}
         grid_in = self._bucket.open_upload_stream(
             f"{_TEMP_PREFIX}{uuid.uuid4().hex}", chunk_size_bytes=_CHUNK_BYTES, metadata=metadata)
         try:

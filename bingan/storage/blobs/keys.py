@@ -15,13 +15,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from bingan.storage.blobs.crypto import (
+    KEY_MAGIC,
+    WRAP_AES_KW,
+    WRAP_SM4_GCM,
     DecryptReader,
     Sealer,
     encrypt_stream,
+    open_short,
     pack_key_record,
+    seal_short,
     unpack_key_record,
 )
 from bingan.storage.blobs.port import BlobCorrupt, BlobError, WrongMasterKey
@@ -108,26 +116,30 @@ class Keyring:
         """Environment-key rotation: the new key wraps from now on, the old one still unwraps."""
         self._set([key, *[k for k in self._keys.values() if k != key]])
 
-    def wrap(self, data_key: bytes) -> bytes:
+    def wrap(self, data_key: bytes, cipher: str) -> bytes:
+        """A key record for ``data_key``: SM4-GCM wrapped for SM4 blobs, AES key wrap otherwise."""
         self._refresh()
-        return pack_key_record(key_id(self._primary), aes_key_wrap(self._primary, data_key))
+        return _wrap(self._primary, WRAP_SM4_GCM if cipher == "sm4-gcm" else WRAP_AES_KW, data_key)
 
     def unwrap(self, record: bytes) -> bytes:
-        wanted, wrapped, _ = unpack_key_record(record)
-        if wanted not in self._keys:
+        found = unpack_key_record(record)
+        if found.master_key_id not in self._keys:
             self._refresh(force=True)  # another process may have rotated the key
-        if wanted not in self._keys:
-            raise WrongMasterKey(f"数据密钥由另一把主密钥加密（主密钥编号 {wanted.hex()}），当前主密钥无法解开")
+        if found.master_key_id not in self._keys:
+            raise WrongMasterKey(f"数据密钥由另一把主密钥加密（主密钥编号 {found.master_key_id.hex()}），"
+                                 "当前主密钥无法解开")
         try:
-            return aes_key_unwrap(self._keys[wanted], wrapped)
-        except InvalidUnwrap:
+            return _unwrap(self._keys[found.master_key_id], found.algorithm, found.wrapped)
+        except (InvalidUnwrap, InvalidTag):
             raise BlobCorrupt("数据密钥记录已损坏，无法解开") from None
 
     def wrapped_by_primary(self, record: bytes) -> bool:
-        return unpack_key_record(record)[0] == self.primary_id
+        return unpack_key_record(record).master_key_id == self.primary_id
 
     def rewrap(self, record: bytes) -> bytes:
-        return self.wrap(self.unwrap(record))
+        """The same data key under the primary master key, with the record's wrap algorithm."""
+        data_key = self.unwrap(record)
+        return _wrap(self._primary, unpack_key_record(record).algorithm, data_key)
 
     def reload(self) -> None:
         self._refresh(force=True)
@@ -143,6 +155,31 @@ class Keyring:
             return
         if force or self._file_stamp() != self._stamp:
             self._set(_read_file_keys(self.key_file))
+
+
+def _wrap(master: bytes, algorithm: int, data_key: bytes) -> bytes:
+    master_id = key_id(master)
+    if algorithm == WRAP_SM4_GCM:
+        wrapped = seal_short("sm4-gcm", _sm4_wrapping_key(master), data_key, _wrap_aad(algorithm, master_id))
+    else:
+        wrapped = aes_key_wrap(master, data_key)
+    return pack_key_record(master_id, algorithm, wrapped)
+
+
+def _unwrap(master: bytes, algorithm: int, wrapped: bytes) -> bytes:
+    if algorithm == WRAP_SM4_GCM:
+        return open_short("sm4-gcm", _sm4_wrapping_key(master), wrapped, _wrap_aad(algorithm, key_id(master)))
+    return aes_key_unwrap(master, wrapped)
+
+
+def _sm4_wrapping_key(master: bytes) -> bytes:
+    """SM4 takes 128-bit keys: derive one from the 256-bit master key with HKDF over SM3."""
+    return HKDF(algorithm=hashes.SM3(), length=16, salt=None, info=b"bingan sm4-gcm key wrap").derive(master)
+
+
+def _wrap_aad(algorithm: int, master_id: bytes) -> bytes:
+    # Binds the wrapped key to its record's algorithm and master key id.
+    return KEY_MAGIC + bytes([algorithm]) + master_id
 
 
 def _stat_stamp(path: Path) -> tuple[int, int] | None:
@@ -185,20 +222,20 @@ def keyring_from_key(master_key: bytes | str) -> Keyring:
 def seal_bytes(data: bytes, keyring: Keyring, cipher: str) -> bytes:
     """A small self-contained encrypted file: key record followed by the chunked body."""
     sealer = Sealer(cipher)
-    out = bytearray(keyring.wrap(sealer.data_key))
+    out = bytearray(keyring.wrap(sealer.data_key, cipher))
     encrypt_stream(io.BytesIO(data), out.extend, sealer)
     return bytes(out)
 
 
 def unseal_bytes(blob: bytes, keyring: Keyring) -> bytes:
-    _, _, end = unpack_key_record(blob)
+    end = unpack_key_record(blob).length
     data_key = keyring.unwrap(blob[:end])
     return DecryptReader(io.BytesIO(blob[end:]), len(blob) - end, data_key).readall()
 
 
 def reseal_bytes(blob: bytes, keyring: Keyring) -> bytes:
     """Re-wrap the key record of a sealed file without touching its body."""
-    _, _, end = unpack_key_record(blob)
+    end = unpack_key_record(blob).length
     return keyring.rewrap(blob[:end]) + blob[end:]
 
 

@@ -99,7 +99,7 @@ class LocalBlobStore:
     def put(self, stream: BinaryIO, placement: Placement) -> BlobInfo:
         record_dir = placement.record_dir()
         sealer = Sealer(self.cipher)
-        key_record = self.keyring.wrap(sealer.data_key)
+        key_record = self.keyring.wrap(sealer.data_key, self.cipher)
         with _SpillWriter(self) as writer:
             sha, size = encrypt_stream(stream, writer.write, sealer)
             writer.sync()
@@ -512,7 +512,7 @@ def _rewrap_directory(volume: Volume, directory: Path, names: list[str], keyring
     for name in names:
         path = directory / name
         data = path.read_bytes()
-        _, _, end = unpack_key_record(data)
+        end = unpack_key_record(data).length
         if keyring.wrapped_by_primary(data[:end]):
             continue
         fresh = reseal_bytes(data, keyring) if name == MANIFEST else keyring.rewrap(data)
