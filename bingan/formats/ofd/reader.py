@@ -15,11 +15,18 @@ from xml.etree.ElementTree import Element
 from bingan.formats.base import FormatError
 from bingan.formats.ofd import geometry as g
 from bingan.formats.ofd.package import Package, attr, child, children, path_text
+from bingan.formats.ofd.paint import Paint, Palette
 
 MAX_PAGES = 10_000
 MAX_DEPTH = 32  # PageBlock / CompositeObject nesting
 A4 = (0.0, 0.0, 210.0, 297.0)
-RGB = tuple[float, float, float]
+DEFAULT_LINE_WIDTH = 0.353  # mm, GB/T 33190 CT_GraphicUnit
+DEFAULT_MITER_LIMIT = 4.234
+_CAPS = {"butt": 0, "round": 1, "square": 2}
+_JOINS = {"miter": 0, "round": 1, "bevel": 2}
+# Stroke style attributes shared by graphic units and DrawParams, with their defaults.
+_STYLE = {"line_width": "LineWidth", "cap": "Cap", "join": "Join", "miter": "MiterLimit",
+          "dash_pattern": "DashPattern", "dash_offset": "DashOffset"}
 _LAYER_ORDER = {"background": 0, "body": 1, "foreground": 2}
 
 
@@ -43,10 +50,9 @@ class TextItem:
     matrix: g.Matrix  # object space -> page
     fill: bool = True
     stroke: bool = False
-    fill_color: RGB | None = (0.0, 0.0, 0.0)
-    stroke_color: RGB | None = (0.0, 0.0, 0.0)
+    fill_paint: Paint = field(default_factory=Paint)
+    stroke_paint: Paint = field(default_factory=Paint)
     hscale: float = 1.0
-    alpha: float = 1.0
     clips: list[Clip] = field(default_factory=list)
 
 
@@ -57,9 +63,13 @@ class PathItem:
     stroke: bool = True
     fill: bool = False
     even_odd: bool = False
-    fill_color: RGB | None = None
-    stroke_color: RGB | None = (0.0, 0.0, 0.0)
-    alpha: float = 1.0
+    fill_paint: Paint = field(default_factory=Paint)
+    stroke_paint: Paint = field(default_factory=Paint)
+    matrix: g.Matrix = g.IDENTITY  # object space -> page, where shadings are defined
+    dash: tuple[list[float], float] | None = None  # pattern and phase, page units
+    cap: int = 0  # PDF codes: butt, round, square
+    join: int = 0  # miter, round, bevel
+    miter: float = DEFAULT_MITER_LIMIT
     clips: list[Clip] = field(default_factory=list)
 
 
@@ -98,10 +108,17 @@ class FontRes:
 
 @dataclass
 class DrawParam:
-    line_width: float | None = None
-    fill_color: RGB | None = None
-    stroke_color: RGB | None = None
+    """A DrawParam resource: None means "not set here", look at Relative (the parent)."""
+
     parent: str = ""
+    fill: Paint | None = None
+    stroke: Paint | None = None
+    line_width: str | None = None
+    cap: str | None = None
+    join: str | None = None
+    miter: str | None = None
+    dash_pattern: str | None = None
+    dash_offset: str | None = None
 
 
 @dataclass
@@ -155,7 +172,7 @@ class OfdDocument:
         self.box = _page_box(child(common, "PageArea")) or A4
         self.fonts: dict[str, FontRes] = {}
         self.media: dict[str, str] = {}
-        self.colorspaces: dict[str, tuple[str, int]] = {}
+        self.palette = Palette(default_id=attr(common, "DefaultCS"))
         self.draw_params: dict[str, DrawParam] = {}
         self.composites: dict[str, Element] = {}
         for tag in ("PublicRes", "DocumentRes"):
@@ -196,32 +213,28 @@ class OfdDocument:
             if found:
                 self.media[attr(mm, "ID")] = found
         for cs in children(child(res, "ColorSpaces"), "ColorSpace"):
-            bits = int(_num(attr(cs, "BitsPerComponent"), 8)) or 8
-            self.colorspaces[attr(cs, "ID")] = (attr(cs, "Type", "RGB").upper(), bits)
+            self.palette.add(cs)
         for dp in children(child(res, "DrawParams"), "DrawParam"):
+            style = {name: dp.get(key) for name, key in _STYLE.items()}
             self.draw_params[attr(dp, "ID")] = DrawParam(
-                _opt_num(attr(dp, "LineWidth")), self._color(child(dp, "FillColor")),
-                self._color(child(dp, "StrokeColor")), attr(dp, "Relative"))
+                attr(dp, "Relative"), self.palette.paint(child(dp, "FillColor")),
+                self.palette.paint(child(dp, "StrokeColor")), **style)
         for unit in children(child(res, "CompositeGraphicUnits"), "CompositeGraphicUnit"):
             self.composites[attr(unit, "ID")] = unit
 
-    def _color(self, el: Element | None) -> RGB | None:
-        if el is None:
-            return None
-        kind, bits = self.colorspaces.get(attr(el, "ColorSpace"), ("", 8))
-        return parse_color(attr(el, "Value"), kind, bits)
-
-    def _param(self, dp_id: str, name: str) -> object:
+    def _param(self, dp_ids: tuple[str, ...], name: str) -> object:
+        """A DrawParam value: the object's DrawParam and its Relative chain, then the layer's."""
         seen: set[str] = set()
-        while dp_id and dp_id not in seen:
-            seen.add(dp_id)
-            dp = self.draw_params.get(dp_id)
-            if dp is None:
-                return None
-            val = getattr(dp, name)
-            if val is not None:
-                return val
-            dp_id = dp.parent
+        for dp_id in dp_ids:
+            while dp_id and dp_id not in seen:
+                seen.add(dp_id)
+                dp = self.draw_params.get(dp_id)
+                if dp is None:
+                    break
+                val = getattr(dp, name)
+                if val is not None:
+                    return val
+                dp_id = dp.parent
         return None
 
     # -- pages --------------------------------------------------------------------------------
@@ -310,42 +323,53 @@ class OfdDocument:
                         out.append(Clip(g.transform_path(segs, m)))
         return out
 
-    def _colors(self, el: Element, ctx: Ctx) -> tuple[RGB | None, RGB | None]:
-        dp = attr(el, "DrawParam") or ctx.draw_param
-        fill = self._color(child(el, "FillColor")) or self._param(dp, "fill_color")
-        stroke = self._color(child(el, "StrokeColor")) or self._param(dp, "stroke_color")
-        return fill, stroke  # type: ignore[return-value]
+    def _paints(self, el: Element, dps: tuple[str, ...]) -> tuple[Paint, Paint]:
+        """Fill and stroke paints, black by default, with the object's Alpha applied."""
+        alpha = _alpha(el)
+        out = []
+        for tag, name in (("FillColor", "fill"), ("StrokeColor", "stroke")):
+            paint = self.palette.paint(child(el, tag)) or self._param(dps, name) or Paint()
+            out.append(Paint(paint.rgb, paint.alpha * alpha, paint.shading))  # type: ignore[union-attr]
+        return out[0], out[1]
+
+    def _style(self, el: Element, dps: tuple[str, ...], name: str) -> str:
+        found = el.get(_STYLE[name])
+        return found if found is not None else str(self._param(dps, name) or "")
 
     def _text(self, el: Element, ctx: Ctx) -> TextItem:
         m = self._object_matrix(el, ctx)
         size = _num(attr(el, "Size"), 3.5)
-        fill, stroke = self._colors(el, ctx)
+        fill, stroke = self._paints(el, (attr(el, "DrawParam"), ctx.draw_param))
         return TextItem(
             runs=_glyph_runs(el, size), size=size, font_id=attr(el, "Font"), matrix=m,
             fill=attr(el, "Fill", "true").lower() != "false",
             stroke=attr(el, "Stroke", "false").lower() == "true",
-            fill_color=fill or (0.0, 0.0, 0.0), stroke_color=stroke or (0.0, 0.0, 0.0),
-            hscale=_num(attr(el, "HScale"), 1.0) or 1.0, alpha=_alpha(el),
-            clips=ctx.clips + self._clips(el, ctx))
+            fill_paint=fill, stroke_paint=stroke,
+            hscale=_num(attr(el, "HScale"), 1.0) or 1.0, clips=ctx.clips + self._clips(el, ctx))
 
     def _path(self, el: Element, ctx: Ctx) -> PathItem | None:
         segs = g.parse_path(path_text(el, "AbbreviatedData"))
         if not segs:
             return None
         m = self._object_matrix(el, ctx)
-        fill, stroke = self._colors(el, ctx)
-        dp = attr(el, "DrawParam") or ctx.draw_param
-        width = _opt_num(attr(el, "LineWidth"))
-        if width is None:
-            width = self._param(dp, "line_width")
-        width = 0.353 if width is None else float(width)  # type: ignore[arg-type]
+        dps = (attr(el, "DrawParam"), ctx.draw_param)
+        fill, stroke = self._paints(el, dps)
+        scale = g.scale_of(m)
+        width = _num(self._style(el, dps, "line_width"), DEFAULT_LINE_WIDTH)
+        dash = _dash(self._style(el, dps, "dash_pattern"), self._style(el, dps, "dash_offset"))
+        if dash:
+            dash = ([v * scale for v in dash[0]], dash[1] * scale)
         return PathItem(
-            path=g.transform_path(segs, m), line_width=width * g.scale_of(m),
+            path=g.transform_path(segs, m), line_width=width * scale,
             stroke=attr(el, "Stroke", "true").lower() != "false",
             fill=attr(el, "Fill", "false").lower() == "true",
             even_odd=attr(el, "Rule").lower().startswith("even"),
-            fill_color=fill or (0.0, 0.0, 0.0), stroke_color=stroke or (0.0, 0.0, 0.0),
-            alpha=_alpha(el), clips=ctx.clips + self._clips(el, ctx))
+            fill_paint=fill, stroke_paint=stroke, matrix=m,
+            dash=dash,
+            cap=_CAPS.get(self._style(el, dps, "cap").lower(), 0),
+            join=_JOINS.get(self._style(el, dps, "join").lower(), 0),
+            miter=_num(self._style(el, dps, "miter"), DEFAULT_MITER_LIMIT),
+            clips=ctx.clips + self._clips(el, ctx))
 
     # -- annotations and attachments ---------------------------------------------------------------
     def annotation_items(self, number: int) -> list[Item]:
@@ -433,6 +457,14 @@ def _opt_num(text: str) -> float | None:
     return nums[0] if nums else None
 
 
+def _dash(pattern: str, offset: str) -> tuple[list[float], float] | None:
+    """DashPattern/DashOffset in object units; None for a solid line or a pattern PDF rejects."""
+    values = g.parse_numbers(pattern)[:32]
+    if not values or any(v < 0 for v in values) or sum(values) <= 0:
+        return None
+    return values, max(0.0, _num(offset, 0.0))
+
+
 def _alpha(el: Element) -> float:
     return max(0.0, min(1.0, _num(attr(el, "Alpha"), 255.0) / 255.0))
 
@@ -442,26 +474,6 @@ def _page_box(area: Element | None) -> tuple[float, float, float, float] | None:
     if box is None or box[2] <= 0 or box[3] <= 0 or box[2] > 5000 or box[3] > 5000:
         return None
     return box
-
-
-def parse_color(value: str, kind: str = "", bits: int = 8) -> RGB | None:
-    toks = value.split()
-    if not toks:
-        return None
-    try:
-        nums = [int(t[1:], 16) if t.startswith("#") else float(t) for t in toks]
-    except ValueError:
-        return None
-    top = float((1 << min(bits, 16)) - 1) or 255.0
-    vals = [max(0.0, min(1.0, n / top)) for n in nums]
-    if kind == "GRAY" or len(vals) == 1:
-        return (vals[0], vals[0], vals[0])
-    if kind == "CMYK" or len(vals) == 4:
-        c, m, y, k = (vals + [0.0] * 4)[:4]
-        return ((1 - c) * (1 - k), (1 - m) * (1 - k), (1 - y) * (1 - k))
-    if len(vals) >= 3:
-        return (vals[0], vals[1], vals[2])
-    return None
 
 
 def parse_date(text: str) -> datetime | None:
