@@ -207,3 +207,155 @@ def test_multi_page_render_converts_once() -> None:
 def test_dpi_out_of_range_is_a_format_error() -> None:
     with pytest.raises(ofd.FormatError):
         ofd.render_page(gen.simple_ofd(), 1, dpi=0)
+
+
+# -- line styles, shadings and colour spaces ---------------------------------------------------------
+BAR = "M 0 0 L 160 0 L 160 30 L 0 30 C"  # a 160 x 30 mm rectangle in object space
+
+
+def paint_page(*objects: str, color_spaces: tuple[str, ...] = (),
+               draw_params: tuple[str, ...] = ()) -> Image.Image:
+    """A 200 x 120 mm page with the given content objects, rendered at DPI."""
+    b = gen.OfdBuilder(box="0 0 200 120")
+    b.color_spaces.extend(color_spaces)
+    b.draw_params.extend(draw_params)
+    b.pages.append(gen.PageSpec(raw="".join(objects)))
+    return ofd.render_page(b.build(), 1, dpi=DPI)
+
+
+def rgb_at(img: Image.Image, x: float, y: float) -> list[int]:
+    """The median colour of a 1 mm square centred on (x, y) mm."""
+    return np.median(region(img, x - 0.5, y - 0.5, 1, 1).reshape(-1, 3), axis=0).tolist()
+
+
+def inked(img: Image.Image, x: float, y: float) -> bool:
+    return dark(region(img, x - 0.5, y - 0.5, 1, 1)) > 0.5
+
+
+def line(obj_id: int, attrs: str) -> str:
+    """A black horizontal line from x=20 to x=180 mm at y=50, 1 mm wide."""
+    return gen.shape(obj_id, "20 50 160 1", "M 0 0 L 160 0",
+                     stroke='<ofd:StrokeColor Value="0 0 0"/>', attrs=f' LineWidth="1"{attrs}')
+
+
+def test_dash_pattern_leaves_gaps_at_its_period() -> None:
+    img = paint_page(line(1, ' DashPattern="5 5"'))
+    assert all(inked(img, 22.5 + 10 * k, 50) for k in range(16))  # 5 mm dash every 10 mm
+    assert not any(inked(img, 27.5 + 10 * k, 50) for k in range(16))  # 5 mm gap between
+
+
+def test_dash_offset_shifts_the_pattern() -> None:
+    img = paint_page(line(1, ' DashPattern="5 5" DashOffset="5"'))
+    assert not any(inked(img, 22.5 + 10 * k, 50) for k in range(16))  # starts with the gap
+    assert all(inked(img, 27.5 + 10 * k, 50) for k in range(16))
+
+
+def test_dash_and_colour_come_from_a_relative_draw_param() -> None:
+    base = ('<ofd:DrawParam ID="7" DashPattern="5 5" LineWidth="1">'
+            '<ofd:StrokeColor Value="0 0 255"/></ofd:DrawParam>')
+    child = '<ofd:DrawParam ID="8" Relative="7"/>'  # sets nothing itself
+    obj = gen.shape(1, "20 50 160 1", "M 0 0 L 160 0", attrs=' DrawParam="8"')
+    img = paint_page(obj, draw_params=(base, child))
+    assert rgb_at(img, 22.5, 50) == pytest.approx([0, 0, 255], abs=10)
+    assert rgb_at(img, 27.5, 50) == pytest.approx([255, 255, 255], abs=3)
+
+
+@pytest.mark.parametrize(("cap", "beyond_end"), [("Butt", False), ("Round", True), ("Square", True)])
+def test_line_cap_decides_whether_the_stroke_passes_its_end(cap: str, beyond_end: bool) -> None:
+    obj = gen.shape(1, "20 50 80 1", "M 0 0 L 80 0", stroke='<ofd:StrokeColor Value="0 0 0"/>',
+                    attrs=f' LineWidth="6" Cap="{cap}"')
+    img = paint_page(obj)
+    assert inked(img, 99, 50)
+    assert inked(img, 101.5, 50) is beyond_end  # a cap adds half the width (3 mm)
+
+
+def axial(extend: int = 0, start: str = "0 0", end: str = "160 0") -> str:
+    return (f'<ofd:FillColor><ofd:AxialShd StartPoint="{start}" EndPoint="{end}" Extend="{extend}">'
+            f'{gen.segments((0, "255 0 0"), (1, "0 0 255"))}</ofd:AxialShd></ofd:FillColor>')
+
+
+def test_axial_shading_goes_from_the_first_colour_to_the_last_along_its_axis() -> None:
+    img = paint_page(gen.shape(1, "20 40 160 30", BAR, fill=axial(), attrs=' Fill="true" Stroke="false"'))
+    assert rgb_at(img, 21, 55) == pytest.approx([250, 0, 5], abs=8)  # start: red
+    assert rgb_at(img, 100, 55) == pytest.approx([128, 0, 128], abs=8)  # halfway: the mix
+    assert rgb_at(img, 179, 55) == pytest.approx([5, 0, 250], abs=8)  # end: blue
+    reds = [rgb_at(img, x, 45)[0] for x in range(25, 180, 10)]
+    assert reds == sorted(reds, reverse=True)  # red fades steadily along the axis
+    assert rgb_at(img, 100, 45) == rgb_at(img, 100, 65)  # constant across the axis
+
+
+@pytest.mark.parametrize(("extend", "before", "after"), [
+    (0, [255, 255, 255], [255, 255, 255]),  # nothing drawn beyond the axis ends
+    (1, [255, 0, 0], [255, 255, 255]),  # 1: continued before the start point
+    (2, [255, 255, 255], [0, 0, 255]),  # 2: continued after the end point
+    (3, [255, 0, 0], [0, 0, 255]),
+])
+def test_axial_extend_continues_the_end_colours_beyond_the_axis(
+        extend: int, before: list[int], after: list[int]) -> None:
+    fill = axial(extend, start="40 0", end="120 0")  # the axis covers half the bar
+    img = paint_page(gen.shape(1, "20 40 160 30", BAR, fill=fill, attrs=' Fill="true" Stroke="false"'))
+    assert rgb_at(img, 40, 55) == pytest.approx(before, abs=3)
+    assert rgb_at(img, 160, 55) == pytest.approx(after, abs=3)
+
+
+def test_axial_reflect_mirrors_the_segments_every_map_unit() -> None:
+    fill = axial().replace("<ofd:AxialShd ", '<ofd:AxialShd MapType="Reflect" MapUnit="40" ')
+    img = paint_page(gen.shape(1, "20 40 160 30", BAR, fill=fill, attrs=' Fill="true" Stroke="false"'))
+    for x, expected in ((21, [250, 0, 5]), (60, [0, 0, 255]), (100, [255, 0, 0]), (140, [0, 0, 255]),
+                        (179, [250, 0, 5])):
+        assert rgb_at(img, x, 55) == pytest.approx(expected, abs=10), x
+
+
+def test_radial_shading_changes_colour_with_the_distance_from_its_centre() -> None:
+    fill = ('<ofd:FillColor><ofd:RadialShd StartPoint="50 50" EndPoint="50 50" EndRadius="40" '
+            f'Extend="2">{gen.segments((0, "255 255 0"), (1, "0 128 0"))}</ofd:RadialShd></ofd:FillColor>')
+    img = paint_page(gen.shape(1, "50 10 100 100", "M 0 0 L 100 0 L 100 100 L 0 100 C", fill=fill,
+                               attrs=' Fill="true" Stroke="false"'))
+    assert rgb_at(img, 100, 60) == pytest.approx([255, 255, 0], abs=10)  # the centre
+    ring = [rgb_at(img, 100 + dx, 60 + dy) for dx, dy in ((20, 0), (-20, 0), (0, 20), (0, -20))]
+    assert all(c == pytest.approx([128, 192, 0], abs=12) for c in ring)  # halfway out, any side
+    assert rgb_at(img, 145, 105) == pytest.approx([0, 128, 0], abs=3)  # past the end radius
+
+
+def test_indexed_colour_takes_the_palette_entry() -> None:
+    space = ('<ofd:ColorSpace ID="5" Type="RGB"><ofd:Palette><ofd:CV>0 0 0</ofd:CV>'
+             '<ofd:CV>0 160 0</ofd:CV><ofd:CV>0 0 255</ofd:CV></ofd:Palette></ofd:ColorSpace>')
+    obj = gen.shape(1, "20 40 160 30", BAR, fill='<ofd:FillColor ColorSpace="5" Index="1"/>',
+                    attrs=' Fill="true" Stroke="false"')
+    img = paint_page(obj, color_spaces=(space,))
+    assert rgb_at(img, 100, 55) == pytest.approx([0, 160, 0], abs=3)
+
+
+@pytest.mark.parametrize(("space", "value", "expected"), [
+    ('Type="GRAY" BitsPerComponent="4"', "10", [170, 170, 170]),  # 10 of 15
+    ('Type="CMYK" BitsPerComponent="8"', "0 255 255 0", [255, 0, 0]),
+    ('Type="RGB" BitsPerComponent="16"', "0 32896 65535", [0, 128, 255]),
+])
+def test_colour_space_type_and_bits_per_component(space: str, value: str, expected: list[int]) -> None:
+    obj = gen.shape(1, "20 40 160 30", BAR, fill=f'<ofd:FillColor ColorSpace="6" Value="{value}"/>',
+                    attrs=' Fill="true" Stroke="false"')
+    img = paint_page(obj, color_spaces=(f'<ofd:ColorSpace ID="6" {space}/>',))
+    assert rgb_at(img, 100, 55) == pytest.approx(expected, abs=3)
+
+
+def test_colour_alpha_lets_the_page_show_through() -> None:
+    obj = gen.shape(1, "20 40 160 30", BAR, fill='<ofd:FillColor Value="255 0 0" Alpha="128"/>',
+                    attrs=' Fill="true" Stroke="false"')
+    assert rgb_at(paint_page(obj), 100, 55) == pytest.approx([255, 127, 127], abs=4)
+
+
+def test_pattern_fill_falls_back_to_the_colour_of_its_cell() -> None:
+    cell = gen.shape(2, "0 0 4 4", "M 0 0 L 4 0 L 4 4 L 0 4 C",
+                     fill='<ofd:FillColor Value="0 0 200"/>', attrs=' Fill="true"')
+    fill = (f'<ofd:FillColor><ofd:Pattern Width="4" Height="4"><ofd:CellContent>{cell}'
+            '</ofd:CellContent></ofd:Pattern></ofd:FillColor>')
+    obj = gen.shape(1, "20 40 160 30", BAR, fill=fill, attrs=' Fill="true" Stroke="false"')
+    assert rgb_at(paint_page(obj), 100, 55) == pytest.approx([0, 0, 200], abs=3)
+
+
+def test_gouraud_shading_falls_back_to_its_average_colour() -> None:
+    points = "".join(f'<ofd:Point X="{x}" Y="{y}"><ofd:Color Value="{v}"/></ofd:Point>'
+                     for x, y, v in ((0, 0, "255 0 0"), (160, 0, "0 0 255"), (0, 30, "255 0 255")))
+    fill = f"<ofd:FillColor><ofd:GouraudShd>{points}</ofd:GouraudShd></ofd:FillColor>"
+    obj = gen.shape(1, "20 40 160 30", BAR, fill=fill, attrs=' Fill="true" Stroke="false"')
+    assert rgb_at(paint_page(obj), 100, 55) == pytest.approx([170, 0, 170], abs=3)
