@@ -7,13 +7,8 @@ import random
 import pytest
 
 from bingan.search.port import PageDoc, Scope
-from bingan.search.tantivy_index import (
-    ACCESS_UNION_MAX,
-    SEP,
-    TantivySearchIndex,
-    access_terms,
-    scope_access_terms,
-)
+from bingan.search.tantivy_index import TantivySearchIndex
+from bingan.search.tantivy_query import ACCESS_UNION_MAX, SEP, access_terms, scope_access_terms
 
 DEPTS = [f"D{i:02d}" for i in range(40)]
 CAMPUSES = ["BB", "DY", "XQ"]
