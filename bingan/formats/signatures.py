@@ -54,7 +54,7 @@ def verify_pdf(data: bytes, listed: list[Signature]) -> list[Signature]:
         return listed
     if not embedded:
         return listed
-    roots = _trust_roots()
+    roots = trust_roots()
     return [_verify(signature, roots, fallback) for signature, fallback in
             zip(embedded, listed + [None] * len(embedded), strict=False)]
 
@@ -114,7 +114,8 @@ def _common_name(status: object) -> str:
     return str(subject.get("common_name") or subject.get("organization_name") or "")
 
 
-def _trust_roots() -> tuple:
+def trust_roots() -> tuple:
+    """Trusted certificates from BINGAN_SIGNATURE_TRUST_ROOTS (PDF and OFD signatures alike)."""
     path = os.environ.get(TRUST_ROOTS_ENV, "").strip()
     if not path:
         return ()

@@ -1,4 +1,9 @@
-"""OFD seal signatures (GB/T 38540 SES V4, GM/T 0031 V1) with real SM2 keys and certificates."""
+"""OFD seal signatures (GB/T 38540 SES V4, GM/T 0031 V1) with real SM2 keys and certificates.
+
+Verdicts as for PDF signatures: valid (intact, certificates valid at signing time and chained
+to a trusted root), tampered (a changed file, signature or seal), unverifiable (intact but
+untrusted, expired, or unreadable). Certificates come from test CAs built by ofd_gen.
+"""
 from __future__ import annotations
 
 import io
@@ -13,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 
 import ofd_gen as gen
 
-from bingan.formats import ofd
+from bingan.formats import ofd, signatures
 from bingan.formats.ofd import ses
 from bingan.formats.ofd.signature import sm2_verify
 
@@ -35,25 +40,102 @@ def only(data: bytes) -> ofd.Signature:
     return sigs[0]
 
 
+def trust(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *cas: gen.CertAuthority) -> None:
+    """Make these CAs the trust list, as a PEM bundle the way hospitals configure it."""
+    from asn1crypto import pem
+
+    bundle = tmp_path / "trusted-roots.pem"
+    bundle.write_bytes(b"".join(pem.armor("CERTIFICATE", ca.cert) for ca in cas))
+    monkeypatch.setenv(signatures.TRUST_ROOTS_ENV, str(bundle))
+
+
+@pytest.fixture
+def trusted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    trust(monkeypatch, tmp_path, gen.default_ca())
+
+
+@pytest.mark.usefixtures("trusted")
 @pytest.mark.parametrize(("data", "kind"), [(SIGNED, "OFD SES V4"), (SIGNED_V1, "OFD SES V1")])
-def test_valid_signature(data: bytes, kind: str) -> None:
+def test_valid_chain_to_a_trusted_root_is_valid(data: bytes, kind: str) -> None:
     sig = only(data)
-    assert sig.verdict == "valid", sig.reason
+    assert (sig.verdict, sig.reason) == ("valid", signatures.VALID)
     assert sig.kind == kind
     assert sig.signer == "某某人民医院电子签章"  # certificate subject CN
     assert sig.signed_at == datetime(2024, 5, 1, 8, 30)
-    assert "有效" in sig.reason
 
 
+def test_intact_signature_without_trust_roots_is_unverifiable_and_says_intact() -> None:
+    sig = only(SIGNED)
+    assert sig.verdict == "unverifiable"
+    assert sig.reason.startswith(signatures.INTACT_UNTRUSTED)
+
+
+def test_root_missing_from_the_trust_list_is_unverifiable_with_reason(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    trust(monkeypatch, tmp_path, gen.sm2_ca("另一家医院测试根 CA", seed=12))
+    sig = only(SIGNED)
+    assert sig.verdict == "unverifiable"
+    assert sig.reason.startswith("签名完整，但签名证书不在受信任列表中")
+
+
+def test_impostor_root_with_the_same_name_does_not_vouch_for_the_certificate(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Same subject as the real root, another key: the certificate's SM2 signature decides.
+    trust(monkeypatch, tmp_path, gen.sm2_ca(gen.default_ca().name, seed=13))
+    assert only(SIGNED).verdict == "unverifiable"
+
+
+def test_certificate_from_an_rsa_root_is_verified_too(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    rsa_ca = gen.rsa_ca()
+    trust(monkeypatch, tmp_path, rsa_ca)
+    assert only(gen.signed_ofd(ca=rsa_ca)).verdict == "valid"
+
+
+@pytest.mark.usefixtures("trusted")
+def test_certificate_expired_at_signing_time_is_unverifiable_with_reason() -> None:
+    data = gen.signed_ofd(cert_valid=(datetime(2020, 1, 1), datetime(2023, 1, 1)))
+    sig = only(data)
+    assert sig.verdict == "unverifiable"
+    assert sig.reason.startswith("签名时签名证书不在有效期内")
+    assert "2023-01-01" in sig.reason
+
+
+@pytest.mark.usefixtures("trusted")
+def test_certificate_not_yet_valid_at_signing_time_is_unverifiable() -> None:
+    data = gen.signed_ofd(cert_valid=(datetime(2025, 1, 1), datetime(2030, 1, 1)))
+    assert only(data).reason.startswith("签名时签名证书不在有效期内")
+
+
+@pytest.mark.usefixtures("trusted")
+@pytest.mark.parametrize("version", [4, 1])
+def test_seal_expired_at_signing_time_is_unverifiable_with_reason(version: int) -> None:
+    data = gen.signed_ofd(version=version, seal_valid=(datetime(2021, 1, 1), datetime(2022, 1, 1)))
+    sig = only(data)
+    assert sig.verdict == "unverifiable"
+    assert sig.reason.startswith("签章时电子印章不在有效期内")
+
+
+@pytest.mark.usefixtures("trusted")
+@pytest.mark.parametrize("version", [4, 1])
+def test_seal_not_signed_by_its_maker_is_tampered(version: int) -> None:
+    sig = only(gen.signed_ofd(version=version, forged_seal=True))
+    assert sig.verdict == "tampered"
+    assert "制章人签名无效" in sig.reason
+
+
+@pytest.mark.usefixtures("trusted")
 def test_metadata_lists_signatures() -> None:
     meta = ofd.metadata(SIGNED)
     assert [s.verdict for s in meta.signatures] == ["valid"]
 
 
+@pytest.mark.usefixtures("trusted")
 def test_sha256_check_method_is_supported() -> None:
     assert only(gen.signed_ofd(check_method="SHA256")).verdict == "valid"
 
 
+@pytest.mark.usefixtures("trusted")  # a trusted chain does not hide a change
 def test_page_content_changed_is_tampered_and_names_the_file() -> None:
     content = part(SIGNED, PAGE)
     flipped = content.replace("张三".encode(), "李五".encode(), 1)

@@ -72,12 +72,33 @@ class SesSignatureV1(core.Sequence):
     _fields = [("toSign", TbsSignV1), ("signature", core.BitString)]
 
 
+class SealTbs(core.Sequence):
+    """Seal info, maker certificate and algorithm: what some seal makers sign (see SealProof)."""
+
+    _fields = [("esealInfo", core.Any), ("cert", core.OctetString),
+               ("signAlgID", core.ObjectIdentifier)]
+
+
 @dataclass
 class SealPicture:
     kind: str  # png | jpg | gif | bmp | ofd (lower case)
     data: bytes
     width_mm: float
     height_mm: float
+
+
+@dataclass
+class SealProof:
+    """The seal's own signature by its maker (制章人), and the seal's validity period."""
+
+    cert: bytes
+    algorithm: str
+    signature: bytes
+    # GB/T 38540 and GM/T 0031 producers sign either the DER of SES_SealInfo or of
+    # SEQUENCE {SealInfo, cert, algorithm}; a signature over either is the maker's.
+    signed: list[bytes]
+    valid_from: datetime | None
+    valid_to: datetime | None
 
 
 @dataclass
@@ -91,6 +112,7 @@ class ParsedSignature:
     signed_at: datetime | None
     seal_name: str
     picture: SealPicture | None
+    seal: SealProof
 
 
 def _picture(info: SesSealInfo) -> SealPicture | None:
@@ -99,13 +121,34 @@ def _picture(info: SesSealInfo) -> SealPicture | None:
                        float(pic["width"].native), float(pic["height"].native))
 
 
-def _seal_name(info: SesSealInfo) -> str:
+def _property(info: SesSealInfo) -> core.Sequence | None:
     for cls in (SesPropertyV4, SesPropertyV1):
         try:
-            return str(cls.load(info["property"].dump())["name"].native)
+            prop = cls.load(info["property"].dump())
+            prop.native  # noqa: B018 - parse every field now: a V1 property fails V4 here
+            return prop
         except Exception:
             continue
-    return ""
+    return None
+
+
+def _seal_name(info: SesSealInfo) -> str:
+    prop = _property(info)
+    return str(prop["name"].native) if prop is not None else ""
+
+
+def _seal_proof(info: SesSealInfo, cert: core.OctetString, alg: core.ObjectIdentifier,
+                signature: core.BitString) -> SealProof:
+    prop = _property(info)
+    start = _time(_any_native(prop["validStart"])) if prop is not None else None
+    end = _time(_any_native(prop["validEnd"])) if prop is not None else None
+    both = SealTbs({"esealInfo": core.Any.load(info.dump()), "cert": cert.native,
+                    "signAlgID": alg.dotted}).dump()
+    return SealProof(cert.native, alg.dotted, _bits(signature), [info.dump(), both], start, end)
+
+
+def _any_native(value: core.Asn1Value) -> object:
+    return value.parse().native if isinstance(value, core.Any) else value.native
 
 
 def _time(value: object) -> datetime | None:
@@ -145,7 +188,8 @@ def _parse_v4(data: bytes) -> ParsedSignature:
         version=int(tbs["version"].native), to_sign=tbs.dump(), data_hash=_bits(tbs["dataHash"]),
         cert=sig["cert"].native, algorithm=sig["signatureAlgID"].dotted,
         signature=_bits(sig["signature"]), signed_at=_time(tbs["timeInfo"].native),
-        seal_name=_seal_name(info), picture=_picture(info))
+        seal_name=_seal_name(info), picture=_picture(info),
+        seal=_seal_proof(info, *(tbs["eseal"][k] for k in ("cert", "signAlgID", "signedValue"))))
 
 
 def _parse_v1(data: bytes) -> ParsedSignature:
@@ -156,7 +200,9 @@ def _parse_v1(data: bytes) -> ParsedSignature:
         version=int(tbs["version"].native), to_sign=tbs.dump(), data_hash=_bits(tbs["dataHash"]),
         cert=tbs["cert"].native, algorithm=tbs["signatureAlgorithm"].dotted,
         signature=_bits(sig["signature"]), signed_at=_time(_v1_time(tbs["timeInfo"])),
-        seal_name=_seal_name(info), picture=_picture(info))
+        seal_name=_seal_name(info), picture=_picture(info),
+        seal=_seal_proof(info, *(tbs["eseal"]["signInfo"][k]
+                                 for k in ("cert", "signatureAlgorithm", "signData"))))
 
 
 def _v1_time(el: core.Any) -> object:

@@ -6,33 +6,26 @@ import binascii
 import hashlib
 import posixpath
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from xml.etree.ElementTree import Element
 
 from asn1crypto import x509
-from cryptography.hazmat.primitives import hashes
-from gmssl import sm2
 
 from bingan.formats.base import FormatError, Signature
+from bingan.formats.ofd import certs
 from bingan.formats.ofd import geometry as g
+from bingan.formats.ofd.gm import SM2_SM3_OID, sm2_verify, sm3
 from bingan.formats.ofd.package import attr, child, children, path_text
 from bingan.formats.ofd.reader import OfdDocument
 from bingan.formats.ofd.ses import ParsedSignature, SealPicture, parse_seal, parse_signature
+from bingan.formats.signatures import INTACT_UNTRUSTED, VALID, trust_roots
 
 SM3_OID = "1.2.156.10197.1.401"
-SM2_SM3_OID = "1.2.156.10197.1.501"
-SM2_USER_ID = b"1234567812345678"  # GB/T 35276 default signer ID
 _DIGESTS = {
     SM3_OID: "sm3", "sm3": "sm3", "2.16.840.1.101.3.4.2.1": "sha256", "sha256": "sha256",
     "sha-256": "sha256", "1.3.14.3.2.26": "sha1", "sha1": "sha1", "sha-1": "sha1",
     "1.2.840.113549.2.5": "md5", "md5": "md5",
 }
-_ECC = sm2.default_ecc_table
-
-
-def sm3(data: bytes) -> bytes:
-    h = hashes.Hash(hashes.SM3())
-    h.update(data)
-    return h.finalize()
 
 
 def digest(method: str, data: bytes) -> bytes | None:
@@ -133,67 +126,67 @@ def _check_references(doc: OfdDocument, entry: SignatureEntry) -> tuple[str, str
 
 
 def _verify_ses(entry: SignatureEntry, ses: ParsedSignature, kind: str) -> Signature:
-    signer = ses.seal_name
-    when = ses.signed_at
+    cert = certs.load(ses.cert)
+    signer = certs.common_name(cert) or ses.seal_name
+    verdict, reason = _ses_verdict(entry, ses, cert)
+    return Signature(verdict, reason, signer, ses.signed_at, kind)
+
+
+def _ses_verdict(entry: SignatureEntry, ses: ParsedSignature,
+                 cert: x509.Certificate | None) -> tuple[str, str]:
+    """Integrity first (tampered), then what decides whether the signer can be trusted."""
     if ses.data_hash != sm3(entry.raw):
-        return Signature("tampered", "签名描述文件 Signature.xml 已被修改", signer, when, kind)
+        return "tampered", "签名描述文件 Signature.xml 已被修改"
     if ses.algorithm != SM2_SM3_OID:
-        return Signature("unverifiable", f"不支持的签名算法：{ses.algorithm}", signer, when, kind)
-    try:
-        cert = x509.Certificate.load(ses.cert)
-        point = cert.public_key["public_key"].contents[1:]
-        signer = _common_name(cert) or signer
-    except Exception:
-        return Signature("unverifiable", "签名证书缺失或无法解析", signer, when, kind)
-    if len(point) != 65 or point[0] != 4:
-        return Signature("unverifiable", "签名证书的公钥不是 SM2 公钥", signer, when, kind)
-    if not sm2_verify(point[1:], ses.to_sign, ses.signature):
-        return Signature("tampered", "签名值验证失败：签章数据已被修改或签名无效", signer, when, kind)
-    return Signature("valid", "签名有效，文件未被修改", signer, when, kind)
+        return "unverifiable", f"不支持的签名算法：{ses.algorithm}"
+    if cert is None:
+        return "unverifiable", "签名证书缺失或无法解析"
+    point = certs.sm2_point(cert)
+    if point is None:
+        return "unverifiable", "签名证书的公钥不是 SM2 公钥"
+    if not sm2_verify(point, ses.to_sign, ses.signature):
+        return "tampered", "签名值验证失败：签章数据已被修改或签名无效"
+    maker, problem = _check_seal(ses)
+    if problem:
+        return problem
+    return _trust(ses, cert, maker)
 
 
-def _common_name(cert: x509.Certificate) -> str:
-    try:
-        return str(cert.subject.native.get("common_name", ""))
-    except Exception:
-        return ""
+def _check_seal(ses: ParsedSignature) -> tuple[x509.Certificate | None, tuple[str, str] | None]:
+    """The seal maker's certificate, and what is wrong with the seal's own signature."""
+    seal = ses.seal
+    if seal.algorithm != SM2_SM3_OID:
+        return None, ("unverifiable", f"不支持的电子印章签名算法：{seal.algorithm}")
+    maker = certs.load(seal.cert)
+    point = certs.sm2_point(maker) if maker else None
+    if maker is None or point is None:
+        return None, ("unverifiable", "电子印章的制章人证书缺失、无法解析或不是 SM2 证书")
+    if not any(sm2_verify(point, data, seal.signature) for data in seal.signed):
+        return maker, ("tampered", "电子印章的制章人签名无效：印章数据被修改或印章系伪造")
+    return maker, None
 
 
-def sm2_z(public_xy: bytes, user_id: bytes = SM2_USER_ID) -> bytes:
-    """Z_A = SM3(ENTL || ID || a || b || xG || yG || xA || yA), GB/T 32918.2 §5.5."""
-    curve = bytes.fromhex(_ECC["a"] + _ECC["b"] + _ECC["g"])
-    return sm3((len(user_id) * 8).to_bytes(2, "big") + user_id + curve + public_xy)
+def _trust(ses: ParsedSignature, cert: x509.Certificate,
+           maker: x509.Certificate | None) -> tuple[str, str]:
+    """Validity periods at signing time, then the chain of signer and seal maker to the roots."""
+    when = ses.signed_at or datetime.now(UTC).replace(tzinfo=None)
+    expired = certs.validity_problem(cert, when)
+    if expired:
+        return "unverifiable", f"签名时签名证书不在有效期内（{expired}）"
+    seal = ses.seal
+    if (seal.valid_from and when < seal.valid_from) or (seal.valid_to and when > seal.valid_to):
+        return "unverifiable", (f"签章时电子印章不在有效期内（{_day(seal.valid_from)} 至 "
+                                f"{_day(seal.valid_to)}，签章时间 {when:%Y-%m-%d %H:%M}）")
+    roots = trust_roots()
+    if not certs.chains(cert, roots):
+        return "unverifiable", f"{INTACT_UNTRUSTED}（文件自签名后未被修改，但无法确认签名人身份）"
+    if maker is None or not certs.chains(maker, roots):
+        return "unverifiable", "签名完整，但电子印章制章人的证书不在受信任列表中，无法确认印章真伪"
+    return "valid", VALID
 
 
-def sm2_verify(public_xy: bytes, message: bytes, signature: bytes) -> bool:
-    rs = _signature_rs(signature)
-    if rs is None:
-        return False
-    e = sm3(sm2_z(public_xy) + message)
-    # gmssl's own SM3 is pure Python; the digest comes from cryptography and only the curve
-    # arithmetic from gmssl.
-    verifier = sm2.CryptSM2(private_key=None, public_key="")
-    verifier.public_key = public_xy.hex()  # gmssl's constructor lstrip("04")s keys starting 04
-    try:
-        return bool(verifier.verify(rs, e))
-    except Exception:
-        return False
-
-
-def _signature_rs(signature: bytes) -> str | None:
-    """r||s as 128 hex digits, from a DER SEQUENCE {r, s} or a raw 64-byte value."""
-    if len(signature) == 64:
-        return signature.hex()
-    try:
-        from asn1crypto.algos import DSASignature
-
-        native = DSASignature.load(signature).native
-        r, s = native["r"], native["s"]
-    except Exception:
-        return None
-    if not (0 < r < 1 << 256 and 0 < s < 1 << 256):
-        return None
-    return f"{r:064x}{s:064x}"
+def _day(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d}" if value else "?"
 
 
 # -- seal pictures for rendering -------------------------------------------------------------------
