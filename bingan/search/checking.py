@@ -198,7 +198,16 @@ class Reference:
             return any(self._eval(c, i) for c in node.children)
         if isinstance(node, q.Range):
             return self._range(node, self.docs[i])
+        if isinstance(node, q.Prefix):
+            return any(keyword(v).startswith(node.prefix) for v in self._codes(node.field, self.docs[i]))
         return self._term(node, i)
+
+    @staticmethod
+    def _codes(field: str, d: PageDoc) -> list[str]:
+        return {
+            "record": [d.record_number, *d.aliases], "id": [d.id_number],
+            "diagnosis": d.diagnosis_codes, "operation": d.operation_codes,
+        }[field]
 
     def _term(self, t: q.Term, i: int) -> bool:
         d, kw = self.docs[i], keyword(t.text)
@@ -271,3 +280,25 @@ def sample_queries(n: int, seed: int = 11) -> list[str]:
 
 def _is_han_pair(text: str) -> bool:
     return len(text) == 2 and all("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def prefix_queries(n: int, seed: int = 13) -> list[str]:
+    """Code and number prefixes (诊断:J18*, 手术:36.06*, 病案号:00*, 身份证:11*), alone and
+    combined with words, drawn from the generator's codes. Kept apart from ``sample_queries`` so
+    that set, and the benchmark figures measured on it, stay comparable across versions."""
+    rng = random.Random(seed)
+
+    def cut(code: str) -> str:
+        cased = code if rng.random() < 0.5 else code.lower()
+        return cased[: rng.randint(1, len(code))] + "*"
+
+    shapes = [
+        lambda: f"诊断:{cut(rng.choice(DIAGNOSES)[0])}",
+        lambda: f"手术:{cut(rng.choice(OPERATIONS)[0])}",
+        lambda: f"病案号:{rng.randrange(10, 1000)}*",
+        lambda: f"身份证:{rng.randrange(1, 100)}*",
+        lambda: f"诊断:{cut(rng.choice(DIAGNOSES)[0])} {rng.choice(SYMPTOMS)}",
+        lambda: f"诊断:{cut(rng.choice(DIAGNOSES)[0])} -诊断:{cut(rng.choice(DIAGNOSES)[0])}",
+        lambda: f"诊断:{cut(rng.choice(DIAGNOSES)[0])} OR 手术:{cut(rng.choice(OPERATIONS)[0])}",
+    ]
+    return [shapes[i % len(shapes)]() for i in range(n)]

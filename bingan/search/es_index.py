@@ -80,6 +80,8 @@ class DslCompiler:
             return {"match_all": {}}
         if isinstance(node, q.Term):
             return self.term(node)
+        if isinstance(node, q.Prefix):
+            return self.prefix(node)
         if isinstance(node, q.Range):
             return self.range(node)
         if isinstance(node, q.Not):
@@ -130,6 +132,12 @@ class DslCompiler:
             "type": ("document_type", "document_type_name"),
         }[t.field]
         return self.either({"term": {code: raw}}, self.phrase(name, t.text))
+
+    @staticmethod
+    def prefix(p: q.Prefix) -> dict:
+        """The keyword fields are lowercased by their normalizer and the prefix already is;
+        ``case_insensitive`` keeps the match right should a field lose its normalizer."""
+        return {"prefix": {q.PREFIX_FIELDS[p.field]: {"value": p.prefix, "case_insensitive": True}}}
 
     @staticmethod
     def range(r: q.Range) -> dict:

@@ -13,9 +13,12 @@ Fields have Chinese and English names (病案号:/record:, 姓名:/name:, 科室
 手术:/operation:, 类别:/category:, 文书:/type:, 身份证:/id:, 住院次数:/stay:, 年份:/year:,
 标签:/tag:, 出院:/discharged:, 入院:/admitted:, 病案类型:/kind:). Ranges: ``a..b``, ``a..``,
 ``..b``, ``>=a``, ``>a``, ``<=a``, ``<a`` or one value; dates may be ``2024``, ``2024-03`` or
-``2024-03-31`` and a partial date covers its whole month/year. Full-width punctuation is
-accepted (``科室：心内科``, ``（…）``). Every error a user can make raises ``QueryError``
-with a Chinese message.
+``2024-03-31`` and a partial date covers its whole month/year. Codes and numbers take a
+trailing ``*`` for a prefix (``诊断:J18*``, ``手术:36.06*``, ``病案号:00123*``, ``身份证:110105*``;
+case-insensitive, at least one letter or digit before the ``*``). Full-width punctuation is
+accepted (``科室：心内科``, ``（…）``, ``“…”``, ``「…」``). Parentheses attached to a word are part
+of it (``乙肝表面抗原(+)``, ``HBsAg(-)``); a group opens after a space. Every error a user can
+make raises ``QueryError`` with a Chinese message.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from bingan.search.analysis import analyze, normalize
+from bingan.search.analysis import analyze, keyword, normalize
 
 MAX_QUERY_CHARS = 1000
 MAX_DEPTH = 32
@@ -55,6 +58,12 @@ FIELD_LABELS = {
     "tag": "标签", "discharged": "出院", "admitted": "入院", "kind": "病案类型",
 }
 DATE_FIELDS = {"discharged", "admitted"}
+# Fields whose codes/numbers take a prefix → the keyword field of the index (the same name in
+# both adapters) whose values it is matched against.
+PREFIX_FIELDS = {
+    "record": "record_keys", "id": "id_number",
+    "diagnosis": "diagnosis_codes", "operation": "operation_codes",
+}
 INT_FIELDS = {"stay", "year"}
 KIND_VALUES = {
     "normal": "normal", "普通": "normal", "death": "death", "死亡": "death",
@@ -69,6 +78,14 @@ class Term:
     field: str | None
     text: str
     tokens: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Prefix:
+    """Codes or numbers of ``field`` starting with ``prefix`` (keyword-normalised: lowercase)."""
+
+    field: str
+    prefix: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +117,7 @@ class MatchAll:
     pass
 
 
-Node = Term | Range | Not | And | Or | MatchAll
+Node = Term | Prefix | Range | Not | And | Or | MatchAll
 
 
 @dataclass(slots=True)
@@ -123,8 +140,11 @@ def _positive_text_terms(node: Node):
 
 # ---------------------------------------------------------------- lexer
 
-_QUOTES = {'"': '"', "“": "”", "”": "”", "「": "」"}
-_BREAK = set(' \t\n()"“”「')
+# Opening quote → the quotes that may close it. IMEs and pasted text mix straight and curly
+# double quotes (“…“, "…”), so any double quote closes any double quote.
+_DOUBLE = '"“”„'
+_QUOTES = {**dict.fromkeys(_DOUBLE, _DOUBLE), "「": "」", "『": "』", "‘": "’‘"}
+_BREAK = set(" \t\n()") | set(_QUOTES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,18 +156,42 @@ class _Tok:
 
 
 def _read_phrase(text: str, i: int) -> tuple[str, int]:
-    close = _QUOTES[text[i]]
-    end = text.find(close, i + 1)
+    closers = _QUOTES[text[i]]
+    end = next((j for j in range(i + 1, len(text)) if text[j] in closers), -1)
     if end < 0:
-        raise QueryError("引号未闭合：请检查查询中的双引号是否成对")
+        raise QueryError("引号未闭合：请检查查询中的引号是否成对")
     return text[i + 1 : end], end + 1
 
 
 def _read_word(text: str, i: int) -> tuple[str, int]:
+    """A word runs to the next space, quote or parenthesis, except that a parenthesis attached
+    to the word and closed inside it belongs to it: 乙肝表面抗原(+) and HBsAg(-) are one term,
+    not a term followed by a group (after ``field:`` a parenthesis still opens a group)."""
     j = i
-    while j < len(text) and text[j] not in _BREAK:
-        j += 1
+    while j < len(text):
+        if text[j] == "(" and j > i and text[j - 1] != ":":
+            close = _attached_close(text, j)
+            if close is None:
+                break
+            j = close + 1
+        elif text[j] in _BREAK:
+            break
+        else:
+            j += 1
     return text[i:j], j
+
+
+def _attached_close(text: str, start: int) -> int | None:
+    """Index of the ")" matching the "(" at ``start`` before any space or quote, or None."""
+    depth = 0
+    for k in range(start, len(text)):
+        ch = text[k]
+        if ch.isspace() or ch in _QUOTES:
+            return None
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0:
+            return k
+    return None
 
 
 def _lex(text: str) -> list[_Tok]:
@@ -248,6 +292,12 @@ class _Parser:
             raise QueryError("括号不匹配：多了一个右括号“)”")
         if tok.kind == "FIELD":
             return self.parse_field(tok)
+        if tok.value == "*":
+            raise QueryError("“*”只能单独使用（列出权限内的全部病案），或放在编码末尾，例如 诊断:J18*")
+        if "*" in tok.value and not tok.quoted:
+            raise QueryError(
+                f"“{tok.value}”：前缀检索（*）需写在编码字段后，例如 诊断:J18*、手术:36.06*、病案号:00123*"
+            )
         return _text_term(None, tok.value)
 
     def parse_group(self) -> Node:
@@ -273,6 +323,8 @@ class _Parser:
         value = tok.extra.strip()
         if not value:
             raise QueryError(f"字段“{FIELD_LABELS[canonical]}”后缺少检索值")
+        if "*" in value and not tok.quoted:
+            return parse_prefix(canonical, value)
         if canonical in DATE_FIELDS or canonical in INT_FIELDS:
             return parse_range(canonical, value)
         if canonical == "kind":
@@ -285,6 +337,21 @@ def _text_term(field_name: str | None, text: str) -> Term:
     if not tokens:
         raise QueryError("检索词为空")
     return Term(field_name, text, tokens)
+
+
+def parse_prefix(field_name: str, value: str) -> Prefix:
+    """``J18*`` → Prefix("diagnosis", "j18"); refused when it would match (nearly) everything."""
+    label = FIELD_LABELS[field_name]
+    if field_name not in PREFIX_FIELDS:
+        allowed = "、".join(FIELD_LABELS[f] for f in PREFIX_FIELDS)
+        raise QueryError(f"字段“{label}”不支持前缀检索（*），可用于：{allowed}")
+    stem = value[:-1]
+    if not value.endswith("*") or "*" in stem:
+        raise QueryError(f"“{label}:{value}”：通配符 * 只能放在末尾，且只能有一个，例如 诊断:J18*")
+    prefix = keyword(stem)
+    if not re.search("[a-z0-9]", prefix):
+        raise QueryError(f"前缀过短：“{label}:{value}”的 * 前至少需要 1 个字母或数字，例如 诊断:J18*")
+    return Prefix(field_name, prefix)
 
 
 def _kind_term(value: str) -> Term:

@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time
 
 import tantivy
@@ -81,6 +82,8 @@ class Compiler:
             return tantivy.Query.all_query()
         if isinstance(node, q.Term):
             return self.term(node)
+        if isinstance(node, q.Prefix):
+            return self.prefix(node)
         if isinstance(node, q.Range):
             return self.range(node)
         if isinstance(node, q.Not):
@@ -162,6 +165,13 @@ class Compiler:
         }[t.field]
         raw = normalize(t.text).strip()
         return self.either(self.exact(code_field, raw), self.phrase(name_field, t.tokens))
+
+    def prefix(self, p: q.Prefix) -> tantivy.Query:
+        """Terms of the keyword field starting with the prefix (tantivy regexes match whole
+        terms). Every character but [a-z0-9] is written as a hex escape: ``\\<`` and the like
+        are assertions in Rust's regex syntax, not literals."""
+        literal = re.sub("[^a-z0-9]", lambda m: f"\\x{{{ord(m[0]):X}}}", p.prefix)
+        return tantivy.Query.regex_query(self.schema, q.PREFIX_FIELDS[p.field], literal + ".*")
 
     def range(self, r: q.Range) -> tantivy.Query:
         if r.field in q.DATE_FIELDS:
