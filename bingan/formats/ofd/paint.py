@@ -39,7 +39,7 @@ class Shading:
     extend: tuple[bool, bool]  # before the start, after the end
 
 
-@dataclass
+@dataclass(frozen=True)  # shared between items: see Palette._plain
 class Paint:
     rgb: RGB = BLACK
     alpha: float = 1.0
@@ -52,23 +52,28 @@ class Palette:
 
     spaces: dict[str, ColorSpace] = field(default_factory=dict)
     default_id: str = ""  # CommonData DefaultCS
+    # Plain colours by their attributes: a page repeats a handful of colours many times.
+    _plain: dict[tuple[str | None, ...], Paint | None] = field(default_factory=dict)
 
     def add(self, el: Element) -> None:
         bits = int(_num(attr(el, "BitsPerComponent"), 8)) or 8
         cvs = tuple((cv.text or "").strip() for cv in children(child(el, "Palette"), "CV"))
         self.spaces[attr(el, "ID")] = ColorSpace(attr(el, "Type", "RGB").upper(), bits, cvs)
+        self._plain.clear()  # a page's resources may redefine an ID
 
     def paint(self, el: Element | None) -> Paint | None:
         """The paint of a CT_Color element; None when it names no usable colour."""
         if el is None:
             return None
-        alpha = _alpha(el)
         special = next((c for c in el if isinstance(c.tag, str) and c.tag in _SHADINGS), None)
         if special is not None:
             found = self._special(special)
-            return Paint(found[0], alpha, found[1]) if found else None
-        rgb = self.rgb(el)
-        return Paint(rgb, alpha) if rgb else None
+            return Paint(found[0], _alpha(el), found[1]) if found else None
+        key = (el.get("Value"), el.get("ColorSpace"), el.get("Index"), el.get("Alpha"))
+        if key not in self._plain:
+            rgb = self.rgb(el)
+            self._plain[key] = Paint(rgb, _alpha(el)) if rgb else None
+        return self._plain[key]
 
     def rgb(self, el: Element) -> RGB | None:
         space = self.spaces.get(attr(el, "ColorSpace") or self.default_id, ColorSpace())

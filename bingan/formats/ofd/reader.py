@@ -28,6 +28,7 @@ _JOINS = {"miter": 0, "round": 1, "bevel": 2}
 _STYLE = {"line_width": "LineWidth", "cap": "Cap", "join": "Join", "miter": "MiterLimit",
           "dash_pattern": "DashPattern", "dash_offset": "DashOffset"}
 _LAYER_ORDER = {"background": 0, "body": 1, "foreground": 2}
+_BLACK = Paint()  # the default fill and stroke, shared and never changed
 
 
 @dataclass
@@ -328,9 +329,11 @@ class OfdDocument:
         alpha = _alpha(el)
         out = []
         for tag, name in (("FillColor", "fill"), ("StrokeColor", "stroke")):
-            paint = self.palette.paint(child(el, tag)) or self._param(dps, name) or Paint()
-            out.append(Paint(paint.rgb, paint.alpha * alpha, paint.shading))  # type: ignore[union-attr]
-        return out[0], out[1]
+            paint = self.palette.paint(child(el, tag)) or self._param(dps, name) or _BLACK
+            if alpha < 1:  # paints are shared: a new one rather than a changed one
+                paint = Paint(paint.rgb, paint.alpha * alpha, paint.shading)  # type: ignore[union-attr]
+            out.append(paint)
+        return out[0], out[1]  # type: ignore[return-value]
 
     def _style(self, el: Element, dps: tuple[str, ...], name: str) -> str:
         found = el.get(_STYLE[name])
