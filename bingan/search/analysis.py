@@ -49,10 +49,17 @@ valid) for the query syntax and for snippets.
 from __future__ import annotations
 
 import re
+import unicodedata
+from dataclasses import replace
 from functools import lru_cache
-from operator import add
+from itertools import chain
+from operator import add, attrgetter
+from typing import TYPE_CHECKING
 
 import tantivy
+
+if TYPE_CHECKING:
+    from bingan.search.port import PageDoc
 
 # Han ranges written once and rendered for both regex dialects (Rust for tantivy, Python
 # for snippets and the brute-force checker), so the two can never disagree.
@@ -123,6 +130,68 @@ def normalize(text: str) -> str:
     str.translate with a dict costs ~1 µs per 5 characters of Chinese text, and snippets
     normalise every shown page; most pages have nothing to fold, so look first."""
     return text.translate(_FOLD) if _FOLD_RE.search(text) else text
+
+
+# Compatibility characters that mean the same as ordinary text but would be other tokens:
+# Roman numerals (Ⅱ型 = II型), unit squares (㎎ = mg), ℃/℉, the micro sign, and the Kangxi
+# radicals and compatibility ideographs that PDF text layers and OCR put for ordinary Han
+# characters (⽇ for 日). Their NFKC forms, taken per character. Deliberately not all of NFKC:
+# superscripts would turn 10⁹/L into 109/L, and full-width forms are folded by the analyser
+# already (keeping stored text as written). Plus what NFKC leaves alone: the minus sign as a
+# hyphen, and the middle-dot variants of transliterated names (买买提•艾力 = 买买提·艾力).
+_NFKC_RANGES = ((0xB5, 0xB5), (0x2103, 0x2103), (0x2109, 0x2109), (0x2160, 0x217F),
+                (0x2E80, 0x2EFF), (0x2F00, 0x2FDF), (0x3380, 0x33DF), (0xF900, 0xFAFF),
+                (0x2F800, 0x2FA1F))
+_COMPAT: dict[int, str] = {
+    cp: folded
+    for lo, hi in _NFKC_RANGES
+    for cp in range(lo, hi + 1)
+    if (folded := unicodedata.normalize("NFKC", chr(cp))) != chr(cp)
+}
+_COMPAT.update(dict.fromkeys((0x2212, 0xFE63), "-"))
+_COMPAT.update(dict.fromkeys((0x2022, 0x2027, 0x2219, 0x22C5, 0x30FB, 0xFF65), "\u00b7"))
+
+
+def _char_class(codepoints: list[int]) -> str:
+    """A regex class of sorted code points as ranges (a class of 1,300 single characters
+    costs re ~1 µs per character scanned; as ~60 ranges it is C speed)."""
+    ranges: list[list[int]] = []
+    for cp in codepoints:
+        if ranges and cp == ranges[-1][1] + 1:
+            ranges[-1][1] = cp
+        else:
+            ranges.append([cp, cp])
+    return "[" + "".join(re.escape(chr(a)) + (f"-{re.escape(chr(b))}" if b > a else "") for a, b in ranges) + "]"
+
+
+_COMPAT_RE = re.compile(_char_class(sorted(_COMPAT)))
+
+
+def fold(text: str) -> str:
+    """Compatibility characters → their ordinary spelling, for every text that is indexed or
+    queried (both adapters, the query parser, the reference matcher). Unlike ``normalize``
+    it may change the length (Ⅲ → III), so the index stores folded text and snippets are cut
+    from it. Most pages hold none of these characters: look first (~1 µs per page)."""
+    return text.translate(_COMPAT) if _COMPAT_RE.search(text) else text
+
+
+_FOLDED = ("text", "patient_name", "record_number", "id_number", "category_name",
+           "document_type_name", "department_name")
+_FOLDED_LISTS = ("aliases", "diagnosis_codes", "diagnosis_names", "operation_codes", "operation_names")
+_get_folded, _get_folded_lists = attrgetter(*_FOLDED), attrgetter(*_FOLDED_LISTS)
+
+
+def fold_page(doc: PageDoc) -> PageDoc:
+    """The page as both adapters index (and store) it: every value that is analysed or matched
+    as a keyword folded; the codes the scope and the facets compare (department, campus,
+    category, document type, tags) as they are, since the access layer names them so. One
+    search over all values first: rebuilding the dataclass costs ~15 µs, most pages need none."""
+    values = "\n".join(chain(_get_folded(doc), *_get_folded_lists(doc)))
+    if not _COMPAT_RE.search(values):
+        return doc
+    changes: dict[str, object] = {name: fold(getattr(doc, name)) for name in _FOLDED}
+    changes.update({name: [fold(v) for v in getattr(doc, name)] for name in _FOLDED_LISTS})
+    return replace(doc, **changes)
 
 
 def build_analyzer() -> tantivy.TextAnalyzer:
@@ -292,7 +361,7 @@ def analyze(text: str) -> list[str]:
 
 
 def keyword(value: str) -> str:
-    return normalize(value).strip().lower()
+    return fold(normalize(value)).strip().lower()
 
 
 def is_identifier(tokens: list[str]) -> bool:

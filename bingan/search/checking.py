@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bingan.search import query as q
-from bingan.search.analysis import TOKEN_RE, is_identifier, keyword, normalize
+from bingan.search.analysis import TOKEN_RE, fold, is_identifier, keyword, normalize
 from bingan.search.port import PageDoc, Scope
 
 DIAGNOSES = [
@@ -156,7 +156,7 @@ SEP = "\x1f"
 
 def token_string(text: str) -> str:
     """Tokens joined by a separator, so contiguous token runs are plain substrings."""
-    toks = TOKEN_RE.findall(normalize(text).lower())
+    toks = TOKEN_RE.findall(fold(normalize(text)).lower())
     return SEP + SEP.join(toks) + SEP
 
 

@@ -23,7 +23,7 @@ from elasticsearch import Elasticsearch, NotFoundError
 from elasticsearch.helpers import streaming_bulk
 
 from bingan.search import query as q
-from bingan.search.analysis import is_identifier, keyword, normalize
+from bingan.search.analysis import fold_page, is_identifier, keyword, normalize
 from bingan.search.port import (
     FACET_NAMES,
     PageDoc,
@@ -56,6 +56,8 @@ def _date(value: date | datetime | None) -> str | None:
 
 
 def to_source(doc: PageDoc) -> dict:
+    """The indexed document: values folded as the tantivy adapter folds them (analysis.fold)."""
+    doc = fold_page(doc)
     return {
         "doc_id": doc.doc_id, "record_id": doc.record_id, "version_id": doc.version_id,
         "document_id": doc.document_id, "page": doc.page, "stay": doc.stay,

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from bingan.search.analysis import analyze, keyword, normalize
+from bingan.search.analysis import analyze, fold, keyword, normalize
 
 MAX_QUERY_CHARS = 1000
 MAX_DEPTH = 32
@@ -332,11 +332,40 @@ class _Parser:
         return _text_term(canonical, value)
 
 
-def _text_term(field_name: str | None, text: str) -> Term:
+def _text_term(field_name: str | None, text: str) -> Term | Or:
+    """The term, or the term OR its numeral variants (2型糖尿病 → also II型糖尿病)."""
     tokens = tuple(analyze(text))
     if not tokens:
         raise QueryError("检索词为空")
-    return Term(field_name, text, tokens)
+    term = Term(field_name, text, tokens)
+    variants = _numeral_variants(tokens)
+    if not variants:
+        return term
+    # " ".join: whitespace is skipped by the analysers, so the text analyses to these tokens
+    return Or((term, *(Term(field_name, " ".join(v), v) for v in variants)))
+
+
+# Arabic and Roman numerals name the same type, degree, stage or grade (2型 = Ⅱ型 = II型,
+# 高血压3级 = 高血压Ⅲ级; Ⅱ is folded to II before this). 5 and 10 are left out: V型 and X型
+# are as often shapes (X型腿). Chinese numerals too: 患者一度昏迷 is "at one point".
+_NUMERALS = {"1": "i", "2": "ii", "3": "iii", "4": "iv", "6": "vi", "7": "vii", "8": "viii",
+             "9": "ix", "11": "xi", "12": "xii"}
+_NUMERALS |= {roman: arabic for arabic, roman in _NUMERALS.items()}
+_GRADED = frozenset("型度期级")
+MAX_NUMERALS = 3  # numerals varied per term: at most 2³ − 1 variants
+
+
+def _numeral_variants(tokens: tuple[str, ...]) -> list[tuple[str, ...]]:
+    spots = [i for i in range(len(tokens) - 1) if tokens[i] in _NUMERALS and tokens[i + 1] in _GRADED]
+    spots = spots[:MAX_NUMERALS]
+    variants = []
+    for mask in range(1, 2 ** len(spots)):
+        alt = list(tokens)
+        for bit, i in enumerate(spots):
+            if mask >> bit & 1:
+                alt[i] = _NUMERALS[alt[i]]
+        variants.append(tuple(alt))
+    return variants
 
 
 def parse_prefix(field_name: str, value: str) -> Prefix:
@@ -426,7 +455,7 @@ def parse_range(field_name: str, value: str) -> Range:
 
 def parse(query: str) -> ParsedQuery:
     """Parse a user query; ``*`` alone lists everything in scope."""
-    text = normalize(query).strip()
+    text = fold(normalize(query)).strip()
     if not text:
         raise QueryError("请输入检索词")
     if len(text) > MAX_QUERY_CHARS:

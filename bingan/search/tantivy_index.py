@@ -42,6 +42,7 @@ from bingan.search.analysis import (
     build_analyzer,
     build_bigram_analyzer,
     build_keyword_analyzer,
+    fold_page,
     token_pattern,
     word_pair_values,
 )
@@ -59,7 +60,9 @@ from bingan.search.snippets import make_snippet
 from bingan.search.tantivy_query import Compiler, access_terms, as_datetime
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bingan-search")
-SCHEMA_VERSION = 3  # 2: text_bigrams field; 3: word pairs (text, diagnosis, operation), access terms
+# 2: text_bigrams field; 3: word pairs (text, diagnosis, operation), access terms; 4: values
+# folded (analysis.fold: Ⅱ → II, ㎎ → mg, ⽇ → 日) before analysis and storage
+SCHEMA_VERSION = 4
 META_FILE = "bingan-search.json"
 EXACT_GROUP_LIMIT = 20_000
 FIRST_ROUND_PAGES = 400
@@ -109,6 +112,7 @@ def _name_pairs(names: list[str]) -> list[str]:
 
 
 def _to_document(doc: PageDoc, schema: tantivy.Schema) -> tantivy.Document:
+    doc = fold_page(doc)
     fields: dict[str, object] = {
         "doc_id": doc.doc_id,
         "record_id": doc.record_id,
