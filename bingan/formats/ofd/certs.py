@@ -16,10 +16,15 @@ from bingan.formats.ofd.gm import SM2_SM3_OID, sm2_verify
 
 
 def load(der: bytes) -> x509.Certificate | None:
-    """A certificate whose fields all parse, or None."""
+    """A certificate whose subject, validity and key parse, or None.
+
+    Only what verification reads is parsed: certificates in the field carry odd extensions.
+    """
     try:
         cert = x509.Certificate.load(der)
-        cert.native  # noqa: B018 - parse everything now, not in the middle of a verdict
+        cert.subject.native  # noqa: B018 - parse now, not in the middle of a verdict
+        cert["tbs_certificate"]["validity"].native  # noqa: B018
+        cert.public_key.native  # noqa: B018
         return cert
     except Exception:
         return None

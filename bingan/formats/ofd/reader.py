@@ -216,7 +216,7 @@ class OfdDocument:
         for cs in children(child(res, "ColorSpaces"), "ColorSpace"):
             self.palette.add(cs)
         for dp in children(child(res, "DrawParams"), "DrawParam"):
-            style = {name: dp.get(key) for name, key in _STYLE.items()}
+            style = {name: attr(dp, key) or None for name, key in _STYLE.items()}
             self.draw_params[attr(dp, "ID")] = DrawParam(
                 attr(dp, "Relative"), self.palette.paint(child(dp, "FillColor")),
                 self.palette.paint(child(dp, "StrokeColor")), **style)
@@ -336,8 +336,7 @@ class OfdDocument:
         return out[0], out[1]  # type: ignore[return-value]
 
     def _style(self, el: Element, dps: tuple[str, ...], name: str) -> str:
-        found = el.get(_STYLE[name])
-        return found if found is not None else str(self._param(dps, name) or "")
+        return attr(el, _STYLE[name]) or str(self._param(dps, name) or "")
 
     def _text(self, el: Element, ctx: Ctx) -> TextItem:
         m = self._object_matrix(el, ctx)
