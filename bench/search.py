@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/search.py --pages 100000 [--queries 200] [--check-pages 20000]
         [--whoosh-pages 20000] [--no-baselines] [--repeats 3] [--dir /tmp/x [--reuse]]
-        [--fts-queries N] [--fts-timeout-ms MS]
+        [--fts-queries N] [--fts-timeout-ms MS] [--prefix-queries 70]
 
 ``--dir D --reuse`` keeps the tantivy index and the FTS5 database in D and reuses them when
 they hold ``--pages`` pages (build figures are read back from D/builds.json), so repeated
@@ -22,6 +22,8 @@ p50/p95 and ratios.
    characters, since trigram MATCH never finds them) and Whoosh with a bigram analyser
    (Whoosh on ``--whoosh-pages`` pages only: it indexes ~100 pages/s here). Their query
    shapes are the subset they can express; ratios are printed per baseline.
+5. Code prefixes (``诊断:J18*``, ``病案号:677*``…, ``checking.prefix_queries``), timed and checked
+   the same way but apart, so the 200-query figures stay comparable with earlier runs.
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ from pathlib import Path
 import tantivy
 
 from bingan.search import query as q
-from bingan.search.checking import Reference, generate_pages, sample_queries
+from bingan.search.checking import Reference, generate_pages, prefix_queries, sample_queries
 from bingan.search.port import PageDoc, Scope
 from bingan.search.tantivy_index import TantivySearchIndex
 
@@ -392,6 +394,16 @@ def run_whoosh(work: Path, pages: int, queries: list[str], t_ms: list[float], to
     shutil.rmtree(work / "whoosh", ignore_errors=True)
 
 
+def run_prefixes(index: TantivySearchIndex, queries: list[str], check: int, repeats: int) -> None:
+    rows = [timed_queries(lambda text: index.search(text, SCOPE, limit=20), queries)
+            for _ in range(max(1, repeats))]
+    p50 = statistics.median(percentiles(ms)[0] for ms in rows)
+    p95 = statistics.median(percentiles(ms)[1] for ms in rows)
+    exact, n, precision, recall = check_exactness(index, queries, check)
+    print(f"code prefixes, {n} queries: median p50 / p95 {p50:.1f} / {p95:.1f} ms; exact on the "
+          f"first {check:,} pages: {exact}/{n}, precision {precision:.4f}, recall {recall:.4f}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pages", type=int, default=100_000)
@@ -405,6 +417,7 @@ def main() -> None:
                     help="FTS5 on the first N queries it supports only (0 = all)")
     ap.add_argument("--fts-timeout-ms", type=float, default=0,
                     help="cut each FTS5 query off after this long (0 = never); counted at the cut-off")
+    ap.add_argument("--prefix-queries", type=int, default=70, help="code-prefix queries (0 = none)")
     ap.add_argument("--dir", type=Path, default=None)
     ap.add_argument("--reuse", action="store_true", help="reuse indexes kept in --dir")
     args = ap.parse_args()
@@ -436,6 +449,8 @@ def main() -> None:
     exact, n, precision, recall = check_exactness(index, queries, check)
     print(f"exact vs brute force on the first {check:,} pages: {exact}/{n} queries, "
           f"precision {precision:.4f}, recall {recall:.4f}", flush=True)
+    if args.prefix_queries:
+        run_prefixes(index, prefix_queries(args.prefix_queries), check, args.repeats)
     if db is not None:
         db.close()
         if not args.reuse:

@@ -25,6 +25,7 @@ from elasticsearch.helpers import streaming_bulk
 from bingan.search import query as q
 from bingan.search.analysis import fold_page, is_identifier, keyword, normalize
 from bingan.search.port import (
+    CONFIDENTIALITY_LEVELS,
     FACET_NAMES,
     PageDoc,
     PageHit,
@@ -153,7 +154,10 @@ class DslCompiler:
 
     @staticmethod
     def scope(s: Scope) -> list[dict]:
-        """Filter clauses (no scoring, cached by Elasticsearch): the permission rule of Scope."""
+        """Filter clauses (no scoring, cached by Elasticsearch): the rule of ``Scope.admits``,
+        clause for clause — (departments and campuses, or a granted record), level within
+        ``CONFIDENTIALITY_LEVELS`` and ≤ the user's, no denied tag, an allowed category, not
+        sealed. An empty ``terms`` list matches nothing, as an empty set admits nothing."""
         org: list[dict] = []
         if not s.all_departments:
             org.append({"terms": {"department": sorted(s.departments)}})
@@ -168,11 +172,41 @@ class DslCompiler:
             must_not.append({"terms": {"tags": sorted(s.denied_tags)}})
         if not s.include_sealed:
             must_not.append({"term": {"sealed": True}})
-        clauses = [org_q, {"range": {"confidentiality": {"lte": s.max_confidentiality}}}]
+        top = min(s.max_confidentiality, CONFIDENTIALITY_LEVELS[-1])
+        levels = {"gte": CONFIDENTIALITY_LEVELS[0], "lte": top}
+        clauses = [org_q, {"range": {"confidentiality": levels}}]
         if s.allowed_categories is not None:
             clauses.append({"terms": {"category": sorted(s.allowed_categories)}})
         clauses.append({"bool": {"must_not": must_not}})
         return clauses
+
+
+def search_body(
+    parsed: q.ParsedQuery, scope: Scope, *, offset: int = 0, limit: int = 20, group: bool = True,
+    facets: bool = True, sort: Sort = "relevance",
+) -> dict:
+    """The whole _search request body, a pure function of the query and the scope (tested
+    without a server). The scope is a ``filter`` of the one query, so hits, ``total``, the
+    collapsed records with their inner hits, the record count and the facets all see only
+    what the scope admits."""
+    compiler = DslCompiler()
+    bigram_boost = [{"match": {"text.cjk": t.text}} for t in parsed.highlight_terms()]
+    body: dict = {
+        "from": offset,
+        "size": limit,
+        "query": {"bool": {"must": [compiler.compile(parsed.root)], "filter": compiler.scope(scope),
+                           "should": bigram_boost}},
+        "track_total_hits": True,
+        "aggs": {"records": {"cardinality": {"field": "record_id", "precision_threshold": EXACT_RECORDS}}},
+    }
+    if facets:
+        body["aggs"].update({n: {"terms": {"field": n, "size": FACET_SIZE}} for n in FACET_NAMES})
+    if group:
+        body["collapse"] = {"field": "record_id", "inner_hits": {
+            "name": "pages", "size": HITS_PER_RECORD, "sort": [{"_score": "desc"}]}}
+    if sort != "relevance":
+        body["sort"] = [{"discharged_at": "desc" if sort == "discharged_desc" else "asc"}, "_score"]
+    return body
 
 
 class ElasticsearchIndex(SearchIndex):
@@ -181,7 +215,6 @@ class ElasticsearchIndex(SearchIndex):
         self.prefix = prefix
         self.index = f"{prefix}-pages-v{SCHEMA_VERSION}"
         self.alias = f"{prefix}-pages"
-        self._compiler = DslCompiler()
         self._ensure_index()
 
     def _ensure_index(self) -> None:
@@ -266,8 +299,9 @@ class ElasticsearchIndex(SearchIndex):
         sort: Sort = "relevance",
     ) -> SearchResult:
         parsed = q.parse(query)
-        body = self._body(parsed, scope, group_by_record, facets, sort)
-        resp = self.es.search(index=self.index, from_=offset, size=limit, **body)
+        body = search_body(parsed, scope, offset=offset, limit=limit, group=group_by_record,
+                           facets=facets, sort=sort)
+        resp = self.es.search(index=self.index, body=body)
         terms = parsed.highlight_terms()
         records = [self._record(hit, terms, group_by_record) for hit in resp["hits"]["hits"]]
         aggs = resp.get("aggregations", {})
@@ -284,26 +318,6 @@ class ElasticsearchIndex(SearchIndex):
             total_records_exact=n_records < EXACT_RECORDS,
             warnings=parsed.warnings,
         )
-
-    def _body(self, parsed: q.ParsedQuery, scope: Scope, group: bool, facets: bool, sort: Sort) -> dict:
-        user = self._compiler.compile(parsed.root)
-        bigram_boost = [{"match": {"text.cjk": t.text}} for t in parsed.highlight_terms()]
-        body: dict = {
-            "query": {"bool": {"must": [user], "filter": self._compiler.scope(scope),
-                               "should": bigram_boost}},
-            "track_total_hits": True,
-            "source_excludes": ["text.cjk"],
-            "aggs": {"records": {"cardinality": {"field": "record_id",
-                                                 "precision_threshold": EXACT_RECORDS}}},
-        }
-        if facets:
-            body["aggs"].update({n: {"terms": {"field": n, "size": FACET_SIZE}} for n in FACET_NAMES})
-        if group:
-            body["collapse"] = {"field": "record_id", "inner_hits": {
-                "name": "pages", "size": HITS_PER_RECORD, "sort": [{"_score": "desc"}]}}
-        if sort != "relevance":
-            body["sort"] = [{"discharged_at": "desc" if sort == "discharged_desc" else "asc"}, "_score"]
-        return body
 
     @staticmethod
     def _record(hit: dict, terms: list[q.Term], group: bool) -> RecordHit:

@@ -16,6 +16,9 @@ from typing import Literal
 RecordKind = Literal["normal", "death", "special"]
 Sort = Literal["relevance", "discharged_desc", "discharged_asc"]
 FACET_NAMES = ("category", "department", "year", "record_kind")
+# Confidentiality levels a page may carry (the access policy uses 0..3); a page with a level
+# outside is found by no scope, in every adapter.
+CONFIDENTIALITY_LEVELS = range(10)
 
 
 @dataclass(slots=True)
@@ -69,7 +72,7 @@ class Scope:
     Visibility of a page = (department in ``departments`` or ``all_departments``, and campus
     in ``campuses``) **or** its record is in ``granted_record_ids`` (a time-bounded grant,
     e.g. an approved borrowing, which crosses department and campus); and in every case
-    confidentiality ≤ ``max_confidentiality``, no tag in ``denied_tags``, category in
+    confidentiality in ``CONFIDENTIALITY_LEVELS`` and ≤ ``max_confidentiality``, no tag in ``denied_tags``, category in
     ``allowed_categories`` (None = all) and not sealed unless ``include_sealed``.
     """
 
@@ -94,6 +97,7 @@ class Scope:
         )
         return (
             (org or doc.record_id in self.granted_record_ids)
+            and doc.confidentiality in CONFIDENTIALITY_LEVELS
             and doc.confidentiality <= self.max_confidentiality
             and not (set(doc.tags) & self.denied_tags)
             and (self.allowed_categories is None or doc.category in self.allowed_categories)

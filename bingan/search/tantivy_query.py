@@ -19,9 +19,8 @@ import tantivy
 
 from bingan.search import query as q
 from bingan.search.analysis import is_identifier, keyword, normalize, pair_cover, pair_tokens
-from bingan.search.port import PageDoc, Scope
+from bingan.search.port import CONFIDENTIALITY_LEVELS, PageDoc, Scope
 
-ACCESS_LEVELS = 10  # confidentiality levels 0..9 are expressible in access terms (policy uses 0..3)
 ACCESS_UNION_MAX = 64  # more access terms than this: one term-set bitset instead of a union
 SEP = "\x1f"  # inside access terms: cannot occur in department/campus codes
 
@@ -44,9 +43,8 @@ def access_terms(doc: PageDoc) -> list[str]:
 
 def scope_access_terms(s: Scope, *, org: bool = True) -> list[str]:
     """Access terms a scope admits (``org=False``: ignoring departments and campuses, for
-    granted records). Levels are 0..max_confidentiality, so a page outside 0..9 is never
-    found by a scope (the policy's levels are 0..3)."""
-    levels = range(min(s.max_confidentiality, ACCESS_LEVELS - 1) + 1)
+    granted records): the levels of ``CONFIDENTIALITY_LEVELS`` up to ``max_confidentiality``."""
+    levels = [lvl for lvl in CONFIDENTIALITY_LEVELS if lvl <= s.max_confidentiality]
     tails = [f"{lvl}{SEP}{sealed}" for lvl in levels for sealed in ((0, 1) if s.include_sealed else (0,))]
     if not org or (s.all_departments and s.campuses is None):
         heads = ["a"]

@@ -1,54 +1,14 @@
 """Access terms (schema 3): the scope compiles to a flat union of precomputed terms and must
-admit exactly what ``Scope.admits`` admits, for every shape of scope."""
+admit exactly what ``Scope.admits`` admits, for every shape of scope — in every adapter (the
+random-scope test runs on Elasticsearch too when BINGAN_ES_URL is set)."""
 from __future__ import annotations
 
 import random
 
-import pytest
+from search_scopes import random_pages, random_scope
 
 from bingan.search.port import PageDoc, Scope
-from bingan.search.tantivy_index import TantivySearchIndex
 from bingan.search.tantivy_query import ACCESS_UNION_MAX, SEP, access_terms, scope_access_terms
-
-DEPTS = [f"D{i:02d}" for i in range(40)]
-CAMPUSES = ["BB", "DY", "XQ"]
-
-
-def random_pages(n: int) -> list[PageDoc]:
-    rng = random.Random(3)
-    return [
-        PageDoc(
-            record_id=i, record_number=f"{i:07d}", stay=1, document_id=i, version_id=i, page=1,
-            text="肺炎", department=rng.choice(DEPTS[:6]), campus=rng.choice(CAMPUSES),
-            confidentiality=rng.randrange(4), sealed=rng.random() < 0.2,
-            tags=rng.sample(["传染病", "VIP"], k=rng.randrange(2)), category=rng.choice(["BA", "SS"]),
-        )
-        for i in range(1, n + 1)
-    ]
-
-
-def random_scope(rng: random.Random) -> Scope:
-    wide = rng.random() < 0.2  # many departments × campuses × levels
-    return Scope(
-        all_departments=rng.random() < 0.3,
-        departments=set(DEPTS if wide else rng.sample(DEPTS[:6], k=rng.randrange(4))),
-        campuses=None if rng.random() < 0.3 else set(rng.sample(CAMPUSES, k=rng.randint(1 + 2 * wide, 3))),
-        max_confidentiality=rng.randint(-1, 3),
-        denied_tags=set(rng.sample(["传染病", "VIP"], k=rng.randrange(2))),
-        granted_record_ids=set(rng.sample(range(1, 300), k=rng.randrange(3) * 10)),
-        allowed_categories=None if rng.random() < 0.7 else {"SS"},
-        include_sealed=rng.random() < 0.3,
-    )
-
-
-@pytest.fixture(scope="module")
-def pages_and_index(tmp_path_factory):
-    pages = random_pages(300)
-    idx = TantivySearchIndex(tmp_path_factory.mktemp("access") / "index", heap_size=15_000_000)
-    idx.add(pages)
-    idx.commit()
-    yield pages, idx
-    idx.close()
 
 
 def test_page_terms_cover_every_scope_shape():
@@ -67,8 +27,9 @@ def test_clinician_scope_is_a_few_terms():
     assert len(scope_access_terms(Scope.everything())) == 8
 
 
-def test_random_scopes_admit_exactly_what_the_rule_admits(pages_and_index):
-    pages, idx = pages_and_index
+def test_random_scopes_admit_exactly_what_the_rule_admits(make_index):
+    pages = random_pages(300)
+    idx = make_index(pages)
     rng = random.Random(9)
     wide_seen = 0  # scopes beyond a union of term queries
     for _ in range(120):
