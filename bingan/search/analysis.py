@@ -45,6 +45,14 @@ Full-width letters, digits and punctuation (``ＣＴ``, ``１８．９``, ``，`
 ASCII inside the analyser (lowercase + ascii_fold filters), so ``，`` and ``,`` are the same
 token. ``normalize`` does the same fold in Python (same length, so character offsets stay
 valid) for the query syntax and for snippets.
+
+**Compatibility characters (schema 4).** What the analyser's filters leave alone but means the
+same as ordinary text — Roman numerals (Ⅱ型 = II型), unit squares (㎎ = mg), ℃, µ, Kangxi
+radicals and compatibility ideographs from PDF text layers (⽇ = 日), minus and middle-dot
+variants — is folded in Python by ``fold`` (NFKC per character, an explicit list) before a
+page is indexed (``fold_page``, both adapters; the folded text is what is stored and shown in
+snippets) and before a query is parsed. Superscripts are not folded (10⁹/L is not 109/L).
+Arabic and Roman numerals before 型/度/期/级 are query-side variants of one term (query.py).
 """
 from __future__ import annotations
 

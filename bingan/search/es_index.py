@@ -8,6 +8,11 @@
   ``analysis.token_pattern``): the standard tokenizer drops punctuation without leaving a
   position gap, so its unigram phrases would run across ``，``. ``text.cjk`` (cjk_bigram with
   unigrams) only adds relevance.
+* The request body is a pure function (``search_body``) of the parsed query and the Scope: the
+  scope is a ``filter`` of the one query (the same rule as ``Scope.admits`` and the tantivy
+  access terms), so hits, totals, collapsed records, the record count and the facets all stay
+  inside it. Code prefixes are ``prefix`` queries on the normalised keyword fields. Pages are
+  folded like the tantivy side (``analysis.fold_page``) before they are sent.
 * Results are grouped by record with field collapsing (pagination counts records); facets
   are terms aggregations counting matching pages; ``total_records`` is a cardinality
   aggregation, exact below ``EXACT_RECORDS`` (precision threshold).

@@ -9,7 +9,9 @@
   writes raise ``IndexBusyError`` and searching still works (readers need no lock).
 * Words of 2+ word tokens (Han characters, ASCII words) are looked up in the ``text_pairs``
   field, diagnosis/operation names in ``*_pairs`` (analysis.py).
-* The permission filter is a flat union of precomputed ``access`` terms (``access_terms``).
+* The permission filter is a flat union of precomputed ``access`` terms (``access_terms``);
+  code prefixes are regex queries over keyword terms. Both are compiled in tantivy_query.py.
+* Values are folded (``analysis.fold_page``: Ⅱ → II, ㎎ → mg) before they are indexed and stored.
 * Facet counts are **matching pages** (tantivy terms aggregations over fast fields of the
   full filtered query), computed in one aggregation pass together with the distinct-record
   estimate, on a worker thread in parallel with the scoring/top-k pass (both release the
