@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import io
 import os
+import re
 import zipfile
 from pathlib import Path
 from typing import BinaryIO
@@ -18,6 +19,8 @@ HEIC = "image/heic"
 GIF = "image/gif"
 BMP = "image/bmp"
 TEXT = "text/plain"
+XML = "application/xml"
+HTML = "text/html"
 OCTET = "application/octet-stream"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -30,6 +33,7 @@ RTF = "application/rtf"
 ODT = "application/vnd.oasis.opendocument.text"
 
 IMAGE_TYPES = frozenset({JPEG, PNG, TIFF, HEIC, GIF, BMP})
+TEXT_TYPES = frozenset({TEXT, XML, HTML})  # shown as text laid out on A4 pages
 OFFICE_TYPES = frozenset({DOCX, XLSX, PPTX, DOC, XLS, PPT, RTF, ODT,
                           "application/vnd.oasis.opendocument.spreadsheet",
                           "application/vnd.oasis.opendocument.presentation"})
@@ -56,6 +60,10 @@ def is_office(media_type: str) -> bool:
     return media_type in OFFICE_TYPES
 
 
+def is_text(media_type: str) -> bool:
+    return media_type in TEXT_TYPES
+
+
 def detect(source: Source) -> str:
     """Media type of a file path or of bytes; application/octet-stream when unknown."""
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -74,7 +82,8 @@ def _detect_stream(stream: BinaryIO) -> str:
         return _ole_kind(stream.read(_OLE_SCAN))
     if found:
         return found
-    return TEXT if _looks_like_text(head) else OCTET
+    text = _head_text(head)
+    return _text_kind(text) if text is not None else OCTET
 
 
 def _by_magic(head: bytes) -> str | None:
@@ -188,19 +197,35 @@ def _ole_kind(data: bytes) -> str:
     return OLE
 
 
-def _looks_like_text(head: bytes) -> bool:
+def _head_text(head: bytes) -> str | None:
+    """The decoded head when the file is text (UTF-8, GB18030 or UTF-16 with a BOM), else None."""
     if not head:
-        return False
+        return None
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Windows Notepad's "Unicode"
-        return _mostly_printable(codecs.getincrementaldecoder("utf-16")(errors="replace").decode(head))
+        text = codecs.getincrementaldecoder("utf-16")(errors="replace").decode(head)
+        return text if _mostly_printable(text) else None
     for encoding in ("utf-8-sig", "gb18030"):
         decoder = codecs.getincrementaldecoder(encoding)()
         try:
             text = decoder.decode(head, final=False)  # the head may cut a character in half
         except UnicodeDecodeError:
             continue
-        return _mostly_printable(text)
-    return False
+        return text if _mostly_printable(text) else None
+    return None
+
+
+_MARKUP_START = re.compile(r"<(\?xml\b|!doctype\s+html\b|html\b|[a-z_\u4e00-\u9fff])")
+
+
+def _text_kind(text: str) -> str:
+    """XML (CDA shared documents, HIS exports) and HTML reports are text that starts with a tag."""
+    start = text.lstrip("\ufeff \t\r\n").lower()
+    found = _MARKUP_START.match(start)
+    if not found:
+        return TEXT
+    if found.group(1).startswith(("!doctype", "html")) or (found.group(1) == "?xml" and "<html" in start[:2048]):
+        return HTML
+    return XML
 
 
 def _mostly_printable(text: str) -> bool:

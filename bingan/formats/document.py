@@ -178,7 +178,7 @@ def _open(source: bytes | bytearray | str | os.PathLike, media_type: str | None,
 # Parsed by libraries in this process. Office and video are not: LibreOffice and ffmpeg are
 # separate programs with their own timeouts (a killed child would orphan soffice), and an
 # Office file's converted PDF is guarded on its own (OfficeBackend).
-_GUARDED_KINDS = frozenset({kinds.PDF, kinds.OFD, kinds.TEXT, *kinds.IMAGE_TYPES})
+_GUARDED_KINDS = frozenset({kinds.PDF, kinds.OFD, *kinds.TEXT_TYPES, *kinds.IMAGE_TYPES})
 
 
 def _digest_function(data: bytes | None, path: Path | None) -> Callable[[], str]:
@@ -208,8 +208,8 @@ def _backend_for(kind: str, data: bytes | None, path: Path | None, limits: guard
         return OfdBackend(content())
     if kinds.is_office(kind):
         return OfficeBackend(content(), kind, limits)
-    if kind == kinds.TEXT:
-        return TextBackend(content())
+    if kinds.is_text(kind):
+        return TextBackend(content(), kind)
     raise FormatError(f"{UNSUPPORTED}：无法识别的文件类型", f"media type {kind}")
 
 
@@ -551,14 +551,21 @@ class OfficeBackend:
 
 
 class TextBackend:
-    """Plain text exports (some LIS systems send .txt): A4 pages in Noto CJK (text.py)."""
+    """Plain text exports (some LIS systems send .txt), XML (CDA shared documents, HIS exports) and
+    HTML reports: their readable text (markup.py) on A4 pages in Noto CJK (text.py)."""
 
-    def __init__(self, data: bytes) -> None:
-        from bingan.formats import text
+    def __init__(self, data: bytes, kind: str = kinds.TEXT) -> None:
+        from bingan.formats import markup, text
 
         self._text = text
-        self._content, self._encoding = text.decode(data)
-        self._pages = text.layout(self._content)
+        self._kind = kind
+        content, self._encoding = text.decode(data)
+        self._read_as = "text"
+        if kind == kinds.XML:
+            content, self._read_as = markup.xml_text(content)
+        elif kind == kinds.HTML:
+            content, self._read_as = markup.html_text(content), "html"
+        self._pages = text.layout(content)
 
     def page_count(self) -> int:
         return len(self._pages)
@@ -577,10 +584,11 @@ class TextBackend:
         return self._text.render(self._page(number), dpi=dpi, width=width)
 
     def ocr_input(self, number: int) -> tuple[Image.Image, float]:
-        raise FormatError("纯文本文件不需要文字识别", "text/plain")
+        raise FormatError("文本文件不需要文字识别", self._kind)
 
     def metadata(self) -> Metadata:
-        return Metadata(media_type=kinds.TEXT, pages=len(self._pages), extra={"encoding": self._encoding})
+        return Metadata(media_type=self._kind, pages=len(self._pages),
+                        extra={"encoding": self._encoding, "read_as": self._read_as})
 
     def close(self) -> None:
         pass
