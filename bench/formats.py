@@ -255,7 +255,7 @@ def main() -> None:
               f"| 2 × 1, detector at 1600 px as before (same run, for comparison) | {ocr_old:.2f} | "
               f"{intact_old:.1%} | — |",
               f"| 2 × 1, dense page (~30 lines, 2 pages) | {ocr_dense:.2f} | {intact_dense:.1%} | — |", "",
-              "Detection runs on a 1024 px copy of the page (`ocr.DET_MAX_SIDE`, override with "
+              "Detection runs on a 1024 px copy of the page (override with "
               "BINGAN_OCR_DET_MAX_SIDE); recognition reads each line at a fixed 48 px height from the 1600 px "
               "page and grows with the number of lines, so a dense page (~30 lines) stays above the 4 s target "
               "on this machine.", ""]

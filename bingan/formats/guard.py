@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bingan.formats.base import FormatError, FormatUnavailable
+from bingan.formats.options import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, format_options
 
 T = TypeVar("T")
 
@@ -53,8 +54,6 @@ TIMEOUT_MESSAGE = "处理文件超时，文件可能已损坏或包含异常复�
 MEMORY_MESSAGE = "处理文件所需内存过多，文件可能已损坏或是恶意文件"
 CRASH_MESSAGE = "处理文件时解析程序异常退出，文件可能已损坏或所需内存超过限制"
 START_MESSAGE = "文件处理进程无法启动"
-DEFAULT_TIMEOUT_S = 60.0
-DEFAULT_MEMORY_MB = 2048
 _HEADER = struct.Struct("!Q")
 _MAX_MESSAGE = 1 << 31  # a reply larger than 2 GiB is a bug or an attack, not a page
 
@@ -92,16 +91,8 @@ class Limits:
     @classmethod
     def from_env(cls) -> Limits:
         """BINGAN_FORMAT_TIMEOUT (seconds per call) and BINGAN_FORMAT_MEMORY_MB."""
-        return cls(_env_number("BINGAN_FORMAT_TIMEOUT", DEFAULT_TIMEOUT_S),
-                   int(_env_number("BINGAN_FORMAT_MEMORY_MB", DEFAULT_MEMORY_MB)))
-
-
-def _env_number(name: str, default: float) -> float:
-    try:
-        value = float(os.environ.get(name, ""))
-    except ValueError:
-        return default
-    return value if value > 0 else default
+        options = format_options()
+        return cls(options.format_timeout, options.format_memory_mb)
 
 
 # -- one call ----------------------------------------------------------------------------
@@ -464,7 +455,7 @@ def shared_pool() -> Pool:
         if _shared is None:
             # The document layer is what the children run; importing it up front makes the
             # first call as fast as the next.
-            _shared = Pool(int(_env_number("BINGAN_FORMAT_POOL_SIZE", 2)),
+            _shared = Pool(format_options().format_pool_size,
                            preload=("bingan.formats.document", "bingan.formats.pdf"))
         return _shared
 

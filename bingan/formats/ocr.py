@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from bingan.formats.base import FormatError, PageText, TextBox
+from bingan.formats.options import format_options
 from bingan.formats.quality import normalize_cjk_spaces
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,6 @@ MAX_SIDE = 1600  # page image long side; measured: 2000 -> 1600 px is 1.7x faste
 # The text detector runs on a smaller copy (long side 1024 px, ~87 dpi on A4); recognition
 # still cuts its lines from the 1600 px page. Measured: detection 2-4x faster, every term
 # intact on 12 pt and 8 pt pages. Recognition (fixed 48 px line height) is the rest.
-DET_MAX_SIDE = 1024
 CACHE_SIZE = 256
 FAILED_MESSAGE = "文字识别（OCR）失败"
 
@@ -52,18 +52,12 @@ class _Line:
 
 
 def det_max_side() -> int:
-    """BINGAN_OCR_DET_MAX_SIDE overrides DET_MAX_SIDE (e.g. 1600 for very small print)."""
-    try:
-        return max(320, int(os.environ.get("BINGAN_OCR_DET_MAX_SIDE", DET_MAX_SIDE)))
-    except ValueError:
-        return DET_MAX_SIDE
+    """BINGAN_OCR_DET_MAX_SIDE (default 1024; e.g. 1600 for very small print)."""
+    return format_options().ocr_det_max_side
 
 
 def threads() -> int:
-    try:
-        return max(1, int(os.environ.get("BINGAN_OCR_THREADS", "2")))
-    except ValueError:
-        return 2
+    return format_options().ocr_threads
 
 
 def ocr_image(image: Image.Image, *, page_number: int = 1, scale: float = 1.0) -> PageText:

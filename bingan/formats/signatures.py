@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 from functools import lru_cache
 from pathlib import Path
 
 from bingan.formats.base import Signature
+from bingan.formats.options import format_options
 
 log = logging.getLogger(__name__)
 # pyHanko logs expected outcomes (no path to a trusted root, suspicious diffs) as errors
@@ -116,7 +116,7 @@ def _common_name(status: object) -> str:
 
 def trust_roots() -> tuple:
     """Trusted certificates from BINGAN_SIGNATURE_TRUST_ROOTS (PDF and OFD signatures alike)."""
-    path = os.environ.get(TRUST_ROOTS_ENV, "").strip()
+    path = format_options().signature_trust_roots.strip()
     if not path:
         return ()
     try:

@@ -8,7 +8,6 @@ page do not depend on the resolution a page is later drawn at.
 from __future__ import annotations
 
 import codecs
-import os
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,6 +16,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from bingan.formats.base import FormatError, TextBox
+from bingan.formats.options import format_options
 
 PAGE_WIDTH_PT, PAGE_HEIGHT_PT = 595.28, 841.89  # A4
 MARGIN_PT = 56.7  # 2 cm
@@ -170,7 +170,7 @@ def render(page: TextPage, dpi: float | None = None, width: int | None = None) -
 
 
 def font_path() -> str:
-    return os.environ.get("BINGAN_CJK_FONT", "").strip() or NOTO_CJK
+    return format_options().cjk_font.strip() or NOTO_CJK
 
 
 @lru_cache(maxsize=16)
