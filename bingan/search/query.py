@@ -292,12 +292,8 @@ class _Parser:
             raise QueryError("括号不匹配：多了一个右括号“)”")
         if tok.kind == "FIELD":
             return self.parse_field(tok)
-        if tok.value == "*":
-            raise QueryError("“*”只能单独使用（列出权限内的全部病案），或放在编码末尾，例如 诊断:J18*")
         if "*" in tok.value and not tok.quoted:
-            raise QueryError(
-                f"“{tok.value}”：前缀检索（*）需写在编码字段后，例如 诊断:J18*、手术:36.06*、病案号:00123*"
-            )
+            _refuse_bare_star(tok.value)
         return _text_term(None, tok.value)
 
     def parse_group(self) -> Node:
@@ -366,6 +362,12 @@ def _numeral_variants(tokens: tuple[str, ...]) -> list[tuple[str, ...]]:
                 alt[i] = _NUMERALS[alt[i]]
         variants.append(tuple(alt))
     return variants
+
+
+def _refuse_bare_star(word: str) -> None:
+    if word == "*":
+        raise QueryError("“*”只能单独使用（列出权限内的全部病案），或放在编码末尾，例如 诊断:J18*")
+    raise QueryError(f"“{word}”：前缀检索（*）需写在编码字段后，例如 诊断:J18*、手术:36.06*、病案号:00123*")
 
 
 def parse_prefix(field_name: str, value: str) -> Prefix:

@@ -88,4 +88,5 @@ def test_prefixes_that_would_scan_everything_or_mean_nothing_are_refused(query, 
 
 def test_a_quoted_star_is_literal_text_and_a_lone_star_lists_the_scope(index):
     assert found(index, '诊断:"J18*"') == set()
+    assert found(index, '"*"') == set()
     assert found(index, "*", Scope(departments={"HXK"})) == {4}
