@@ -42,7 +42,7 @@ from bingan.search.port import (
 )
 from bingan.search.snippets import make_snippet
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: values folded before indexing (analysis.fold_page)
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "mappings"
 EXACT_RECORDS = 3000
 HITS_PER_RECORD = 3

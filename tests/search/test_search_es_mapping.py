@@ -19,12 +19,12 @@ from bingan.search.query import Prefix, parse
 
 def test_template_is_versioned_and_uses_the_shared_token_pattern():
     body = load_template("bingan")
-    assert body["index_patterns"] == ["bingan-pages-v1"] and body["version"] == 1
+    assert body["index_patterns"] == ["bingan-pages-v2"] and body["version"] == 2
     analysis = body["template"]["settings"]["analysis"]
     assert analysis["tokenizer"]["bingan_zh"]["pattern"] == token_pattern()
     assert analysis["filter"]["bingan_bigram"] == {"type": "cjk_bigram", "output_unigrams": True}
     assert all(not k.startswith("_comment") for k in body)
-    assert json.loads((MAPPINGS_DIR / "bingan-pages-v1.json").read_text())["version"] == 1
+    assert json.loads((MAPPINGS_DIR / "bingan-pages-v2.json").read_text())["version"] == 2
 
 
 def test_every_indexed_value_has_a_mapping():
