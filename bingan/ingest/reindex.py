@@ -1,11 +1,14 @@
 """Rebuild the search index from the database (Page.text) in batches: bounded memory, resumable.
 
 The checkpoint (last version id done) lives beside the index, so an interrupted reindex
-continues where it stopped; a schema-version change (``needs_rebuild``) starts from zero.
+continues where it stopped. After an upgrade that changed the index schema the index opens
+empty (``needs_rebuild``); the beat tick then has a worker run ``rebuild_if_needed`` with the
+index it already holds (one process owns the index writer), so search fills again unattended.
 """
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from bingan.storage.db import get_engine, transaction
 from bingan.storage.models import Document
 
 CHECKPOINT = "bingan-reindex.json"
+log = logging.getLogger(__name__)
 
 
 def _checkpoint(settings: Settings) -> Path:
@@ -24,15 +28,20 @@ def _checkpoint(settings: Settings) -> Path:
 
 
 def reindex(settings: Settings | None = None, *, batch: int = 500, fresh: bool = False,
-            progress: Callable[[int], object] | None = None, engine=None) -> int:
-    """Index every current version; returns pages added. ``fresh`` clears the index first."""
+            progress: Callable[[int], object] | None = None, engine=None, index=None) -> int:
+    """Index every current version; returns pages added. ``fresh`` clears the index first.
+
+    ``index``: one the caller keeps open (a worker's); otherwise one is opened and closed here.
+    """
     from bingan.search.factory import open_search_index
 
     settings = settings or get_settings()
     engine = engine or get_engine(settings)
-    index = open_search_index(settings)
+    owned = index is None
+    index = index or open_search_index(settings)
     path = _checkpoint(settings)
-    start = 0 if fresh or index.needs_rebuild() else _read(path)
+    # A schema change wipes the index folder, checkpoint included: an interrupted rebuild resumes.
+    start = 0 if fresh else _read(path)
     if start == 0:
         index.clear()
     pages = 0
@@ -57,9 +66,19 @@ def reindex(settings: Settings | None = None, *, batch: int = 500, fresh: bool =
         index.optimize()
         path.unlink(missing_ok=True)
     finally:
-        index.close()
+        if owned:
+            index.close()
     return pages
 
+
+def rebuild_if_needed(pipe) -> int | None:
+    """Pages re-added when the index asked for a rebuild (schema upgrade); None when it did not."""
+    if not pipe.index.needs_rebuild():
+        return None
+    log.warning("search index needs a rebuild (schema upgrade): reindexing from the database")
+    pages = reindex(pipe.settings, engine=pipe.engine, index=pipe.index)
+    log.warning("search index rebuilt: %d pages", pages)
+    return pages
 
 
 def _read(path: Path) -> int:

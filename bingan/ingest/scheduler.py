@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from bingan.ingest.pipeline import Pipeline
+from bingan.ingest.reindex import rebuild_if_needed
 from bingan.storage.models import CollectedItem, Source, utcnow
 from bingan.storage.models.ingest import ACTIVE_ITEM_STATES
 
@@ -103,12 +104,17 @@ def tick(pipe: Pipeline, *, run_inline: bool = False) -> dict:
     """One beat tick. ``run_inline`` runs due sources here (embedded beat without a worker)."""
     kicked = sweep(pipe)
     sources = due_sources(pipe)
+    rebuild = pipe.index.needs_rebuild()
     if run_inline:
         for source_id in sources:
             run_source(pipe, source_id)
+        if rebuild:
+            rebuild_if_needed(pipe)
     else:
         from bingan.ingest.celery_app import celery_app
 
         for source_id in sources:
             celery_app.send_task("bingan.ingest.run_source", args=[source_id])
-    return {"kicked": len(kicked), "sources": sources}
+        if rebuild:  # the worker owns the index writer; it checks again before starting
+            celery_app.send_task("bingan.ingest.rebuild_index")
+    return {"kicked": len(kicked), "sources": sources, "rebuild_index": rebuild}

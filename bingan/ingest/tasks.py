@@ -6,6 +6,7 @@ import logging
 from bingan.ingest import scheduler
 from bingan.ingest.celery_app import celery_app
 from bingan.ingest.pipeline import Pipeline, process_item
+from bingan.ingest.reindex import rebuild_if_needed
 
 log = logging.getLogger(__name__)
 _pipe: Pipeline | None = None
@@ -30,6 +31,11 @@ def process_item_task(item_id: int) -> str:
 @celery_app.task(name="bingan.ingest.run_source")
 def run_source_task(source_id: int) -> int:
     return scheduler.run_source(pipeline(), source_id)
+
+
+@celery_app.task(name="bingan.ingest.rebuild_index")
+def rebuild_index_task() -> int | None:
+    return rebuild_if_needed(pipeline())
 
 
 @celery_app.task(name="bingan.ingest.tick")

@@ -237,7 +237,9 @@ class TantivySearchIndex(SearchIndex):
         return SCHEMA_VERSION
 
     def needs_rebuild(self) -> bool:
-        return self._rebuild_pending
+        """Read from the meta file: another process (the worker) may have finished the rebuild."""
+        stored = self._stored_meta()
+        return self._rebuild_pending if stored is None else bool(stored.get("rebuild_pending"))
 
     def mark_rebuilt(self) -> None:
         """Called by the reindex job once every page has been added and committed."""

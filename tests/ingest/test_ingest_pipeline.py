@@ -1,6 +1,8 @@
 """The pipeline on SQLite and PostgreSQL: versions, idempotency, page changes, failures and retries."""
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from ingest_support import ADMISSION, count, pdf
 
@@ -103,6 +105,21 @@ def test_aliases_resolve_records_and_bulk_lookup_reports_missing(pipe, record):
         found = lookup_record_numbers(session, numbers)
     assert set(found.found) == {record, "OLD-77"} and found.via_alias == {"OLD-77": record}
     assert len(found.missing) == 2000 and found.found["OLD-77"][0].patient_name == "张三"
+
+
+def test_an_index_of_an_older_schema_is_rebuilt_by_the_beat_tick(pipe, record):
+    """After an upgrade that changes the index schema, search fills again without an operator."""
+    from bingan.ingest.scheduler import tick
+    from bingan.search.tantivy_index import META_FILE
+
+    ingest(pipe, pdf(ADMISSION))
+    pipe.close()
+    meta = pipe.settings.resolved_index_dir / META_FILE
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "schema_version": 3}))
+    assert pipe.index.search("咳痰", Scope.everything()).total == 0  # the upgraded index opens empty
+    assert tick(pipe, run_inline=True)["rebuild_index"] is True
+    assert pipe.index.search("咳痰", Scope.everything()).total == 1
+    assert tick(pipe, run_inline=True)["rebuild_index"] is False
 
 
 def test_pages_keep_their_text_for_reindex(pipe, record):
