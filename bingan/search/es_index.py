@@ -306,7 +306,8 @@ class ElasticsearchIndex(SearchIndex):
         parsed = q.parse(query)
         body = search_body(parsed, scope, offset=offset, limit=limit, group=group_by_record,
                            facets=facets, sort=sort)
-        resp = self.es.search(index=self.index, body=body)
+        # The alias: during a rebuild after a schema change it still names the old, full index.
+        resp = self.es.search(index=self.alias, body=body)
         terms = parsed.highlight_terms()
         records = [self._record(hit, terms, group_by_record) for hit in resp["hits"]["hits"]]
         aggs = resp.get("aggregations", {})
