@@ -6,14 +6,14 @@ import logging
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bingan.config import Settings, get_settings
 from bingan.storage.db import get_engine
 from bingan.web.deps import LoginRequired, public
+from bingan.web.errors import add_error_handlers, wants_json
+from bingan.web.inputs import input_guard
 from bingan.web.retry import RetryLocked
 from bingan.web.security import PRELOGIN_COOKIE, csrf_guard, secret_key
 from bingan.web.status import database_check
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
         title="Bingan 病案 API", version="0.1.0", docs_url="/api/docs", redoc_url=None,
-        openapi_url="/api/v1/openapi.json", dependencies=[Depends(csrf_guard)],
+        openapi_url="/api/v1/openapi.json", dependencies=[Depends(csrf_guard), Depends(input_guard)],
     )
     app.state.settings = settings
     app.state.engine = get_engine(settings)
@@ -76,14 +76,12 @@ def _include_push_api(app: FastAPI) -> None:
         app.include_router(router)
 
 
-def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or request.headers.get("accept", "").startswith("application/json")
-
-
 def _add_handlers(app: FastAPI) -> None:
+    add_error_handlers(app)
+
     @app.exception_handler(LoginRequired)
     def login_required(request: Request, exc: LoginRequired) -> Response:
-        if _wants_json(request):
+        if wants_json(request):
             return JSONResponse({"detail": exc.message or "请先登录"}, status_code=401)
         target = exc.location
         if target == "/login":
@@ -93,22 +91,6 @@ def _add_handlers(app: FastAPI) -> None:
         if request.headers.get("hx-request"):
             return Response(status_code=204, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
-
-    @app.exception_handler(StarletteHTTPException)
-    def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if _wants_json(request) or request.headers.get("hx-request"):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
-        from bingan.storage.db import session_factory
-        from bingan.web.render import page
-
-        # The request's session is closed (and its objects expired) by now: use a fresh one.
-        with session_factory(app.state.engine)() as session:
-            return page(request, "error.html", None, status_code=exc.status_code, session=session,
-                        message=exc.detail)
-
-    @app.exception_handler(RequestValidationError)
-    def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        return JSONResponse({"detail": "请求参数不正确", "errors": exc.errors()}, status_code=422)
 
 
 def _add_headers(app: FastAPI) -> None:

@@ -20,6 +20,7 @@ from bingan.access.security_settings import security_settings
 from bingan.access.sessions import find_session, needs_second_factor, touch
 from bingan.storage.db import begin_writes, session_factory
 from bingan.storage.models import Document, DocumentType, Record, User, WebSession
+from bingan.web.inputs import RowId
 from bingan.web.security import SAFE_METHODS, SESSION_COOKIE
 
 
@@ -231,14 +232,14 @@ def _gate(ctx: Ctx, action: str, record: Record, document: Document | None) -> R
 
 def record_gate(action: str) -> Any:
     @_rule("record", action)
-    def guard(record_id: int, ctx: Ctx = Depends(_full_ctx)) -> RecordAccess:
+    def guard(record_id: RowId, ctx: Ctx = Depends(_full_ctx)) -> RecordAccess:
         return _gate(ctx, action, load_record(ctx.session, record_id), None)
     return Depends(guard)
 
 
 def document_gate(action: str) -> Any:
     @_rule("document", action)
-    def guard(document_id: int, ctx: Ctx = Depends(_full_ctx)) -> RecordAccess:
+    def guard(document_id: RowId, ctx: Ctx = Depends(_full_ctx)) -> RecordAccess:
         document = ctx.session.get(Document, document_id)
         if document is None:
             raise HTTPException(status_code=404, detail="文书不存在")

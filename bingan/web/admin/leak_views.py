@@ -14,6 +14,7 @@ from PIL import Image, UnidentifiedImageError
 from bingan.formats import watermark
 from bingan.storage.models import AuditEvent, Document, User, Version
 from bingan.web.deps import Ctx, permission
+from bingan.web.inputs import parse_id
 from bingan.web.records.rendering import PageRenderer
 from bingan.web.render import page
 
@@ -83,8 +84,8 @@ async def leak_trace(
     except (UnidentifiedImageError, ValueError, OSError):
         return page(request, "admin/leak.html", ctx, status_code=400, result=None,
                     error="无法读取上传的图片（支持 JPEG、PNG，不超过 25 MB）")
-    chosen = document_id.isdigit() and page_number.isdigit()
-    pairs = [(int(document_id), int(page_number))] if chosen else candidates(ctx)
+    chosen = parse_id(document_id), parse_id(page_number)
+    pairs = [chosen] if chosen[0] and chosen[1] else candidates(ctx)
     finding = find_page(request, ctx, suspect, pairs)
     if finding is None:
         return page(request, "admin/leak.html", ctx, status_code=404, result=None, error="没有找到可比对的页面")

@@ -13,6 +13,7 @@ from bingan.storage.models import Announcement, IpRule, Role, utcnow
 from bingan.web.admin import appearance
 from bingan.web.admin.common import codes, done, refuse
 from bingan.web.deps import DB, Ctx, permission, public
+from bingan.web.inputs import RowId
 from bingan.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -41,7 +42,7 @@ def ip_rule_add(cidr: str = Form(""), kind: str = Form("block"), note: str = For
 
 
 @router.post("/admin/ip-rules/{item_id}")
-def ip_rule_change(item_id: int, action: str = Form(...), ctx: Ctx = permission("ip_rules.manage")) -> Response:
+def ip_rule_change(item_id: RowId, action: str = Form(...), ctx: Ctx = permission("ip_rules.manage")) -> Response:
     try:
         change_ip_rule(ctx, item_id, action)
     except AdminError as error:
@@ -138,7 +139,7 @@ def add_announcement(ctx: Ctx, title: str, body: str, days: int, role_codes: lis
 
 
 @router.post("/admin/announcements/{item_id}/delete")
-def announcements_delete(item_id: int, ctx: Ctx = permission("announcements.manage")) -> Response:
+def announcements_delete(item_id: RowId, ctx: Ctx = permission("announcements.manage")) -> Response:
     try:
         delete_announcement(ctx, item_id)
     except AdminError as error:

@@ -14,6 +14,7 @@ from bingan.access.policy import CONFIDENTIALITY_NAMES
 from bingan.storage.models import Campus, Category, Department, Tag
 from bingan.web.admin.common import codes, done, end_of_day, refuse
 from bingan.web.deps import Ctx, permission
+from bingan.web.inputs import MAX_ID, RowId
 from bingan.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -57,7 +58,7 @@ def user_create(
 
 
 @router.get("/admin/users/{item_id}", response_class=HTMLResponse)
-def user_page(request: Request, item_id: int, ctx: Ctx = permission("users.manage")) -> Response:
+def user_page(request: Request, item_id: RowId, ctx: Ctx = permission("users.manage")) -> Response:
     try:
         user = admin.get_user(ctx.session, item_id)
     except AdminError as error:
@@ -68,7 +69,7 @@ def user_page(request: Request, item_id: int, ctx: Ctx = permission("users.manag
 
 @router.post("/admin/users/{item_id}")
 def user_update(
-    item_id: int, full_name: str = Form(...), staff_number: str = Form(""), department: str = Form(""),
+    item_id: RowId, full_name: str = Form(...), staff_number: str = Form(""), department: str = Form(""),
     roles: list[str] = Form([]), extra_departments: str = Form(""), campuses: str = Form(""),
     max_confidentiality: int = Form(0), valid_until: str = Form(""), ctx: Ctx = permission("users.manage"),
 ) -> Response:
@@ -88,7 +89,7 @@ def user_update(
 
 
 @router.post("/admin/users/{item_id}/state")
-def user_action(item_id: int, action: str = Form(...), password: str = Form(""),
+def user_action(item_id: RowId, action: str = Form(...), password: str = Form(""),
                 ctx: Ctx = permission("users.manage")) -> Response:
     back = f"/admin/users/{item_id}"
     try:
@@ -135,7 +136,7 @@ def role_create(code: str = Form(""), name: str = Form(""), permissions: list[st
 
 
 @router.post("/admin/roles/{item_id}")
-def role_update(item_id: int, name: str = Form(...), permissions: list[str] = Form([]),
+def role_update(item_id: RowId, name: str = Form(...), permissions: list[str] = Form([]),
                 ctx: Ctx = permission("roles.manage")) -> Response:
     try:
         admin.update_role(ctx.session, ctx.actor, _role(ctx, item_id), name, permissions)
@@ -145,7 +146,7 @@ def role_update(item_id: int, name: str = Form(...), permissions: list[str] = Fo
 
 
 @router.post("/admin/roles/{item_id}/delete")
-def role_delete(item_id: int, ctx: Ctx = permission("roles.manage")) -> Response:
+def role_delete(item_id: RowId, ctx: Ctx = permission("roles.manage")) -> Response:
     try:
         admin.delete_role(ctx.session, ctx.actor, _role(ctx, item_id))
     except AdminError as error:
@@ -176,7 +177,7 @@ def template_create(
 
 
 @router.post("/admin/category-templates/{item_id}/delete")
-def template_delete(item_id: int, ctx: Ctx = permission("roles.manage")) -> Response:
+def template_delete(item_id: RowId, ctx: Ctx = permission("roles.manage")) -> Response:
     try:
         rules.delete_category_template(ctx.session, ctx.actor, item_id)
     except AdminError as error:
@@ -185,7 +186,7 @@ def template_delete(item_id: int, ctx: Ctx = permission("roles.manage")) -> Resp
 
 
 @router.post("/admin/tags/{item_id}/restricted")
-def tag_restricted(item_id: int, restricted: str = Form(...), ctx: Ctx = permission("roles.manage")) -> Response:
+def tag_restricted(item_id: RowId, restricted: str = Form(...), ctx: Ctx = permission("roles.manage")) -> Response:
     try:
         rules.set_tag_restricted(ctx.session, ctx.actor, item_id, restricted == "1")
     except AdminError as error:
@@ -194,7 +195,7 @@ def tag_restricted(item_id: int, restricted: str = Form(...), ctx: Ctx = permiss
 
 
 @router.post("/admin/tag-permissions")
-def tag_permission_create(tag_id: int = Form(...), username: str = Form(""), role: str = Form(""),
+def tag_permission_create(tag_id: int = Form(..., ge=1, le=MAX_ID), username: str = Form(""), role: str = Form(""),
                           ctx: Ctx = permission("roles.manage")) -> Response:
     try:
         rules.add_tag_permission(ctx.session, ctx.actor, tag_id, username=username.strip(), role_code=role)
@@ -204,7 +205,7 @@ def tag_permission_create(tag_id: int = Form(...), username: str = Form(""), rol
 
 
 @router.post("/admin/tag-permissions/{item_id}/delete")
-def tag_permission_delete(item_id: int, ctx: Ctx = permission("roles.manage")) -> Response:
+def tag_permission_delete(item_id: RowId, ctx: Ctx = permission("roles.manage")) -> Response:
     try:
         rules.delete_tag_permission(ctx.session, ctx.actor, item_id)
     except AdminError as error:

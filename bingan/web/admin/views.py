@@ -13,6 +13,7 @@ from bingan.access.audit_query import RESULT_NAMES, AuditFilter, export_xlsx, se
 from bingan.access.security_settings import SecuritySettings, save_security_settings, security_settings
 from bingan.storage.models import Grant, Record, User, utcnow
 from bingan.web.deps import Ctx, permission
+from bingan.web.inputs import MAX_ID, OffsetParam, parse_id
 from bingan.web.render import page
 from bingan.web.status import status_report
 
@@ -30,14 +31,10 @@ def audit_filter(request: Request) -> AuditFilter:
     params = request.query_params
     return AuditFilter(
         username=params.get("username", "").strip(), action=params.get("action", ""),
-        result=params.get("result", ""), record_id=_int_or_none(params.get("record_id")),
+        result=params.get("result", ""), record_id=parse_id(params.get("record_id")),
         client_ip=params.get("client_ip", "").strip(),
         date_from=_date_or_none(params.get("date_from")), date_to=_date_or_none(params.get("date_to")),
     )
-
-
-def _int_or_none(value: str | None) -> int | None:
-    return int(value) if value and value.strip().isdigit() else None
 
 
 def _date_or_none(value: str | None) -> date | None:
@@ -48,9 +45,9 @@ def _date_or_none(value: str | None) -> date | None:
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)
-def audit_page(request: Request, offset: int = 0, ctx: Ctx = permission("audit.read")) -> Response:
+def audit_page(request: Request, offset: OffsetParam = 0, ctx: Ctx = permission("audit.read")) -> Response:
     flt = audit_filter(request)
-    total, events = search_events(ctx.session, flt, limit=PAGE_SIZE, offset=max(0, offset))
+    total, events = search_events(ctx.session, flt, limit=PAGE_SIZE, offset=offset)
     ctx.audit("view", object_type="audit", detail={"筛选": {k: str(v) for k, v in vars(flt).items() if v}})
     query = request.url.query
     return page(request, "admin/audit.html", ctx, events=events, total=total, flt=flt, offset=offset,
@@ -76,8 +73,9 @@ def security_page(request: Request, ctx: Ctx = permission("users.manage")) -> Re
 
 @router.post("/admin/security")
 def security_save(
-    lockout_attempts: int = Form(5), lockout_minutes: int = Form(10), idle_minutes: int = Form(15),
-    password_max_age_days: int = Form(90), audit_retention_days: int = Form(180),
+    lockout_attempts: int = Form(5, le=1000), lockout_minutes: int = Form(10, le=10080),
+    idle_minutes: int = Form(15, le=MAX_ID), password_max_age_days: int = Form(90, le=36500),
+    audit_retention_days: int = Form(180, le=36500),
     ctx: Ctx = permission("users.manage"),
 ) -> Response:
     values = SecuritySettings(
@@ -92,8 +90,8 @@ def security_save(
 
 @router.post("/admin/grants")
 def grant_add(
-    username: str = Form(...), record_id: int = Form(...), actions: str = Form("view"), days: int = Form(7),
-    reason: str = Form(""), ctx: Ctx = permission("grants.manage"),
+    username: str = Form(...), record_id: int = Form(..., ge=1, le=MAX_ID), actions: str = Form("view"),
+    days: int = Form(7), reason: str = Form(""), ctx: Ctx = permission("grants.manage"),
 ) -> Response:
     grantee = ctx.session.scalars(sa.select(User).where(User.username == username.strip())).first()
     if grantee is None or ctx.session.get(Record, record_id) is None:

@@ -16,16 +16,18 @@ from bingan.web.admin.common import api_refuse
 from bingan.web.admin.system_views import add_announcement, change_ip_rule, delete_announcement
 from bingan.web.admin.users_views import run_user_action
 from bingan.web.deps import Ctx, permission
+from bingan.web.inputs import MAX_ID, RowId
 
 router = APIRouter(prefix="/api/v1/admin", tags=["管理"])
 
 
+# Lengths are the columns' (PostgreSQL refuses longer text): the caller learns which field, in Chinese.
 class UserIn(BaseModel):
-    username: str
-    password: str
-    full_name: str = ""
-    staff_number: str = ""
-    department: str = ""
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=1024)
+    full_name: str = Field("", max_length=100)
+    staff_number: str = Field("", max_length=32)
+    department: str = Field("", max_length=32)
     roles: list[str] = Field(default_factory=list)
     extra_departments: list[str] = Field(default_factory=list)
     campuses: list[str] = Field(default_factory=list)
@@ -34,9 +36,9 @@ class UserIn(BaseModel):
 
 
 class UserPatch(BaseModel):
-    full_name: str | None = None
-    staff_number: str | None = None
-    department: str | None = None
+    full_name: str | None = Field(None, max_length=100)
+    staff_number: str | None = Field(None, max_length=32)
+    department: str | None = Field(None, max_length=32)
     roles: list[str] | None = None
     extra_departments: list[str] | None = None
     campuses: list[str] | None = None
@@ -47,24 +49,24 @@ class UserPatch(BaseModel):
 
 class UserAction(BaseModel):
     action: str = Field(description="disable | enable | unlock | reset_password")
-    password: str = ""
+    password: str = Field("", max_length=1024)
 
 
 class RoleIn(BaseModel):
-    code: str
-    name: str
+    code: str = Field(max_length=32)
+    name: str = Field(max_length=100)
     permissions: list[str] = Field(default_factory=list)
 
 
 class RolePut(BaseModel):
-    name: str
+    name: str = Field(max_length=100)
     permissions: list[str]
 
 
 class IpRuleIn(BaseModel):
-    cidr: str
-    kind: str = "block"
-    note: str = ""
+    cidr: str = Field(max_length=64)
+    kind: str = Field("block", max_length=8)
+    note: str = Field("", max_length=255)
 
 
 class RuleAction(BaseModel):
@@ -72,7 +74,7 @@ class RuleAction(BaseModel):
 
 
 class TemplateIn(BaseModel):
-    name: str = ""
+    name: str = Field("", max_length=100)
     role: str = ""
     department: str = ""
     category: str
@@ -80,7 +82,7 @@ class TemplateIn(BaseModel):
 
 
 class TagPermissionIn(BaseModel):
-    tag_id: int
+    tag_id: int = Field(ge=1, le=MAX_ID)
     username: str = ""
     role: str = ""
 
@@ -122,7 +124,7 @@ def user_create(body: UserIn, ctx: Ctx = permission("users.manage")) -> dict:
 
 
 @router.patch("/users/{item_id}", summary="修改用户：角色、科室、数据范围、密级、有效期")
-def user_update(item_id: int, body: UserPatch, ctx: Ctx = permission("users.manage")) -> dict:
+def user_update(item_id: RowId, body: UserPatch, ctx: Ctx = permission("users.manage")) -> dict:
     try:
         user = admin.get_user(ctx.session, item_id)
         changes = UserChanges(full_name=body.full_name, staff_number=body.staff_number,
@@ -137,7 +139,7 @@ def user_update(item_id: int, body: UserPatch, ctx: Ctx = permission("users.mana
 
 
 @router.post("/users/{item_id}/actions", summary="停用、启用、解锁、重置密码")
-def user_action(item_id: int, body: UserAction, ctx: Ctx = permission("users.manage")) -> dict:
+def user_action(item_id: RowId, body: UserAction, ctx: Ctx = permission("users.manage")) -> dict:
     try:
         run_user_action(ctx, item_id, body.action, body.password)
     except AdminError as error:
@@ -164,7 +166,7 @@ def role_create(body: RoleIn, ctx: Ctx = permission("roles.manage")) -> dict:
 
 
 @router.put("/roles/{item_id}", summary="修改角色名称与权限")
-def role_update(item_id: int, body: RolePut, ctx: Ctx = permission("roles.manage")) -> dict:
+def role_update(item_id: RowId, body: RolePut, ctx: Ctx = permission("roles.manage")) -> dict:
     try:
         role = _role(ctx, item_id)
         admin.update_role(ctx.session, ctx.actor, role, body.name, body.permissions)
@@ -174,7 +176,7 @@ def role_update(item_id: int, body: RolePut, ctx: Ctx = permission("roles.manage
 
 
 @router.delete("/roles/{item_id}", summary="删除自定义角色（内置角色不能删除）")
-def role_delete(item_id: int, ctx: Ctx = permission("roles.manage")) -> dict:
+def role_delete(item_id: RowId, ctx: Ctx = permission("roles.manage")) -> dict:
     try:
         admin.delete_role(ctx.session, ctx.actor, _role(ctx, item_id))
     except AdminError as error:
@@ -205,7 +207,7 @@ def ip_rule_create(body: IpRuleIn, ctx: Ctx = permission("ip_rules.manage")) -> 
 
 
 @router.post("/ip-rules/{item_id}/actions", summary="启用、停用或删除地址规则")
-def ip_rule_action(item_id: int, body: RuleAction, ctx: Ctx = permission("ip_rules.manage")) -> dict:
+def ip_rule_action(item_id: RowId, body: RuleAction, ctx: Ctx = permission("ip_rules.manage")) -> dict:
     try:
         change_ip_rule(ctx, item_id, body.action)
     except AdminError as error:
@@ -231,7 +233,7 @@ def template_create(body: TemplateIn, ctx: Ctx = permission("roles.manage")) -> 
 
 
 @router.delete("/category-templates/{item_id}", summary="删除分类权限模板")
-def template_delete(item_id: int, ctx: Ctx = permission("roles.manage")) -> dict:
+def template_delete(item_id: RowId, ctx: Ctx = permission("roles.manage")) -> dict:
     try:
         rules.delete_category_template(ctx.session, ctx.actor, item_id)
     except AdminError as error:
@@ -256,7 +258,7 @@ def tag_permission_create(body: TagPermissionIn, ctx: Ctx = permission("roles.ma
 
 
 @router.delete("/tag-permissions/{item_id}", summary="撤销受限标签的授权")
-def tag_permission_delete(item_id: int, ctx: Ctx = permission("roles.manage")) -> dict:
+def tag_permission_delete(item_id: RowId, ctx: Ctx = permission("roles.manage")) -> dict:
     try:
         rules.delete_tag_permission(ctx.session, ctx.actor, item_id)
     except AdminError as error:
@@ -297,7 +299,7 @@ def announcement_create(body: AnnouncementIn, ctx: Ctx = permission("announcemen
 
 
 @router.delete("/announcements/{item_id}", summary="删除公告")
-def announcement_delete(item_id: int, ctx: Ctx = permission("announcements.manage")) -> dict:
+def announcement_delete(item_id: RowId, ctx: Ctx = permission("announcements.manage")) -> dict:
     try:
         delete_announcement(ctx, item_id)
     except AdminError as error:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -15,12 +15,13 @@ from bingan.access.audit_query import search_events
 from bingan.access.policy import CONFIDENTIALITY_NAMES
 from bingan.web.admin.views import audit_filter
 from bingan.web.deps import Ctx, RecordAccess, document_gate, permission, record_gate, signed_in
+from bingan.web.inputs import OffsetParam, PageNumber, VersionParam
 from bingan.web.lookup.service import LookupInputError, check_count
 from bingan.web.lookup.views import run_lookup
 from bingan.web.personal import service as personal
 from bingan.web.records import service as records
 from bingan.web.records.views import page_image
-from bingan.web.search.service import SearchForm, run_search
+from bingan.web.search.service import STRUCTURED, SearchForm, run_search
 from bingan.web.security import request_csrf_token
 from bingan.web.status import status_report
 
@@ -65,8 +66,8 @@ class LookupRequest(BaseModel):
 
 class FavouriteRequest(BaseModel):
     on: bool = True
-    folder: str = ""
-    note: str = ""
+    folder: str = Field("", max_length=64)
+    note: str = Field("", max_length=255)
 
 
 def summary(record) -> RecordSummary:
@@ -87,14 +88,32 @@ def me(request: Request, ctx: Ctx = signed_in()) -> Me:
               csrf_token=request_csrf_token(request))
 
 
-@router.get("/search", summary="检索（按病案分组）")
+def query_parameters(described: dict[str, str]) -> dict:
+    """OpenAPI entries for query parameters a route reads from the request itself (shared with its page)."""
+    return {"parameters": [{"name": name, "in": "query", "required": False, "description": text,
+                            "schema": {"type": "string"}} for name, text in described.items()]}
+
+
+SEARCH_PARAMETERS = {
+    "q": "检索式", **{key: f"{label}（结构化检索）" for key, label in STRUCTURED.items()},
+    "from": "出院日期起（YYYY-MM-DD）", "to": "出院日期止（YYYY-MM-DD）", "page": "页码（从1开始）",
+    "sort": "排序：relevance | discharged_desc | discharged_asc",
+}
+AUDIT_PARAMETERS = {
+    "username": "用户名", "action": "操作", "result": "结果", "record_id": "病案编号", "client_ip": "客户端地址",
+    "date_from": "起始日期（YYYY-MM-DD）", "date_to": "截止日期（YYYY-MM-DD）",
+}
+
+
+@router.get("/search", summary="检索（按病案分组）", openapi_extra=query_parameters(SEARCH_PARAMETERS),
+            responses={400: {"description": "检索式有误"}})
 def search(request: Request, ctx: Ctx = permission("search.use")) -> dict:
     form = SearchForm.from_request(request)
     prefs = personal.preferences(ctx.user)
     sort = form.sort if form.sort in personal.SORT_CHOICES else prefs.sort
     result, error = run_search(request, ctx, form, prefs.per_page, sort)
     if error:
-        return {"error": error}
+        raise HTTPException(status_code=400, detail=error)
     if result is None:
         return {"total": 0, "total_records": 0, "records": [], "facets": {}}
     return {
@@ -136,18 +155,18 @@ def record_documents(access: RecordAccess = record_gate("view")) -> list[Documen
 
 @router.get("/documents/{document_id}/pages/{number}/image", summary="页面图像（带水印 JPEG）",
             response_class=Response)
-def api_page_image(request: Request, number: int, version: int | None = None,
+def api_page_image(request: Request, number: PageNumber, version: VersionParam = None,
                    access: RecordAccess = document_gate("view")) -> Response:
     return page_image(request, number, version, access)
 
 
-@router.post("/lookup", summary="批量查询病案号")
+@router.post("/lookup", summary="批量查询病案号", responses={400: {"description": "病案号过多或为空"}})
 def lookup(body: LookupRequest, ctx: Ctx = permission("lookup.use")) -> dict:
     numbers = [n.strip() for n in body.numbers if n and n.strip()]
     try:
         check_count(numbers)
     except LookupInputError as error:
-        return {"error": str(error)}
+        raise HTTPException(status_code=400, detail=str(error)) from error
     result, openable = run_lookup(ctx, numbers)
     return {
         "found": {asked: [{"record_id": r.record_id, "record_number": r.record_number, "stay": r.stay,
@@ -183,9 +202,9 @@ def get_settings(ctx: Ctx = signed_in()) -> dict:
     return vars(personal.preferences(ctx.user))
 
 
-@router.get("/audit", summary="审计日志（审计管理员）")
-def audit(request: Request, offset: int = 0, ctx: Ctx = permission("audit.read")) -> dict:
-    total, events = search_events(ctx.session, audit_filter(request), limit=100, offset=max(0, offset))
+@router.get("/audit", summary="审计日志（审计管理员）", openapi_extra=query_parameters(AUDIT_PARAMETERS))
+def audit(request: Request, offset: OffsetParam = 0, ctx: Ctx = permission("audit.read")) -> dict:
+    total, events = search_events(ctx.session, audit_filter(request), limit=100, offset=offset)
     ctx.audit("view", object_type="audit", detail={"接口": "api"})
     return {"total": total, "events": [
         {"id": e.id, "at": e.at.isoformat(), "username": e.username, "action": e.action, "record_id": e.record_id,

@@ -8,6 +8,7 @@ from bingan.access.policy import CONFIDENTIALITY_NAMES
 from bingan.formats import watermark
 from bingan.storage.models import Version, utcnow
 from bingan.web.deps import Ctx, RecordAccess, document_gate, record_gate
+from bingan.web.inputs import PageNumber, VersionParam
 from bingan.web.personal import service as personal
 from bingan.web.records import service
 from bingan.web.records.rendering import PageRenderer, serve_page, thumbnail
@@ -53,12 +54,12 @@ def _version(access: RecordAccess, version_id: int | None) -> Version:
 
 
 def _check_page(version: Version, number: int) -> None:
-    if number < 1 or (version.page_count and number > version.page_count):
+    if version.page_count and number > version.page_count:
         raise HTTPException(status_code=404, detail=f"页码超出范围（共{version.page_count}页）")
 
 
 @router.get("/documents/{document_id}/pages/{number}", response_class=HTMLResponse)
-def viewer(request: Request, number: int, version: int | None = None,
+def viewer(request: Request, number: PageNumber, version: VersionParam = None,
            access: RecordAccess = document_gate("view")) -> Response:
     chosen = _version(access, version)
     _check_page(chosen, number)
@@ -72,7 +73,7 @@ def viewer(request: Request, number: int, version: int | None = None,
 
 
 @router.get("/documents/{document_id}/pages/{number}/image")
-def page_image(request: Request, number: int, version: int | None = None,
+def page_image(request: Request, number: PageNumber, version: VersionParam = None,
                access: RecordAccess = document_gate("view")) -> Response:
     chosen = _version(access, version)
     _check_page(chosen, number)
@@ -86,7 +87,7 @@ def page_image(request: Request, number: int, version: int | None = None,
 
 
 @router.get("/documents/{document_id}/pages/{number}/thumb")
-def page_thumbnail(request: Request, number: int, version: int | None = None,
+def page_thumbnail(request: Request, number: PageNumber, version: VersionParam = None,
                    access: RecordAccess = document_gate("view")) -> Response:
     chosen = _version(access, version)
     _check_page(chosen, number)
@@ -97,7 +98,7 @@ def page_thumbnail(request: Request, number: int, version: int | None = None,
 
 @router.get("/documents/{document_id}/download")
 def download(
-    request: Request, version: int | None = None, access: RecordAccess = document_gate("download")
+    request: Request, version: VersionParam = None, access: RecordAccess = document_gate("download")
 ) -> Response:
     from bingan.storage.blobs.port import open_blob_store
 
@@ -112,7 +113,7 @@ def download(
 
 
 @router.get("/documents/{document_id}/video")
-def video(request: Request, version: int | None = None, access: RecordAccess = document_gate("view")) -> Response:
+def video(request: Request, version: VersionParam = None, access: RecordAccess = document_gate("view")) -> Response:
     """Video playback (A10); the visible watermark is an overlay the page draws over the player."""
     from bingan.storage.blobs.port import open_blob_store
 

@@ -12,9 +12,13 @@ from bingan.search.port import SearchIndex, SearchResult
 from bingan.search.query import QueryError
 from bingan.storage.models import Category, Department
 from bingan.web.deps import Ctx
+from bingan.web.inputs import parse_id
 
 RECORD_KIND_NAMES = {"normal": "普通", "death": "死亡", "special": "特殊"}
 
+# The index collects offset + limit hits before it can skip the first ones: a page number from
+# the address bar must not make it allocate for billions.
+MAX_PAGE = 1000
 # form field -> query-language field
 STRUCTURED = {
     "name": "姓名", "record": "病案号", "stay": "住院次数", "id": "身份证", "dept": "科室", "diagnosis": "诊断",
@@ -34,9 +38,8 @@ class SearchForm:
     def from_request(cls, request: Request) -> SearchForm:
         params = request.query_params
         fields = {key: params.get(key, "").strip() for key in STRUCTURED}
-        page = params.get("page", "1")
         return cls(q=params.get("q", "").strip(), fields=fields, date_from=params.get("from", "").strip(),
-                   date_to=params.get("to", "").strip(), page=int(page) if page.isdigit() and int(page) > 0 else 1,
+                   date_to=params.get("to", "").strip(), page=min(parse_id(params.get("page")) or 1, MAX_PAGE),
                    sort=params.get("sort", ""))
 
     def query(self) -> str:
