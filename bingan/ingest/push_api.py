@@ -80,8 +80,10 @@ def push_document(
     source = _source_for_key(x_api_key)
     if source_system and source_system != source.name:
         raise HTTPException(403, f"API 密钥属于来源“{source.name}”，与 source_system“{source_system}”不符")
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > _limit(source) + CHUNK:
+    declared = request.headers.get("content-length") or "0"
+    if not (declared.isascii() and declared.isdigit()):
+        raise HTTPException(400, "请求头 Content-Length 无效")
+    if int(declared) > _limit(source) + CHUNK:
         raise HTTPException(413, f"文件超过大小上限（{_limit(source) // (1024 * 1024)} MB）")
     try:
         signed = parse_time(signed_at) if signed_at else None

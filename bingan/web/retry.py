@@ -2,7 +2,9 @@
 
 Each request is one transaction that commits before the response starts (see deps.DB), so
 when "database is locked" escapes, nothing of the request was kept and nothing was sent: the
-whole request can run again. The body is buffered so it can be replayed.
+whole request can run again. The body is buffered so it can be replayed — up to
+``BUFFER_LIMIT``: larger or chunked bodies (files pushed by hospital systems, big uploads) stream
+straight through and run once, so a 2 GB push never sits in memory.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from bingan.storage.db import is_locked_error
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 3
+BUFFER_LIMIT = 8 * 1024 * 1024
 
 
 class RetryLocked:
@@ -24,7 +27,7 @@ class RetryLocked:
         self.attempts = attempts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not _replayable(scope):
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
@@ -45,6 +48,15 @@ class RetryLocked:
                 log.warning("database locked, running %s %s again (attempt %d)", scope["method"],
                             scope["path"], attempt + 1)
                 await asyncio.sleep(0.05 * attempt)
+
+
+def _replayable(scope: Scope) -> bool:
+    """A body small enough to keep: declared, and at most BUFFER_LIMIT (none at all for a GET)."""
+    headers = dict(scope.get("headers") or [])
+    if b"transfer-encoding" in headers:
+        return False
+    declared = headers.get(b"content-length", b"0")
+    return declared.isdigit() and int(declared) <= BUFFER_LIMIT
 
 
 def _fresh(scope: Scope) -> Scope:

@@ -1,6 +1,7 @@
 """SQLite under concurrent requests: reads on a snapshot, writes serialised, locked requests run again."""
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -116,3 +117,28 @@ def test_other_database_errors_are_not_retried():
     with pytest.raises(OperationalError):
         TestClient(RetryLocked(broken)).get("/x")
     assert calls == [1]
+
+
+def test_a_large_body_streams_through_once_instead_of_being_held_in_memory():
+    """A file pushed by a hospital system may be gigabytes: it reaches the app in pieces."""
+    piece, count = b"x" * (1024 * 1024), 12
+    incoming = [{"type": "http.request", "body": piece, "more_body": i < count - 1} for i in range(count)]
+    seen: list[int] = []
+
+    async def app(scope, receive, send) -> None:
+        while True:
+            message = await receive()
+            seen.append(len(message["body"]))
+            if not message["more_body"]:
+                return
+
+    async def receive():
+        return incoming.pop(0)
+
+    async def send(message) -> None:
+        pass
+
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/ingest",
+             "headers": [(b"content-length", str(count * len(piece)).encode())]}
+    asyncio.run(RetryLocked(app)(scope, receive, send))
+    assert seen == [len(piece)] * count
