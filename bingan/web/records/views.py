@@ -1,8 +1,11 @@
 """The record page, the page viewer, page images, thumbnails and downloads — all behind the gate."""
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from bingan.access.policy import CONFIDENTIALITY_NAMES
 from bingan.formats import watermark
@@ -16,6 +19,7 @@ from bingan.web.render import hospital_name, page
 
 router = APIRouter(include_in_schema=False)
 JPEG = "image/jpeg"
+STREAM_BLOCK = 1024 * 1024
 
 
 def renderer(request: Request) -> PageRenderer:
@@ -100,31 +104,77 @@ def page_thumbnail(request: Request, number: PageNumber, version: VersionParam =
 def download(
     request: Request, version: VersionParam = None, access: RecordAccess = document_gate("download")
 ) -> Response:
-    from bingan.storage.blobs.port import open_blob_store
-
+    """The original file, streamed from the blob store: a 4 GB video never sits in memory."""
     chosen = _version(access, version)
-    with open_blob_store(request.app.state.settings).open(chosen.sha256) as stream:
-        data = stream.read()
+    size = _blobs(request).size(chosen.sha256)
     access.ctx.audit("download", object_type="document", object_id=access.document.id, record_id=access.record.id,
-                     document_id=access.document.id, detail={"版本": chosen.number, "大小": len(data)})
+                     document_id=access.document.id, detail={"版本": chosen.number, "大小": size})
     filename = chosen.filename or f"document-{access.document.id}"
-    return Response(data, media_type=chosen.media_type or "application/octet-stream",
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(filename)}"})
+    return StreamingResponse(_blob_bytes(request, chosen.sha256, 0, size),
+                             media_type=chosen.media_type or "application/octet-stream",
+                             headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(filename)}",
+                                      "Content-Length": str(size)})
 
 
 @router.get("/documents/{document_id}/video")
 def video(request: Request, version: VersionParam = None, access: RecordAccess = document_gate("view")) -> Response:
-    """Video playback (A10); the visible watermark is an overlay the page draws over the player."""
-    from bingan.storage.blobs.port import open_blob_store
-
+    """Video playback (A10) with byte ranges, so the player can seek; the visible watermark is an
+    overlay the page draws over the player. One audit event per playback: the request from byte 0."""
     chosen = _version(access, version)
     if not chosen.media_type.startswith("video/"):
         raise HTTPException(status_code=404, detail="该文书不是视频")
-    with open_blob_store(request.app.state.settings).open(chosen.sha256) as stream:
-        data = stream.read()
-    access.ctx.audit("view", object_type="video", object_id=access.document.id, record_id=access.record.id,
-                     document_id=access.document.id)
-    return Response(data, media_type=chosen.media_type)
+    size = _blobs(request).size(chosen.sha256)
+    wanted = byte_range(request.headers.get("range"), size)
+    start, end = wanted or (0, size - 1)
+    if start == 0:
+        access.ctx.audit("view", object_type="video", object_id=access.document.id, record_id=access.record.id,
+                         document_id=access.document.id)
+    headers = {"Accept-Ranges": "bytes", "Content-Length": str(end - start + 1), "Cache-Control": "private, no-store"}
+    if wanted:
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return StreamingResponse(_blob_bytes(request, chosen.sha256, start, end - start + 1),
+                             status_code=206 if wanted else 200, media_type=chosen.media_type, headers=headers)
+
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(first, last byte) of a single-range request; None serves the whole file.
+
+    Multi-range and malformed headers are ignored (RFC 9110 lets a server answer 200 with all of
+    it); a range outside the file answers 416.
+    """
+    found = _RANGE.fullmatch((header or "").strip())
+    if not found or found.groups() == ("", ""):
+        return None
+    first, last = found.groups()
+    if not first:  # "bytes=-N": the last N bytes
+        start, end = max(size - int(last), 0), size - 1
+    else:
+        start, end = int(first), min(int(last), size - 1) if last else size - 1
+    if start >= size or start > end:
+        raise HTTPException(status_code=416, detail="请求的字节范围超出文件大小",
+                            headers={"Content-Range": f"bytes */{size}"})
+    return start, end
+
+
+def _blobs(request: Request):
+    from bingan.storage.blobs.port import open_blob_store
+
+    return open_blob_store(request.app.state.settings)
+
+
+def _blob_bytes(request: Request, sha256: str, start: int, length: int) -> Iterator[bytes]:
+    """Decrypted bytes in blocks, read while the response is sent (after the request's commit)."""
+    with _blobs(request).open(sha256) as reader:
+        reader.seek(start)
+        while length > 0:
+            block = reader.read(min(STREAM_BLOCK, length))
+            if not block:
+                return
+            length -= len(block)
+            yield block
 
 
 def _quote(name: str) -> str:
