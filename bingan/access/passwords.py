@@ -11,6 +11,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 # costs ~440 ms per login on these machines.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 MIN_LENGTH = 8
+MAX_LENGTH = 128  # long passphrases are welcome; megabytes of "password" are an attack on argon2
+_STRENGTH_CHARS = 72  # zxcvbn refuses longer input; a longer password is at least as strong as its start
 MIN_STRENGTH = 3  # zxcvbn score 0..4
 
 
@@ -30,6 +32,8 @@ def policy_problems(password: str, username: str = "") -> list[str]:
     problems = []
     if len(password) < MIN_LENGTH:
         problems.append(f"密码长度至少{MIN_LENGTH}位")
+    if len(password) > MAX_LENGTH:
+        problems.append(f"密码长度不能超过{MAX_LENGTH}位")
     classes = sum(
         any(test(ch) for ch in password)
         for test in (str.islower, str.isupper, str.isdigit, lambda ch: not ch.isalnum())
@@ -46,7 +50,7 @@ def policy_problems(password: str, username: str = "") -> list[str]:
 def _strength(password: str, username: str) -> int:
     from zxcvbn import zxcvbn
 
-    return zxcvbn(password, user_inputs=[username] if username else [])["score"]
+    return zxcvbn(password[:_STRENGTH_CHARS], user_inputs=[username] if username else [])["score"]
 
 
 def generate_password(length: int = 16) -> str:

@@ -99,8 +99,12 @@ def test_first_login_forces_a_password_change_with_history(app, web_engine):
     weak = client.post("/account/password", data={"current": PASSWORD, "new": "abc", "confirm": "abc",
                                                   "csrf_token": form})
     assert "至少8位" in weak.text
-    good = client.post("/account/password", data={"current": PASSWORD, "new": "Tq9!vRw2#Lp6",
-                                                  "confirm": "Tq9!vRw2#Lp6", "csrf_token": form},
+    passphrase = "床旁超声引导下中心静脉置管术后第3天，患者一般情况可，Tq9!vRw2#Lp6" * 2  # > 72: zxcvbn's own limit
+    long_enough = client.post("/account/password", data={"current": PASSWORD, "new": passphrase * 3,
+                                                         "confirm": passphrase * 3, "csrf_token": form})
+    assert long_enough.status_code == 400 and "不能超过128位" in long_enough.text
+    good = client.post("/account/password", data={"current": PASSWORD, "new": passphrase,
+                                                  "confirm": passphrase, "csrf_token": form},
                        follow_redirects=False)
     assert good.status_code == 303
     assert client.get("/history").status_code == 200
