@@ -303,6 +303,7 @@ class ElasticsearchIndex(SearchIndex):
         facets: bool = True,
         sort: Sort = "relevance",
     ) -> SearchResult:
+        q.check_window(offset, limit)
         parsed = q.parse(query)
         body = search_body(parsed, scope, offset=offset, limit=limit, group=group_by_record,
                            facets=facets, sort=sort)

@@ -36,6 +36,18 @@ class QueryError(ValueError):
     """A query the user must fix; ``str(error)`` is the Chinese message to show."""
 
 
+# Results reachable by paging, as Elasticsearch's default max_result_window: an index collects
+# offset + limit hits before it can skip, so page 10⁸ would ask for 10⁸ hits.
+MAX_RESULT_WINDOW = 10_000
+
+
+def check_window(offset: int, limit: int) -> None:
+    if offset < 0 or limit < 0:
+        raise QueryError("分页参数不能为负数")
+    if offset + limit > MAX_RESULT_WINDOW:
+        raise QueryError(f"只能翻阅前 {MAX_RESULT_WINDOW} 条结果，请增加检索条件缩小范围")
+
+
 FIELD_ALIASES: dict[str, str] = {
     "病案号": "record", "record": "record", "mrn": "record",
     "姓名": "name", "name": "name",

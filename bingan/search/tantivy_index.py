@@ -350,6 +350,7 @@ class TantivySearchIndex(SearchIndex):
         facets: bool = True,
         sort: Sort = "relevance",
     ) -> SearchResult:
+        q.check_window(offset, limit)
         compiled, parsed = self.compile(query, scope)
         searcher = self._index.searcher()
         # Facets and the record estimate come from one aggregation pass (no scoring) that runs

@@ -172,6 +172,17 @@ def test_malformed_queries_raise_query_error_in_chinese(index, query):
     assert any("\u4e00" <= ch <= "\u9fff" for ch in str(caught.value))
 
 
+@pytest.mark.parametrize(("offset", "limit"), [(9_990, 20), (10**8, 20), (-1, 20), (0, -5)])
+def test_paging_beyond_the_result_window_is_refused_in_chinese(index, offset, limit):
+    """Every adapter collects offset + limit hits before skipping: page 10⁸ must not be attempted."""
+    with pytest.raises(QueryError, match="分页|翻阅"):
+        index.search("肺炎", Scope.everything(), offset=offset, limit=limit)
+
+
+def test_the_last_page_inside_the_window_is_served(index):
+    assert index.search("肺炎", Scope.everything(), offset=9_980, limit=20).records == []
+
+
 def test_snippets_mark_the_match_and_escape_html(make_index):
     index = make_index([page("0000001", "诊断：<b>冠状动脉粥样硬化性心脏病</b>，行PCI术" + "。" * 200)])
     hit = index.search("心脏病 PCI", Scope.everything()).records[0].hits[0]
