@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from bingan.config import Settings
+from bingan.search.port import SearchIndex
 from bingan.storage.migrate import current_revision, head_revision
 
 COMPONENT_PACKAGES = (
@@ -98,14 +99,28 @@ def queue_counts(engine: Engine) -> dict[str, int]:
     return {QUEUE_STATES.get(state, state): count for state, count in rows}
 
 
-def status_report(settings: Settings, engine: Engine) -> dict:
+def search_check(index: SearchIndex | None) -> Check:
+    """A rebuild after a schema upgrade is shown, not counted against health: it runs by itself."""
+    if index is None:
+        return Check("检索索引", True, "尚未打开")
+    try:
+        pages = index.count
+        rebuilding = index.needs_rebuild()
+    except Exception as exc:
+        return Check("检索索引", False, f"无法读取: {exc.__class__.__name__}")
+    if rebuilding:
+        return Check("检索索引", False, f"升级后正在从数据库重建（已完成 {pages} 页，后台自动进行）")
+    return Check("检索索引", True, f"{pages} 页")
+
+
+def status_report(settings: Settings, engine: Engine, index: SearchIndex | None = None) -> dict:
     """Everything the status page shows, as plain data (also served as JSON)."""
     database = database_check(engine)
     volumes, volume_rows = volumes_check(settings)
     home_free, home_total = disk_free(settings.resolved_home)
     return {
         "healthy": database.ok and volumes.ok,
-        "checks": [database.__dict__, volumes.__dict__],
+        "checks": [database.__dict__, volumes.__dict__, search_check(index).__dict__],
         "volumes": volume_rows,
         "queue": queue_counts(engine) if database.ok else {},
         "components": component_versions(),

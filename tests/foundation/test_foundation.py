@@ -142,6 +142,24 @@ def test_status_is_not_shown_to_anonymous_visitors(client):
     assert client.get("/admin/status", follow_redirects=False).status_code in (302, 303)
 
 
+def test_status_report_shows_a_search_index_rebuilding_after_an_upgrade(sqlite_engine, tmp_path):
+    import json
+
+    from bingan.search.tantivy_index import META_FILE, TantivySearchIndex
+    from bingan.web.status import status_report
+
+    TantivySearchIndex(tmp_path / "index").close()
+    meta = tmp_path / "index" / META_FILE
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "schema_version": 1}))
+    upgraded = TantivySearchIndex(tmp_path / "index")
+    search = status_report(get_settings(), sqlite_engine, upgraded)["checks"][2]
+    assert search["name"] == "检索索引" and search["ok"] is False and "正在从数据库重建" in search["detail"]
+    upgraded.mark_rebuilt()
+    assert status_report(get_settings(), sqlite_engine, upgraded)["checks"][2] == \
+        {"name": "检索索引", "ok": True, "detail": "0 页"}
+    upgraded.close()
+
+
 def test_status_report_names_database_revision_components_and_volumes(sqlite_engine):
     from bingan.web.status import status_report
 

@@ -15,6 +15,7 @@ from bingan.storage.models import Grant, Record, User, utcnow
 from bingan.web.deps import Ctx, permission
 from bingan.web.inputs import MAX_ID, OffsetParam, parse_id
 from bingan.web.render import page
+from bingan.web.search.service import index_of
 from bingan.web.status import status_report
 
 router = APIRouter(include_in_schema=False)
@@ -23,7 +24,7 @@ PAGE_SIZE = 100
 
 @router.get("/admin/status", response_class=HTMLResponse)
 def status_page(request: Request, ctx: Ctx = permission("system.status")) -> Response:
-    report = status_report(request.app.state.settings, request.app.state.engine)
+    report = status_report(request.app.state.settings, request.app.state.engine, index_of(request))
     return page(request, "status.html", ctx, report=report)
 
 

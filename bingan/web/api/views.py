@@ -21,7 +21,7 @@ from bingan.web.lookup.views import run_lookup
 from bingan.web.personal import service as personal
 from bingan.web.records import service as records
 from bingan.web.records.views import page_image
-from bingan.web.search.service import STRUCTURED, SearchForm, run_search
+from bingan.web.search.service import STRUCTURED, SearchForm, index_of, run_search
 from bingan.web.security import request_csrf_token
 from bingan.web.status import status_report
 
@@ -214,4 +214,4 @@ def audit(request: Request, offset: OffsetParam = 0, ctx: Ctx = permission("audi
 
 @router.get("/status", summary="系统状态（系统管理员）")
 def status(request: Request, ctx: Ctx = permission("system.status")) -> dict:
-    return status_report(request.app.state.settings, request.app.state.engine)
+    return status_report(request.app.state.settings, request.app.state.engine, index_of(request))
