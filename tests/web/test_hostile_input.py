@@ -113,10 +113,11 @@ def test_non_ascii_digits_in_number_fields_are_ignored_not_a_500(client_for):
     assert auditor.get("/api/v1/audit", params={"record_id": "²"}).status_code == 200
 
 
-def test_huge_search_page_answers_an_empty_page(client_for):
+def test_a_search_page_beyond_the_first_10000_results_is_refused_with_the_reason(client_for):
+    """The index would collect every hit up to the page before skipping: page 2³¹ must not be tried."""
     response = client_for("clinician").get("/api/v1/search", params={"q": "肺炎", "page": "2147483647"})
-    assert response.status_code == 200
-    assert response.json()["records"] == []
+    assert response.status_code == 400
+    assert "只能翻阅前 10000 条结果" in response.json()["detail"]
 
 
 def test_search_syntax_error_is_a_400_with_the_reason(client_for):
