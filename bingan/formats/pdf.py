@@ -29,6 +29,17 @@ DEFAULT_DPI = 150
 MAX_RENDER_PIXELS = 120_000_000  # ~A0 at 300 dpi; more is a hostile or broken page size
 INK_CHECK_DPI = 24  # enough to tell an empty page from one with a scanned picture
 MAX_PAGES = 100_000
+# Two characters on a line stand in separate fields (table cells, "姓名：张三    性别：男")
+# when the gap between their advance boxes is at least this share of the line height (the
+# loose boxes are ~1.1 em high, so ~0.8 em: a typed ideographic space, 1 em, counts;
+# letter spacing and justified text stay below), or at least this many of the font's own
+# space widths (two typed spaces: PDFium reports runs of spaces as one character).
+FIELD_GAP_HEIGHTS = 0.75
+FIELD_GAP_SPACES = 1.5
+# Whitespace with a CJK character on one side: normalisation would drop it, so the geometry
+# decides whether it separates fields. Latin words keep their space either way.
+_CJK_GAP = re.compile(rf"(?<=[{quality.CJK_MARK}])[{quality.BLANK}]+(?=\S)"
+                      rf"|(?<=\S)[{quality.BLANK}]+(?=[{quality.CJK_MARK}])")
 
 ENCRYPTED_MESSAGE = "PDF 已加密，需要密码才能打开，无法读取内容"
 DAMAGED_MESSAGE = "PDF 文件已损坏，无法打开"
@@ -112,14 +123,14 @@ class PdfFile:
             textpage = page.get_textpage()
             try:
                 height = page.get_height()
-                raw = textpage.get_text_range()
+                text = _page_text(textpage)
                 boxes = _line_boxes(textpage, height)
             finally:
                 textpage.close()
                 page.close()
         except pdfium.PdfiumError as exc:
             raise FormatError(f"PDF 第 {number} 页无法读取", str(exc)) from exc
-        return quality.normalize_cjk_spaces(_clean(raw)), boxes
+        return text, boxes
 
     def _needs_ocr(self, number: int, text: str) -> bool:
         if text.strip():
@@ -196,6 +207,37 @@ def _scale(width_pt: float, height_pt: float, dpi: float | None, width: int | No
 def _clean(text: str) -> str:
     # PDFium ends lines with \r\n and marks soft hyphens / NULs from broken fonts.
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").replace("\ufffe", "")
+
+
+def _page_text(textpage: pdfium.PdfTextPage) -> str:
+    """PDFium's text in its reading order, whitespace between CJK characters by geometry."""
+    raw = textpage.get_text_range()
+    # Text index = character index unless a character outside the BMP took two code units;
+    # then only the text rule applies.
+    if len(raw) == textpage.count_chars():
+        raw = _CJK_GAP.sub(lambda run: _gap(textpage, run.start(), run.end()), raw)
+    return quality.normalize_cjk_spaces(_clean(raw))
+
+
+def _gap(textpage: pdfium.PdfTextPage, start: int, end: int) -> str:
+    """FIELD_GAP where the characters around a whitespace run stand apart, else one space."""
+    _, low_left, before, high_left = textpage.get_charbox(start - 1, loose=True)
+    after, low_right, _, high_right = textpage.get_charbox(end, loose=True)
+    gap = after - before  # negative or meaningless on rotated text: treated as no gap
+    if gap >= FIELD_GAP_HEIGHTS * max(high_left - low_left, high_right - low_right):
+        return quality.FIELD_GAP
+    if gap >= FIELD_GAP_SPACES * _space_width(textpage, start, end):
+        return quality.FIELD_GAP
+    return " "
+
+
+def _space_width(textpage: pdfium.PdfTextPage, start: int, end: int) -> float:
+    """Advance of a real (not PDFium-generated) space in the run; infinite when there is none."""
+    for index in range(start, end):
+        left, _, right, _ = textpage.get_charbox(index, loose=True)
+        if right - left > 0:
+            return right - left
+    return float("inf")
 
 
 def _line_boxes(textpage: pdfium.PdfTextPage, height: float) -> list[TextBox]:

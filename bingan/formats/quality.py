@@ -14,13 +14,33 @@ import numpy as np
 from PIL import Image
 
 _CID = re.compile(r"\(cid:\d+\)")
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef"
-# Spaces between two CJK characters (or CJK punctuation) are artefacts of OCR engines and of
-# PDF writers that place every glyph separately; Chinese is written without them.
-# Digits count too ("2 型糖尿病" must be found as "2型糖尿病"); Latin words keep their spaces.
-_CJK_SPACES = re.compile(
-    rf"(?<=[{_CJK}])[ \t\u00a0\u3000]+(?=[{_CJK}0-9])|(?<=[0-9])[ \t\u00a0\u3000]+(?=[{_CJK}])"
+# CJK characters and punctuation (not the ideographic space): what stands on either side of
+# a space that normalisation removes.
+CJK_MARK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3001-\u303f\uff00-\uffef"
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+BLANK = " \t\u00a0\u3000"  # whitespace within a line
+# Page text writes a gap between fields ("姓名：张三        性别：男", table cells) as exactly
+# FIELD_GAP. Two spaces: a single space between CJK characters is an artefact, so the gap
+# must not look like one; HTML shows it as one space; ``text_hash`` ignores it; and people
+# separate fields by typing several spaces, so text without geometry (OCR lines, Office
+# text, OFD) reads the same. Whitespace runs of two or more, tabs and ideographic spaces
+# count as such gaps.
+FIELD_GAP = "  "
+_WIDE = re.compile(rf"(?<=[^\s])(?:[{BLANK}]{{2,}}|[\t\u3000])(?=[^\s])")
+# A single space between two CJK characters (or CJK punctuation) is an artefact of OCR
+# engines and of PDF writers that place every glyph separately; Chinese is written without
+# them. Digits count too ("2 型糖尿病" must be found as "2型糖尿病"); Latin words keep theirs.
+_NARROW = re.compile(rf"(?<=[{CJK_MARK}])[ \u00a0](?=[{CJK_MARK}0-9])|(?<=[0-9])[ \u00a0](?=[{CJK_MARK}])")
+# Letter-spaced titles ("入  院  记  录", "出　院　小　结") and labels spread to the width of
+# longer ones ("姓    名：", a common form layout) put wide gaps between single characters:
+# three or more single CJK characters in a row, a line of two, or single characters ending in
+# a colon are one word.
+_SPACED = re.compile(
+    rf"(?:(?<=\n)|^)[{BLANK}]*[{_HAN}](?:[{BLANK}]+[{_HAN}])[{BLANK}]*(?=\n|$)"
+    rf"|(?<![^\s])[{_HAN}](?:[{BLANK}]+[{_HAN}]){{2,}}(?![^\s])"
+    rf"|(?<![^\s])[{_HAN}](?:[{BLANK}]+[{_HAN}])*[{BLANK}]+[{_HAN}](?=[：:])"
 )
+_BLANKS = re.compile(f"[{BLANK}]+")
 
 MIN_CHARS = 8  # below this a ratio says nothing
 MAX_IMPLAUSIBLE = 0.3
@@ -36,7 +56,19 @@ class Verdict:
 
 
 def normalize_cjk_spaces(text: str) -> str:
-    return _CJK_SPACES.sub("", text)
+    """Drop the artefact spaces inside Chinese text, keep the gaps between fields.
+
+    Idempotent: page text may pass through here again (OFD, cached pages)."""
+    if _SPACED.search(text):
+        text = _SPACED.sub(_join_spaced, text)
+    return _NARROW.sub("", _WIDE.sub(FIELD_GAP, text))
+
+
+def _join_spaced(match: re.Match[str]) -> str:
+    spaced = match.group()
+    word = spaced.strip(BLANK)
+    indent = spaced[:spaced.index(word[0])]  # a line's indentation stays
+    return indent + _BLANKS.sub("", word) + spaced[len(indent) + len(word):]
 
 
 def check_text(text: str) -> Verdict:

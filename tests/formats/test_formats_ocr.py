@@ -5,6 +5,7 @@ import pytest
 
 from bingan.formats import ocr
 from bingan.formats.document import open_document
+from bingan.formats.quality import FIELD_GAP
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -50,3 +51,8 @@ def test_tesseract_fallback_reads_chinese_without_spaces(gen):
     lines = ocr._tesseract_lines(gen.scan_image(["入院记录", "2型糖尿病"], dpi=300))
     text = ocr._page_text(lines, 1, 1.0).text
     assert "入院记录" in text and "2型糖尿病" in text
+
+
+def test_ocr_keeps_a_field_gap_between_fields_far_apart(gen):
+    image = gen.scan_image(["姓名：张三            性别：男            年龄：68岁"], dpi=150)
+    assert ocr.ocr_image(image.crop((0, 120, image.width, 200))).text == FIELD_GAP.join(gen.FORM_FIELDS)

@@ -8,7 +8,8 @@ import pytest
 
 from bingan.formats.base import FormatError
 from bingan.formats.document import open_document
-from bingan.formats.quality import normalize_cjk_spaces
+from bingan.formats.quality import FIELD_GAP, normalize_cjk_spaces
+from bingan.ingest.extract import text_hash
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -35,6 +36,49 @@ def test_boxes_hold_each_line_at_its_position(gen, text_pdf):
 def test_boxes_cover_every_line(gen, text_pdf):
     page = open_document(text_pdf).page_texts(ocr=False)[1]
     assert [box.text for box in page.boxes] == [normalize_cjk_spaces(line) for line in gen.MEDICAL_PAGES[1]]
+
+
+@pytest.fixture(scope="module")
+def form_lines(gen):
+    return open_document(gen.form_pdf()).page_texts(ocr=False)[0].text.split("\n")
+
+
+def test_fields_drawn_as_separate_runs_keep_a_field_gap(gen, form_lines):
+    assert form_lines[1] == FIELD_GAP.join(gen.FORM_FIELDS)
+
+
+def test_fields_separated_by_typed_spaces_keep_a_field_gap(gen, form_lines):
+    assert form_lines[2] == FIELD_GAP.join(gen.FORM_FIELDS)
+
+
+def test_fields_separated_by_ideographic_spaces_keep_a_field_gap(gen, form_lines):
+    assert form_lines[3] == FIELD_GAP.join(gen.FORM_FIELDS)
+
+
+def test_table_cells_stay_separated_row_by_row(gen, form_lines):
+    assert form_lines[4:] == [FIELD_GAP.join(row) for row in gen.FORM_TABLE]
+
+
+def test_title_drawn_letter_by_letter_is_one_word(form_lines):
+    assert form_lines[0] == "出院小结"
+
+
+def test_title_with_a_space_after_every_character_is_one_word(gen):
+    page = open_document(gen.text_pdf([["入 院 记 录", "病 程 记 录：第 2 天"]])).page_texts(ocr=False)[0]
+    assert page.text == "入院记录\n病程记录：第2天"
+
+
+def test_two_columns_read_one_column_after_the_other(gen):
+    page = open_document(gen.two_column_pdf()).page_texts(ocr=False)[0]
+    assert page.text.split("\n") == gen.LEFT_COLUMN + gen.RIGHT_COLUMN
+
+
+def test_field_gaps_change_only_whitespace_so_text_hashes_stay(gen):
+    import pypdfium2 as pdfium
+
+    data = gen.form_pdf()
+    pdfium_text = pdfium.PdfDocument(data)[0].get_textpage().get_text_range()
+    assert text_hash(open_document(data).page_texts(ocr=False)[0].text) == text_hash(pdfium_text)
 
 
 def test_render_size_follows_dpi(text_pdf):

@@ -1,9 +1,10 @@
 """The quality check that sends pages to OCR, and the CJK space clean-up."""
 from __future__ import annotations
 
+import pytest
 from PIL import Image, ImageDraw
 
-from bingan.formats.quality import check_text, has_ink, normalize_cjk_spaces
+from bingan.formats.quality import FIELD_GAP, check_text, has_ink, normalize_cjk_spaces
 
 GOOD = "主诉：反复胸闷气促5年，加重3天。既往史：2型糖尿病10年，冠状动脉粥样硬化性心脏病。"
 
@@ -50,6 +51,38 @@ def test_digit_before_chinese_joined():
 
 def test_spaces_between_latin_words_kept():
     assert normalize_cjk_spaces("HbA1c 8.1 % 空腹 血糖") == "HbA1c 8.1 % 空腹血糖"
+
+
+@pytest.mark.parametrize("gap", ["  ", "        ", "\t", "\u3000", " \u3000 "])
+def test_wide_gap_between_fields_becomes_one_field_gap(gap):
+    assert normalize_cjk_spaces(f"姓名：张三{gap}性别：男{gap}年龄：68岁") == (
+        f"姓名：张三{FIELD_GAP}性别：男{FIELD_GAP}年龄：68岁")
+
+
+@pytest.mark.parametrize("title", ["入  院  记  录", "入\u3000院\u3000记\u3000录"])
+def test_letter_spaced_title_with_wide_gaps_is_one_word(title):
+    assert normalize_cjk_spaces(title) == "入院记录"
+
+
+def test_line_of_two_spread_characters_is_one_word():
+    assert normalize_cjk_spaces("主诉\n医    嘱\n") == "主诉\n医嘱\n"
+
+
+def test_label_spread_to_the_width_of_longer_labels_is_one_word():
+    assert normalize_cjk_spaces("姓    名：张三    联 系 人：李四") == f"姓名：张三{FIELD_GAP}联系人：李四"
+
+
+def test_single_character_cells_in_a_row_stay_apart():
+    assert normalize_cjk_spaces("张三  男  汉  已婚") == "张三  男  汉  已婚"
+
+
+def test_paragraph_indent_kept():
+    assert normalize_cjk_spaces("\u3000\u3000患者 3 天前\n    出  院") == "\u3000\u3000患者3天前\n    出院"
+
+
+def test_normalising_twice_changes_nothing():
+    once = normalize_cjk_spaces("出 院 小 结\n姓    名：张三\t性别：男 年 龄：68 岁\nHbA1c  8.1 %")
+    assert normalize_cjk_spaces(once) == once
 
 
 def test_blank_image_has_no_ink():
