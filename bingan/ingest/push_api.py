@@ -3,14 +3,19 @@
 Authenticated by the source's API key (header ``X-Api-Key``). The upload is streamed to a
 staging file (never held in memory) and refused beyond the size limit; the item row is
 committed before we answer, then the worker is kicked. Errors are Chinese JSON ``detail``.
+
+Hospital systems send whatever their integrators wrote: every field is bounded by its column
+(PostgreSQL refuses what SQLite would store), and a push refused after staging removes its file.
 """
 from __future__ import annotations
 
+import re
 import uuid
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
+from urllib.parse import unquote
 
 import sqlalchemy as sa
-from fastapi import APIRouter, File, Form, Header, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, HTTPException, Request, UploadFile
 
 from bingan.config import get_settings
 from bingan.ingest.items import Report, enqueue
@@ -23,6 +28,10 @@ from bingan.storage.models import Source
 
 router = APIRouter(prefix="/api/v1", tags=["采集"])
 CHUNK = 1 << 20
+MAX_INT = 2**31 - 1  # integer columns are 32-bit on PostgreSQL
+MAX_FILENAME = 255
+MULTIPART = "multipart/form-data"
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _source_for_key(api_key: str | None) -> Source:
@@ -36,6 +45,55 @@ def _source_for_key(api_key: str | None) -> Source:
             raise HTTPException(403, f"来源“{source.name}”已停用")
         session.expunge(source)
     return source
+
+
+def _pushing_source(x_api_key: str | None = Header(None)) -> Source:
+    return _source_for_key(x_api_key)
+
+
+def _multipart_only(request: Request) -> None:
+    """A JSON body would otherwise be answered with every field "missing", which misleads integrators."""
+    if not request.headers.get("content-type", "").startswith(MULTIPART):
+        raise HTTPException(415, "请以 multipart/form-data 格式推送：文件放在字段 file，其余为表单字段")
+
+
+def _filename(sent: str | None) -> str:
+    """The name to keep: decoded, the last part of the sender's path with either separator
+    ("../../x.pdf", "C:\\x\\y.pdf"), without control characters (it ends up in download headers)."""
+    decoded = _unquoted(_from_gbk(sent or ""))
+    name = "".join(ch for ch in PureWindowsPath(decoded).name if ch.isprintable())
+    if len(name) > MAX_FILENAME:
+        raise HTTPException(422, f"文件名不能超过{MAX_FILENAME}个字符")
+    return name if name.strip(". ") else ""
+
+
+def _from_gbk(name: str) -> str:
+    """Starlette reads bytes that are not UTF-8 as Latin-1; from a Chinese hospital system those
+    are GBK (GB18030 is its superset). Kept as read unless that yields Chinese characters."""
+    if name.isascii():
+        return name
+    try:
+        chinese = name.encode("latin-1").decode("gb18030")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return name
+    return chinese if CJK.search(chinese) else name
+
+
+def _unquoted(name: str) -> str:
+    """Some clients percent-encode non-ASCII names ("%E5%85%A5.pdf"); "100%.pdf" stays as sent."""
+    if "%" not in name:
+        return name
+    try:
+        return unquote(name, errors="strict")
+    except UnicodeDecodeError:
+        return name
+
+
+def _signed(signed_at: str):
+    try:
+        return parse_time(signed_at) if signed_at else None
+    except (ValueError, OverflowError) as exc:  # the year 1 or 9999 overflows on conversion to UTC
+        raise HTTPException(422, "签名时间格式无效，应为 ISO 8601（如 2026-03-01T09:30:00+08:00）") from exc
 
 
 def _limit(source: Source) -> int:
@@ -63,40 +121,41 @@ def _stage(upload: UploadFile, limit: int) -> Path:
     return path
 
 
-@router.post("/ingest", status_code=202, summary="推送一份文书")
+@router.post("/ingest", status_code=202, summary="推送一份文书", dependencies=[Depends(_multipart_only)])
 def push_document(
     request: Request,
     file: UploadFile = File(..., description="文书文件（PDF、OFD、图片等）"),
-    record_number: str = Form(..., description="病案号"),
-    stay: int = Form(..., ge=1, description="住院次数"),
+    record_number: str = Form(..., min_length=1, max_length=32, description="病案号"),
+    stay: int = Form(..., ge=1, le=MAX_INT, description="住院次数"),
     source_document_id: str = Form(..., min_length=1, max_length=128, description="来源系统中的文书编号"),
-    document_type: str = Form(..., min_length=1, description="文书类型代码"),
-    source_system: str = Form("", description="来源系统名称（须与 API 密钥所属来源一致）"),
-    title: str = Form("", description="标题"),
-    author: str = Form("", description="书写者"),
-    signed_at: str = Form("", description="签名时间，ISO 8601"),
-    x_api_key: str | None = Header(None),
+    document_type: str = Form(..., min_length=1, max_length=100, description="文书类型代码"),
+    source_system: str = Form("", max_length=64, description="来源系统名称（须与 API 密钥所属来源一致）"),
+    title: str = Form("", max_length=200, description="标题"),
+    author: str = Form("", max_length=64, description="书写者"),
+    signed_at: str = Form("", max_length=64, description="签名时间，ISO 8601"),
+    source: Source = Depends(_pushing_source),
 ) -> dict:
-    source = _source_for_key(x_api_key)
     if source_system and source_system != source.name:
-        raise HTTPException(403, f"API 密钥属于来源“{source.name}”，与 source_system“{source_system}”不符")
+        raise HTTPException(403, f"API 密钥属于来源“{source.name}”，与请求中的 source_system 不符")
+    if not record_number.strip():
+        raise HTTPException(422, "病案号不能为空白")
     declared = request.headers.get("content-length") or "0"
     if not (declared.isascii() and declared.isdigit()):
         raise HTTPException(400, "请求头 Content-Length 无效")
     if int(declared) > _limit(source) + CHUNK:
         raise HTTPException(413, f"文件超过大小上限（{_limit(source) // (1024 * 1024)} MB）")
-    try:
-        signed = parse_time(signed_at) if signed_at else None
-    except ValueError as exc:
-        raise HTTPException(422, f"签名时间格式无效：{signed_at}") from exc
-    staged = _stage(file, _limit(source))
-    revision = _sha256(staged)
     report = Report(source_document_id=source_document_id, record_number=record_number.strip(), stay=stay,
-                    document_type_code=document_type, revision=revision, title=title,
-                    filename=Path(file.filename or "").name, author=author, signed_at=signed)
-    with transaction(get_engine()) as session:
-        item, created = enqueue(session, session.merge(source), report, staged_path=str(staged))
-        answer = {"item_id": item.id, "state": item.state, "duplicate": not created}
+                    document_type_code=document_type, title=title, filename=_filename(file.filename),
+                    author=author, signed_at=_signed(signed_at))
+    staged = _stage(file, _limit(source))
+    try:
+        report.revision = _sha256(staged)
+        with transaction(get_engine()) as session:
+            item, created = enqueue(session, session.merge(source), report, staged_path=str(staged))
+            answer = {"item_id": item.id, "state": item.state, "duplicate": not created}
+    except BaseException:
+        staged.unlink(missing_ok=True)  # nothing refers to it: the item row was not committed
+        raise
     if created:
         kick([answer["item_id"]])
     else:

@@ -76,6 +76,8 @@ REASONS = {
     "bytes_type": "应为文件或文本",
     "value_error": "{error}",
 }
+# FastAPI's own value errors, in English: the start of the message -> reason.
+VALUE_ERRORS = {"Expected UploadFile": "应为上传的文件（multipart 中带 filename 的部分）"}
 
 
 def field_label(loc: Sequence[Any]) -> str:
@@ -90,6 +92,9 @@ def field_label(loc: Sequence[Any]) -> str:
 def reason(error: dict[str, Any]) -> str:
     template = REASONS.get(error.get("type", ""), "取值无效")
     context = {key: str(value) for key, value in (error.get("ctx") or {}).items()}
+    for start, text in VALUE_ERRORS.items():
+        if context.get("error", "").startswith(start):
+            return text
     try:
         text = template.format(**context)
     except (KeyError, IndexError):

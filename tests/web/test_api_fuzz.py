@@ -7,28 +7,13 @@ request changes nothing in the database.
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import re
-from collections.abc import Iterator
-
 import pytest
 import requests
 import schemathesis
 import sqlalchemy as sa
-from hypothesis import HealthCheck, Phase, given, settings
-from schemathesis import GenerationMode
-from web_helpers import csrf_headers
+from fuzz_helpers import CHINESE, changed_tables, fuzz, header, session_of, snapshot, strategies
 
-from bingan.access import audit, audit_head
-from bingan.storage.models import Base, Document, Record, User
-
-CHINESE = re.compile(r"[\u4e00-\u9fff]")
-# Written on purpose by refused requests too: the audit trail of a refusal, the session's last-seen time.
-NOT_COMPARED = {"audit_events", "web_sessions", "alembic_version"}
-AUDIT_KEYS = (audit.ANCHOR_KEY, audit_head.HEAD_KEY)
-# Per operation and kind (~27 s for both databases); BINGAN_FUZZ_EXAMPLES=200 digs deeper locally.
-EXAMPLES = int(os.environ.get("BINGAN_FUZZ_EXAMPLES", "6"))
+from bingan.storage.models import Document, Record, User
 
 
 def role_for(path: str) -> str:
@@ -42,47 +27,16 @@ def role_for(path: str) -> str:
     return "clinician"
 
 
-def snapshot(engine: sa.Engine) -> dict[str, str]:
-    """A digest of each table the application keeps, bar those a refusal writes on purpose."""
-    digests = {}
-    with engine.connect() as conn:
-        for table in Base.metadata.sorted_tables:
-            if table.name in NOT_COMPARED:
-                continue
-            query = sa.select(table)
-            if table.name == "system_settings":  # the audit chain's head moves with every audited refusal
-                query = query.where(table.c.key.not_in(AUDIT_KEYS))
-            rows = sorted(repr(tuple(row)) for row in conn.execute(query))
-            digests[table.name] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
-    return digests
-
-
-def session_of(client) -> requests.Session:
-    """A requests session carrying the signed-in client's cookies and CSRF token."""
-    session = requests.Session()
-    for cookie in client.cookies.jar:
-        session.cookies.set(cookie.name, cookie.value)
-    session.headers.update(csrf_headers(client))
-    return session
-
-
 def check_answer(case, response, before: dict[str, str], engine: sa.Engine) -> None:
     assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code} {response.text}"
     if response.status_code < 400:
         return
-    content_type = (response.headers.get("content-type") or [""])[0]
+    content_type = header(response, "content-type")
     assert content_type.startswith("application/json"), f"{case.method} {case.formatted_path}: {response.text}"
     detail = response.json().get("detail")
     assert isinstance(detail, str) and CHINESE.search(detail), f"{case.method} {case.formatted_path}: {detail!r}"
-    after = snapshot(engine)
-    changed = [name for name in after if after[name] != before[name]]
+    changed = changed_tables(before, engine)
     assert not changed, f"{case.method} {case.formatted_path} changed {changed}: {response.text}"
-
-
-def takes_input(operation) -> bool:
-    """Whether anything can be sent wrong: no parameters and no body leave negative testing nothing."""
-    definition = operation.definition.raw
-    return bool(definition.get("parameters") or definition.get("requestBody"))
 
 
 def known_ids(engine: sa.Engine, path: str) -> dict[str, int]:
@@ -97,25 +51,11 @@ def known_ids(engine: sa.Engine, path: str) -> dict[str, int]:
     return {name: value for name, value in known.items() if "{" + name + "}" in path}
 
 
-def fuzz(strategy, http: requests.Session, engine: sa.Engine) -> None:
-    @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
-    @given(case=strategy)
-    def run(case):
+def check_each(http: requests.Session, engine: sa.Engine):
+    def check(case) -> None:
         before = snapshot(engine)
-        response = case.call(session=http)
-        check_answer(case, response, before, engine)
-
-    run()
-
-
-def strategies(operation, engine: sa.Engine) -> Iterator[tuple[str, object]]:
-    yield "positive", operation.as_strategy(generation_mode=GenerationMode.POSITIVE)
-    if takes_input(operation):
-        yield "negative", operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
-    known = known_ids(engine, operation.path)
-    if known:
-        yield "existing ids", operation.as_strategy(generation_mode=GenerationMode.POSITIVE, path_parameters=known)
+        check_answer(case, case.call(session=http), before, engine)
+    return check
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -135,9 +75,9 @@ def test_generated_input_never_fails_the_server(app, web_engine, client_for):
         role = role_for(operation.path)
         if role not in sessions:
             sessions[role] = session_of(client_for(role))
-        for kind, strategy in strategies(operation, web_engine):
+        for kind, strategy in strategies(operation, known_ids(web_engine, operation.path)):
             try:
-                fuzz(strategy, sessions[role], web_engine)
+                fuzz(strategy, check_each(sessions[role], web_engine))
             except Exception as error:
                 failures.append(f"{operation.method.upper()} {operation.path} ({kind}): {type(error).__name__}: "
                                 f"{error}"[:3000])
