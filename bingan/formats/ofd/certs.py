@@ -45,14 +45,15 @@ def common_name(cert: x509.Certificate | None) -> str:
     return str(cert.subject.native.get("common_name", ""))
 
 
-def validity_problem(cert: x509.Certificate, when: datetime) -> str | None:
-    """Why the certificate was not valid at ``when`` (naive means UTC), or None when it was."""
+def validity_problem(cert: x509.Certificate, when: datetime, label: str = "签名时间") -> str | None:
+    """Why the certificate was not valid at ``when`` (naive means UTC), or None when it was;
+    ``label`` names the moment in the reason."""
     validity = cert["tbs_certificate"]["validity"]
     start, end = validity["not_before"].native, validity["not_after"].native
     at = when if when.tzinfo else when.replace(tzinfo=UTC)
     if start <= at <= end:
         return None
-    return f"有效期 {start:%Y-%m-%d} 至 {end:%Y-%m-%d}，签名时间 {at:%Y-%m-%d %H:%M}"
+    return f"有效期 {start:%Y-%m-%d} 至 {end:%Y-%m-%d}，{label} {at:%Y-%m-%d %H:%M}"
 
 
 def chains(cert: x509.Certificate, roots: tuple[x509.Certificate, ...]) -> bool:

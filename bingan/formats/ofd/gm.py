@@ -1,15 +1,27 @@
-"""SM3 digests and SM2 signature verification (GB/T 32905, GB/T 32918.2).
+"""SM3 digests and SM2 signature verification (GB/T 32905, GB/T 32918.2), and the other
+digests OFD files name.
 
 The digest comes from cryptography (OpenSSL); gmssl, whose SM3 is pure Python, only does
 the curve arithmetic.
 """
 from __future__ import annotations
 
+import hashlib
+
 from asn1crypto.algos import DSASignature
 from cryptography.hazmat.primitives import hashes
 from gmssl import sm2
 
 SM2_SM3_OID = "1.2.156.10197.1.501"
+SM2_SIGN_OID = "1.2.156.10197.1.301.1"  # "SM2 signature", named by some CMS producers
+SM3_OID = "1.2.156.10197.1.401"
+# Digests by OID or by the names OFD producers write (CheckMethod, CertDigestObj.type).
+_DIGESTS = {
+    SM3_OID: "sm3", "sm3": "sm3", "2.16.840.1.101.3.4.2.1": "sha256", "sha256": "sha256",
+    "sha-256": "sha256", "2.16.840.1.101.3.4.2.2": "sha384", "sha384": "sha384",
+    "2.16.840.1.101.3.4.2.3": "sha512", "sha512": "sha512", "1.3.14.3.2.26": "sha1",
+    "sha1": "sha1", "sha-1": "sha1", "1.2.840.113549.2.5": "md5", "md5": "md5",
+}
 SM2_USER_ID = b"1234567812345678"  # GB/T 35276 default signer ID
 _ECC = sm2.default_ecc_table
 
@@ -18,6 +30,18 @@ def sm3(data: bytes) -> bytes:
     h = hashes.Hash(hashes.SM3())
     h.update(data)
     return h.finalize()
+
+
+def digest_name(method: str) -> str | None:
+    """hashlib's name of a digest named by OID or name, or None when unsupported."""
+    return _DIGESTS.get(method.strip().lower())
+
+
+def digest(method: str, data: bytes) -> bytes | None:
+    name = digest_name(method)
+    if name is None:
+        return None
+    return sm3(data) if name == "sm3" else hashlib.new(name, data).digest()
 
 
 def sm2_z(public_xy: bytes, user_id: bytes = SM2_USER_ID) -> bytes:

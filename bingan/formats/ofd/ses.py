@@ -1,14 +1,15 @@
 """ASN.1 of electronic seals and seal signatures: GB/T 38540-2020 (V4) and GM/T 0031-2014 (V1).
 
-Parts Bingan never inspects (property info, extension data) are kept as Any so the many
-slightly-off encodings in the field still parse.
+Parts whose encoding varies in the field (property info, certificate lists, times, the
+timestamp's tagging, extension data) are kept as Any and read leniently, so the many
+slightly-off seals still parse.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from asn1crypto import core
+from asn1crypto import core, parser
 
 
 class SesHeader(core.Sequence):
@@ -57,9 +58,10 @@ class TbsSignV4(core.Sequence):
 
 
 class SesSignatureV4(core.Sequence):
+    # timeStamp is [0] BIT STRING: explicitly tagged by most producers, implicitly by some.
     _fields = [("toSign", TbsSignV4), ("cert", core.OctetString),
                ("signatureAlgID", core.ObjectIdentifier), ("signature", core.BitString),
-               ("timeStamp", core.BitString, {"explicit": 0, "optional": True})]
+               ("timeStamp", core.Any, {"optional": True})]
 
 
 class TbsSignV1(core.Sequence):
@@ -70,6 +72,16 @@ class TbsSignV1(core.Sequence):
 
 class SesSignatureV1(core.Sequence):
     _fields = [("toSign", TbsSignV1), ("signature", core.BitString)]
+
+
+class AnyList(core.SequenceOf):
+    _child_spec = core.Any
+
+
+class CertDigestObj(core.Sequence):
+    """V4 CertDigestObj: the digest algorithm is a PrintableString, an OID in some seals."""
+
+    _fields = [("type", core.Any), ("value", core.OctetString)]
 
 
 class SealTbs(core.Sequence):
@@ -88,8 +100,16 @@ class SealPicture:
 
 
 @dataclass
+class CertList:
+    """The signers a seal authorises: their certificates, or digests of them (V4 certDigestList)."""
+
+    certs: list[bytes] = field(default_factory=list)
+    digests: list[tuple[str, bytes]] = field(default_factory=list)  # (algorithm, digest)
+
+
+@dataclass
 class SealProof:
-    """The seal's own signature by its maker (制章人), and the seal's validity period."""
+    """The seal's own signature by its maker (制章人), its dates and the signers it authorises."""
 
     cert: bytes
     algorithm: str
@@ -99,6 +119,8 @@ class SealProof:
     signed: list[bytes]
     valid_from: datetime | None
     valid_to: datetime | None
+    created: datetime | None = None
+    cert_list: CertList | None = None  # None when the property info cannot be read
 
 
 @dataclass
@@ -113,6 +135,7 @@ class ParsedSignature:
     seal_name: str
     picture: SealPicture | None
     seal: SealProof
+    timestamp: bytes | None = None  # V4 RFC 3161 TimeStampToken over the signature value
 
 
 def _picture(info: SesSealInfo) -> SealPicture | None:
@@ -140,15 +163,45 @@ def _seal_name(info: SesSealInfo) -> str:
 def _seal_proof(info: SesSealInfo, cert: core.OctetString, alg: core.ObjectIdentifier,
                 signature: core.BitString) -> SealProof:
     prop = _property(info)
-    start = _time(_any_native(prop["validStart"])) if prop is not None else None
-    end = _time(_any_native(prop["validEnd"])) if prop is not None else None
     both = SealTbs({"esealInfo": core.Any.load(info.dump()), "cert": cert.native,
                     "signAlgID": alg.dotted}).dump()
-    return SealProof(cert.native, alg.dotted, _bits(signature), [info.dump(), both], start, end)
+    proof = SealProof(cert.native, alg.dotted, _bits(signature), [info.dump(), both], None, None)
+    if prop is None:
+        return proof
+    proof.valid_from, proof.valid_to, proof.created = (
+        _time(_any_native(prop[name])) for name in ("validStart", "validEnd", "createDate"))
+    proof.cert_list = _cert_list(prop)
+    return proof
+
+
+def _cert_list(prop: core.Sequence) -> CertList | None:
+    """V1 lists certificates; V4 lists certificates (certListType 1) or their digests (2).
+
+    Certificates come as OCTET STRINGs, or as bare Certificate SEQUENCEs in some V1 seals.
+    """
+    digests = isinstance(prop, SesPropertyV4) and prop["certListType"].native == 2
+    out = CertList()
+    try:
+        for item in AnyList.load(prop["certList"].dump()):
+            der = item.dump()
+            if digests:
+                obj = CertDigestObj.load(der)
+                out.digests.append((str(_any_native(obj["type"])), obj["value"].native))
+            elif der[0] == 0x04:
+                out.certs.append(item.parse(core.OctetString).native)
+            else:
+                out.certs.append(der)
+    except Exception:  # any malformed entry: the list cannot be trusted to be complete
+        return None
+    return out
 
 
 def _any_native(value: core.Asn1Value) -> object:
-    return value.parse().native if isinstance(value, core.Any) else value.native
+    """A field kept as Any, natively; a BIT STRING as its bytes (V1 times: ASCII digits)."""
+    if not isinstance(value, core.Any):
+        return value.native
+    parsed = value.parse()
+    return bytes(parsed.contents[1:]) if isinstance(parsed, core.BitString) else parsed.native
 
 
 def _time(value: object) -> datetime | None:
@@ -189,7 +242,18 @@ def _parse_v4(data: bytes) -> ParsedSignature:
         cert=sig["cert"].native, algorithm=sig["signatureAlgID"].dotted,
         signature=_bits(sig["signature"]), signed_at=_time(tbs["timeInfo"].native),
         seal_name=_seal_name(info), picture=_picture(info),
-        seal=_seal_proof(info, *(tbs["eseal"][k] for k in ("cert", "signAlgID", "signedValue"))))
+        seal=_seal_proof(info, *(tbs["eseal"][k] for k in ("cert", "signAlgID", "signedValue"))),
+        timestamp=_timestamp(sig["timeStamp"]))
+
+
+def _timestamp(el: core.Asn1Value) -> bytes | None:
+    """The token inside timeStamp [0] BIT STRING, explicitly or implicitly tagged."""
+    if isinstance(el, core.Void):
+        return None
+    _, method, _, _, contents, _ = parser.parse(el.dump())
+    if method == 1:  # constructed: [0] EXPLICIT around the BIT STRING
+        return bytes(core.BitString.load(contents).contents[1:])
+    return contents[1:]
 
 
 def _parse_v1(data: bytes) -> ParsedSignature:
@@ -199,18 +263,10 @@ def _parse_v1(data: bytes) -> ParsedSignature:
     return ParsedSignature(
         version=int(tbs["version"].native), to_sign=tbs.dump(), data_hash=_bits(tbs["dataHash"]),
         cert=tbs["cert"].native, algorithm=tbs["signatureAlgorithm"].dotted,
-        signature=_bits(sig["signature"]), signed_at=_time(_v1_time(tbs["timeInfo"])),
+        signature=_bits(sig["signature"]), signed_at=_time(_any_native(tbs["timeInfo"])),
         seal_name=_seal_name(info), picture=_picture(info),
         seal=_seal_proof(info, *(tbs["eseal"]["signInfo"][k]
                                  for k in ("cert", "signatureAlgorithm", "signData"))))
-
-
-def _v1_time(el: core.Any) -> object:
-    """V1 timeInfo is a BIT STRING of ASCII digits in the standard, a time type in practice."""
-    val = el.parse()
-    if isinstance(val, core.BitString):
-        return bytes(val.contents[1:])
-    return val.native
 
 
 def parse_seal(data: bytes) -> SealPicture | None:

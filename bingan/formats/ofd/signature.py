@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import posixpath
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,27 +11,14 @@ from xml.etree.ElementTree import Element
 from asn1crypto import x509
 
 from bingan.formats.base import FormatError, Signature
-from bingan.formats.ofd import certs
+from bingan.formats.ofd import certs, timestamp
 from bingan.formats.ofd import geometry as g
-from bingan.formats.ofd.gm import SM2_SM3_OID, sm2_verify, sm3
+from bingan.formats.ofd.gm import SM2_SM3_OID, digest, sm2_verify, sm3
 from bingan.formats.ofd.package import attr, child, children, path_text
 from bingan.formats.ofd.reader import OfdDocument
-from bingan.formats.ofd.ses import ParsedSignature, SealPicture, parse_seal, parse_signature
+from bingan.formats.ofd.ses import CertList, ParsedSignature, SealPicture, parse_seal, parse_signature
+from bingan.formats.ofd.timestamp import TimeCheck
 from bingan.formats.signatures import INTACT_UNTRUSTED, VALID, trust_roots
-
-SM3_OID = "1.2.156.10197.1.401"
-_DIGESTS = {
-    SM3_OID: "sm3", "sm3": "sm3", "2.16.840.1.101.3.4.2.1": "sha256", "sha256": "sha256",
-    "sha-256": "sha256", "1.3.14.3.2.26": "sha1", "sha1": "sha1", "sha-1": "sha1",
-    "1.2.840.113549.2.5": "md5", "md5": "md5",
-}
-
-
-def digest(method: str, data: bytes) -> bytes | None:
-    name = _DIGESTS.get(method.strip().lower())
-    if name is None:
-        return None
-    return sm3(data) if name == "sm3" else hashlib.new(name, data).digest()
 
 
 @dataclass
@@ -128,56 +114,94 @@ def _check_references(doc: OfdDocument, entry: SignatureEntry) -> tuple[str, str
 def _verify_ses(entry: SignatureEntry, ses: ParsedSignature, kind: str) -> Signature:
     cert = certs.load(ses.cert)
     signer = certs.common_name(cert) or ses.seal_name
-    verdict, reason = _ses_verdict(entry, ses, cert)
-    return Signature(verdict, reason, signer, ses.signed_at, kind)
+    verdict, reason, signed_at = _ses_verdict(entry, ses, cert)
+    return Signature(verdict, reason, signer, signed_at, kind)
 
 
 def _ses_verdict(entry: SignatureEntry, ses: ParsedSignature,
-                 cert: x509.Certificate | None) -> tuple[str, str]:
-    """Integrity first (tampered), then what decides whether the signer can be trusted."""
+                 cert: x509.Certificate | None) -> tuple[str, str, datetime | None]:
+    """Integrity first (tampered), then what decides whether the signer can be trusted.
+
+    Also the signing time: a trusted timestamp's, else the one the signer wrote.
+    """
     if ses.data_hash != sm3(entry.raw):
-        return "tampered", "签名描述文件 Signature.xml 已被修改"
+        return "tampered", "签名描述文件 Signature.xml 已被修改", ses.signed_at
+    if cert is None:
+        return "unverifiable", "签名证书缺失或无法解析", ses.signed_at
+    problem = _signature_problem(ses, cert) or _seal_problem(ses, cert)
+    if problem:
+        return *problem, ses.signed_at
+    roots = trust_roots()
+    stamp = timestamp.check(ses.timestamp, ses.signature, roots) if ses.timestamp else TimeCheck()
+    if stamp.tampered:
+        return "tampered", stamp.tampered, ses.signed_at
+    when = stamp.time or ses.signed_at
+    if stamp.note and when is None:
+        return "unverifiable", f"{stamp.note}，签名也未注明签章时间，无法确定签章时间", None
+    verdict, reason = _trust(ses, cert, when or datetime.now(UTC).replace(tzinfo=None), roots)
+    if stamp.note:
+        reason = f"{reason}；{stamp.note}，签章时间以签章人自报的时间为准"
+    return verdict, reason, when
+
+
+def _signature_problem(ses: ParsedSignature, cert: x509.Certificate) -> tuple[str, str] | None:
     if ses.algorithm != SM2_SM3_OID:
         return "unverifiable", f"不支持的签名算法：{ses.algorithm}"
-    if cert is None:
-        return "unverifiable", "签名证书缺失或无法解析"
     point = certs.sm2_point(cert)
     if point is None:
         return "unverifiable", "签名证书的公钥不是 SM2 公钥"
     if not sm2_verify(point, ses.to_sign, ses.signature):
         return "tampered", "签名值验证失败：签章数据已被修改或签名无效"
-    maker, problem = _check_seal(ses)
-    if problem:
-        return problem
-    return _trust(ses, cert, maker)
+    return None
 
 
-def _check_seal(ses: ParsedSignature) -> tuple[x509.Certificate | None, tuple[str, str] | None]:
-    """The seal maker's certificate, and what is wrong with the seal's own signature."""
+def _seal_problem(ses: ParsedSignature, cert: x509.Certificate) -> tuple[str, str] | None:
+    """The seal's own signature by its maker, then whether it lets this certificate sign."""
     seal = ses.seal
     if seal.algorithm != SM2_SM3_OID:
-        return None, ("unverifiable", f"不支持的电子印章签名算法：{seal.algorithm}")
+        return "unverifiable", f"不支持的电子印章签名算法：{seal.algorithm}"
     maker = certs.load(seal.cert)
     point = certs.sm2_point(maker) if maker else None
     if maker is None or point is None:
-        return None, ("unverifiable", "电子印章的制章人证书缺失、无法解析或不是 SM2 证书")
+        return "unverifiable", "电子印章的制章人证书缺失、无法解析或不是 SM2 证书"
     if not any(sm2_verify(point, data, seal.signature) for data in seal.signed):
-        return maker, ("tampered", "电子印章的制章人签名无效：印章数据被修改或印章系伪造")
-    return maker, None
+        return "tampered", "电子印章的制章人签名无效：印章数据被修改或印章系伪造"
+    return _authorisation_problem(seal.cert_list, ses.cert, certs.common_name(cert))
 
 
-def _trust(ses: ParsedSignature, cert: x509.Certificate,
-           maker: x509.Certificate | None) -> tuple[str, str]:
-    """Validity periods at signing time, then the chain of signer and seal maker to the roots."""
-    when = ses.signed_at or datetime.now(UTC).replace(tzinfo=None)
+def _authorisation_problem(listed: CertList | None, cert_der: bytes,
+                           name: str) -> tuple[str, str] | None:
+    """A seal lists the certificates allowed to sign with it (GB/T 38540 certList): a
+    signature by any other certificate, however valid, is misuse of the seal."""
+    if listed is None or not (listed.certs or listed.digests):
+        return "unverifiable", "无法读取电子印章授权的签章人证书列表，无法确认签章人有权使用该印章"
+    if cert_der in listed.certs:
+        return None
+    sums = [(digest(method, cert_der), value) for method, value in listed.digests]
+    if any(actual == value for actual, value in sums):
+        return None
+    if any(actual is None for actual, _ in sums):
+        return "unverifiable", "电子印章的签章人证书摘要算法不受支持，无法确认签章人有权使用该印章"
+    return "tampered", (f"签章人证书（{name or '未署名'}）不在电子印章授权的签章人证书列表中："
+                        "印章被未经授权的证书冒用")
+
+
+def _trust(ses: ParsedSignature, cert: x509.Certificate, when: datetime,
+           roots: tuple) -> tuple[str, str]:
+    """Validity periods at signing (and seal making) time, then the chains to the roots."""
     expired = certs.validity_problem(cert, when)
     if expired:
         return "unverifiable", f"签名时签名证书不在有效期内（{expired}）"
     seal = ses.seal
-    if (seal.valid_from and when < seal.valid_from) or (seal.valid_to and when > seal.valid_to):
+    if seal.valid_from is None or seal.valid_to is None or seal.created is None:
+        return "unverifiable", "电子印章的制作日期或有效期无法读取，无法确认印章在签章时有效"
+    if not seal.valid_from <= when <= seal.valid_to:
         return "unverifiable", (f"签章时电子印章不在有效期内（{_day(seal.valid_from)} 至 "
                                 f"{_day(seal.valid_to)}，签章时间 {when:%Y-%m-%d %H:%M}）")
-    roots = trust_roots()
+    maker = certs.load(seal.cert)
+    made = certs.validity_problem(maker, seal.created, "制章时间") if maker else None
+    if made:
+        return "unverifiable", f"制章时制章人证书不在有效期内（{made}）：印章制作时制章人无权制章"
     if not certs.chains(cert, roots):
         return "unverifiable", f"{INTACT_UNTRUSTED}（文件自签名后未被修改，但无法确认签名人身份）"
     if maker is None or not certs.chains(maker, roots):

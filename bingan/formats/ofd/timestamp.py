@@ -1,0 +1,157 @@
+"""RFC 3161 timestamps of SES signatures (GB/T 38540 V4 `timeStamp`).
+
+The token's message imprint is the digest of the signature value, so the token proves the
+signature existed at its genTime. What a token can do to the verdict:
+
+* prove tampering: its imprint does not match this signature value, or its own signature
+  (or its signed message digest) does not match its content;
+* supply a signing time, when its TSA certificate is a time-stamping certificate
+  (extended key usage timeStamping, RFC 3161 §2.3), valid at genTime and chained to the
+  trust roots. Without the key-usage check any certificate of the hospital CA, the signer's
+  own included, could backdate its signatures;
+* otherwise (untrusted TSA, unsupported algorithm, unreadable token) only add a note: the
+  time is then the signer's own claim, as for a signature without a timestamp.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from asn1crypto import cms, tsp, x509
+from cryptography.hazmat.primitives import hashes
+
+from bingan.formats.ofd import certs
+from bingan.formats.ofd.gm import SM2_SIGN_OID, SM2_SM3_OID, digest, digest_name, sm2_verify
+
+_TIME_STAMPING = "time_stamping"
+_HASHES: dict[str, hashes.HashAlgorithm] = {
+    "sha1": hashes.SHA1(), "sha256": hashes.SHA256(), "sha384": hashes.SHA384(),
+    "sha512": hashes.SHA512(), "sm3": hashes.SM3()}
+
+
+@dataclass
+class TimeCheck:
+    tampered: str = ""  # why the token proves the signature was changed
+    time: datetime | None = None  # genTime (naive UTC), set only when a trusted TSA vouches
+    note: str = ""  # why the token's time is not used
+
+
+@dataclass
+class _Token:
+    tst: tsp.TSTInfo
+    content: bytes  # DER of TSTInfo: what the signed message digest covers
+    signer: cms.SignerInfo
+    cert: x509.Certificate | None
+
+
+def check(token: bytes, signature_value: bytes, roots: tuple) -> TimeCheck:
+    """What the TimeStampToken ``token`` says about the SES signature ``signature_value``."""
+    try:
+        parsed = _parse(token)
+    except Exception:  # not CMS, not a TSTInfo, or malformed fields
+        return TimeCheck(note="时间戳无法解析")
+    imprint = parsed.tst["message_imprint"]
+    expected = digest(imprint["hash_algorithm"]["algorithm"].dotted, signature_value)
+    if expected is None:
+        return TimeCheck(note="时间戳使用了不支持的摘要算法")
+    if expected != imprint["hashed_message"].native:
+        return TimeCheck(tampered="时间戳与签名值不符：该时间戳不是为此签名签发的")
+    if parsed.cert is None:
+        return TimeCheck(note="时间戳未附带时间戳服务机构的证书")
+    verified = _signature_ok(parsed, parsed.cert)
+    if verified is None:
+        return TimeCheck(note="时间戳使用了不支持的签名算法")
+    if not verified:
+        return TimeCheck(tampered="时间戳的签名无效：时间戳已被修改或系伪造")
+    return _trusted_time(parsed.tst, parsed.cert, roots)
+
+
+def _parse(token: bytes) -> _Token:
+    info = cms.ContentInfo.load(token)
+    data = info["content"]
+    encap = data["encap_content_info"]
+    if info["content_type"].native != "signed_data" or encap["content_type"].native != "tst_info":
+        raise ValueError("not a TimeStampToken")
+    tst = encap["content"].parsed
+    signer = data["signer_infos"][0]  # RFC 3161 §2.4.2: exactly one signer, the TSA
+    cert = _signer_cert(data, signer["sid"])
+    for value in (tst, signer, cert):  # parse every field now, not in the middle of a verdict
+        getattr(value, "native", None)
+    return _Token(tst, bytes(encap["content"]), signer, cert)
+
+
+def _signer_cert(data: cms.SignedData, sid: cms.SignerIdentifier) -> x509.Certificate | None:
+    for choice in data["certificates"] or []:
+        if choice.name != "certificate":
+            continue
+        cert = choice.chosen
+        if sid.name == "subject_key_identifier":
+            if cert.key_identifier == sid.chosen.native:
+                return cert
+        elif (cert.issuer == sid.chosen["issuer"]
+              and cert.serial_number == sid.chosen["serial_number"].native):
+            return cert
+    return None
+
+
+def _signature_ok(token: _Token, cert: x509.Certificate) -> bool | None:
+    """True or False from the TSA key, None when an algorithm is not supported."""
+    signer = token.signer
+    method = signer["digest_algorithm"]["algorithm"].dotted
+    content_digest = digest(method, token.content)
+    if content_digest is None:
+        return None
+    attrs = signer["signed_attrs"]
+    if attrs.native is None:  # no signed attributes: the signature covers the content
+        message = token.content
+    else:
+        digests = [a["values"][0].native for a in attrs if a["type"].native == "message_digest"]
+        if digests != [content_digest]:
+            return False
+        message = b"\x31" + attrs.dump()[1:]  # signed as a SET OF, stored [0] IMPLICIT
+    algorithm = signer["signature_algorithm"]["algorithm"].dotted
+    value = signer["signature"].native
+    if algorithm in (SM2_SM3_OID, SM2_SIGN_OID):
+        point = certs.sm2_point(cert)
+        return point is not None and sm2_verify(point, message, value)
+    return _verify_other(cert.dump(), signer, _HASHES.get(digest_name(method) or ""), message, value)
+
+
+def _verify_other(cert_der: bytes, signer: cms.SignerInfo, hash_: hashes.HashAlgorithm | None,
+                  message: bytes, value: bytes) -> bool | None:
+    """RSA (PKCS #1 v1.5) and ECDSA by cryptography, hashed with the signer's digest (CMS)."""
+    from cryptography import x509 as cx509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    try:
+        kind = signer["signature_algorithm"].signature_algo
+        key = cx509.load_der_x509_certificate(cert_der).public_key()
+    except Exception:  # an algorithm asn1crypto does not name, a key cryptography cannot load
+        return None
+    try:
+        if hash_ is not None and kind == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey):
+            key.verify(value, message, padding.PKCS1v15(), hash_)
+        elif hash_ is not None and kind == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(value, message, ec.ECDSA(hash_))
+        else:
+            return None
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _trusted_time(tst: tsp.TSTInfo, cert: x509.Certificate, roots: tuple) -> TimeCheck:
+    gen_time = tst["gen_time"].native
+    if gen_time.tzinfo is not None:
+        gen_time = gen_time.astimezone(UTC).replace(tzinfo=None)
+    name = certs.common_name(cert) or "未署名"
+    usage = cert.extended_key_usage_value
+    if usage is None or _TIME_STAMPING not in usage.native:
+        return TimeCheck(note=f"时间戳签发者「{name}」的证书不是时间戳服务证书")
+    expired = certs.validity_problem(cert, gen_time, "时间戳时间")
+    if expired:
+        return TimeCheck(note=f"时间戳服务机构「{name}」的证书在时间戳时间不在有效期内（{expired}）")
+    if not certs.chains(cert, roots):
+        return TimeCheck(note=f"时间戳服务机构「{name}」的证书不在受信任列表中")
+    return TimeCheck(time=gen_time)
