@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 
 import ofd_gen as gen
+import ofd_sign_gen as sign
 
 from bingan.formats import ofd
 from bingan.formats.base import FormatError
@@ -157,7 +158,7 @@ def test_fuzz_page_content_xml(data: st.DataObject) -> None:
     _read_all(gen.with_part(VALID, "Doc_0/Pages/Page_0/Content.xml", bytes(raw)), render=True)
 
 
-SIGNED = gen.signed_ofd(picture=("ofd", gen.seal_ofd()))
+SIGNED = sign.signed_ofd(picture=("ofd", gen.seal_ofd()))
 SIGNED_VALUE = zipfile.ZipFile(io.BytesIO(SIGNED)).read("Doc_0/Signs/Sign_0/SignedValue.dat")
 
 

@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 
 import ofd_gen as gen
+import ofd_sign_gen as sign
 
 from bingan.formats import ofd
 from bingan.formats.ofd import images
@@ -138,7 +139,7 @@ def test_seal_picture_of_a_signature(kind: str) -> None:
         buf = io.BytesIO()
         Image.open(io.BytesIO(gen.seal_png())).save(buf, kind.upper())
         picture = (kind, buf.getvalue())
-    img = ofd.render_page(gen.signed_ofd(picture=picture), 1, dpi=DPI)
+    img = ofd.render_page(sign.signed_ofd(picture=picture), 1, dpi=DPI)
     assert reddish(region(img, 140, 200, 40, 40)) > 0.05  # StampAnnot Boundary 140 200 40 40
     assert reddish(region(img, 20, 200, 100, 40)) == 0
     assert dark(region(img, 20, 26, 30, 4)) > 0.05  # the seal does not hide the page

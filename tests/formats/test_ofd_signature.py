@@ -17,14 +17,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 
 import ofd_gen as gen
+import ofd_sign_gen as sign
 
 from bingan.formats import ofd, signatures
 from bingan.formats.ofd import ses
 from bingan.formats.ofd.signature import sm2_verify
 
 pytestmark = pytest.mark.timeout(120)
-SIGNED = gen.signed_ofd()
-SIGNED_V1 = gen.signed_ofd(version=1)
+SIGNED = sign.signed_ofd()
+SIGNED_V1 = sign.signed_ofd(version=1)
 SIGN_XML = "Doc_0/Signs/Sign_0/Signature.xml"
 VALUE = "Doc_0/Signs/Sign_0/SignedValue.dat"
 PAGE = "Doc_0/Pages/Page_0/Content.xml"
@@ -40,7 +41,7 @@ def only(data: bytes) -> ofd.Signature:
     return sigs[0]
 
 
-def trust(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *cas: gen.CertAuthority) -> None:
+def trust(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *cas: sign.CertAuthority) -> None:
     """Make these CAs the trust list, as a PEM bundle the way hospitals configure it."""
     from asn1crypto import pem
 
@@ -51,7 +52,7 @@ def trust(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *cas: gen.CertAuthori
 
 @pytest.fixture
 def trusted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    trust(monkeypatch, tmp_path, gen.default_ca())
+    trust(monkeypatch, tmp_path, sign.default_ca())
 
 
 @pytest.mark.usefixtures("trusted")
@@ -72,7 +73,7 @@ def test_intact_signature_without_trust_roots_is_unverifiable_and_says_intact() 
 
 def test_root_missing_from_the_trust_list_is_unverifiable_with_reason(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    trust(monkeypatch, tmp_path, gen.sm2_ca("另一家医院测试根 CA", seed=12))
+    trust(monkeypatch, tmp_path, sign.sm2_ca("另一家医院测试根 CA", seed=12))
     sig = only(SIGNED)
     assert sig.verdict == "unverifiable"
     assert sig.reason.startswith("签名完整，但签名证书不在受信任列表中")
@@ -81,20 +82,20 @@ def test_root_missing_from_the_trust_list_is_unverifiable_with_reason(
 def test_impostor_root_with_the_same_name_does_not_vouch_for_the_certificate(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # Same subject as the real root, another key: the certificate's SM2 signature decides.
-    trust(monkeypatch, tmp_path, gen.sm2_ca(gen.default_ca().name, seed=13))
+    trust(monkeypatch, tmp_path, sign.sm2_ca(sign.default_ca().name, seed=13))
     assert only(SIGNED).verdict == "unverifiable"
 
 
 def test_certificate_from_an_rsa_root_is_verified_too(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    rsa_ca = gen.rsa_ca()
+    rsa_ca = sign.rsa_ca()
     trust(monkeypatch, tmp_path, rsa_ca)
-    assert only(gen.signed_ofd(ca=rsa_ca)).verdict == "valid"
+    assert only(sign.signed_ofd(ca=rsa_ca)).verdict == "valid"
 
 
 @pytest.mark.usefixtures("trusted")
 def test_certificate_expired_at_signing_time_is_unverifiable_with_reason() -> None:
-    data = gen.signed_ofd(cert_valid=(datetime(2020, 1, 1), datetime(2023, 1, 1)))
+    data = sign.signed_ofd(cert_valid=(datetime(2020, 1, 1), datetime(2023, 1, 1)))
     sig = only(data)
     assert sig.verdict == "unverifiable"
     assert sig.reason.startswith("签名时签名证书不在有效期内")
@@ -103,14 +104,14 @@ def test_certificate_expired_at_signing_time_is_unverifiable_with_reason() -> No
 
 @pytest.mark.usefixtures("trusted")
 def test_certificate_not_yet_valid_at_signing_time_is_unverifiable() -> None:
-    data = gen.signed_ofd(cert_valid=(datetime(2025, 1, 1), datetime(2030, 1, 1)))
+    data = sign.signed_ofd(cert_valid=(datetime(2025, 1, 1), datetime(2030, 1, 1)))
     assert only(data).reason.startswith("签名时签名证书不在有效期内")
 
 
 @pytest.mark.usefixtures("trusted")
 @pytest.mark.parametrize("version", [4, 1])
 def test_seal_expired_at_signing_time_is_unverifiable_with_reason(version: int) -> None:
-    data = gen.signed_ofd(version=version, seal_valid=(datetime(2021, 1, 1), datetime(2022, 1, 1)))
+    data = sign.signed_ofd(version=version, seal_valid=(datetime(2021, 1, 1), datetime(2022, 1, 1)))
     sig = only(data)
     assert sig.verdict == "unverifiable"
     assert sig.reason.startswith("签章时电子印章不在有效期内")
@@ -119,7 +120,7 @@ def test_seal_expired_at_signing_time_is_unverifiable_with_reason(version: int) 
 @pytest.mark.usefixtures("trusted")
 @pytest.mark.parametrize("version", [4, 1])
 def test_seal_not_signed_by_its_maker_is_tampered(version: int) -> None:
-    sig = only(gen.signed_ofd(version=version, forged_seal=True))
+    sig = only(sign.signed_ofd(version=version, forged_seal=True))
     assert sig.verdict == "tampered"
     assert "制章人签名无效" in sig.reason
 
@@ -132,7 +133,7 @@ def test_metadata_lists_signatures() -> None:
 
 @pytest.mark.usefixtures("trusted")
 def test_sha256_check_method_is_supported() -> None:
-    assert only(gen.signed_ofd(check_method="SHA256")).verdict == "valid"
+    assert only(sign.signed_ofd(check_method="SHA256")).verdict == "valid"
 
 
 @pytest.mark.usefixtures("trusted")  # a trusted chain does not hide a change
@@ -203,7 +204,7 @@ def test_unknown_signature_algorithm_is_unverifiable() -> None:
 
 def test_signature_by_another_key_is_tampered() -> None:
     # Valid SES structure and certificate, but signed by a key the certificate does not hold.
-    other = ses.SesSignatureV4.load(part(gen.signed_ofd(seed=9), VALUE))
+    other = ses.SesSignatureV4.load(part(sign.signed_ofd(seed=9), VALUE))
     mine = ses.SesSignatureV4.load(part(SIGNED, VALUE))
     mine["signature"] = other["signature"]
     assert only(gen.with_part(SIGNED, VALUE, mine.dump(force=True))).verdict == "tampered"
@@ -221,7 +222,7 @@ def test_broken_signature_xml_keeps_document_readable() -> None:
 
 
 def test_sm2_verify_against_gmssl_signature() -> None:
-    key = gen.Sm2Key.generate(5)
+    key = sign.Sm2Key.generate(5)
     message = "病案首页".encode()
     sig = key.sign(message)
     public = bytes.fromhex(key.public_hex)
