@@ -1,11 +1,14 @@
 """OFD seal signatures (GB/T 38540 SES V4, GM/T 0031 V1) with real SM2 keys and certificates.
 
 Verdicts as for PDF signatures: valid (intact, certificates valid at signing time and chained
-to a trusted root), tampered (a changed file, signature or seal), unverifiable (intact but
-untrusted, expired, or unreadable). Certificates come from test CAs built by ofd_gen.
+to a trusted root), tampered (a changed file, signature, seal or timestamp, or a seal used by
+a certificate it does not authorise), unverifiable (intact but untrusted, expired, or
+unreadable). Certificates, seals and RFC 3161 timestamps come from ofd_sign_gen's test CAs
+and TSAs.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import sys
 import zipfile
@@ -123,6 +126,136 @@ def test_seal_not_signed_by_its_maker_is_tampered(version: int) -> None:
     sig = only(sign.signed_ofd(version=version, forged_seal=True))
     assert sig.verdict == "tampered"
     assert "制章人签名无效" in sig.reason
+
+
+# -- who may use the seal (GB/T 38540 certList) ---------------------------------------------------
+@pytest.mark.usefixtures("trusted")
+@pytest.mark.parametrize("version", [4, 1])
+def test_signature_by_a_certificate_the_seal_does_not_list_is_tampered(version: int) -> None:
+    sig = only(sign.signed_ofd(version=version, seal_lists="other"))
+    assert sig.verdict == "tampered"
+    assert "某某人民医院电子签章" in sig.reason and "不在电子印章授权的签章人证书列表中" in sig.reason
+
+
+@pytest.mark.usefixtures("trusted")
+@pytest.mark.parametrize("algorithm", ["sm3", "SHA256"])
+def test_seal_listing_the_signer_by_certificate_digest_is_valid(algorithm: str) -> None:
+    assert only(sign.signed_ofd(cert_digest=algorithm)).verdict == "valid"
+
+
+@pytest.mark.usefixtures("trusted")
+def test_seal_listing_another_certificate_digest_is_tampered() -> None:
+    sig = only(sign.signed_ofd(cert_digest="sm3", seal_lists="other"))
+    assert sig.verdict == "tampered" and "证书列表" in sig.reason
+
+
+@pytest.mark.usefixtures("trusted")
+def test_certificate_digest_by_an_unknown_algorithm_is_unverifiable() -> None:
+    sig = only(sign.signed_ofd(cert_digest="1.2.3.4"))
+    assert sig.verdict == "unverifiable" and "摘要算法" in sig.reason
+
+
+@pytest.mark.usefixtures("trusted")
+@pytest.mark.parametrize(("listed", "reason"), [("unreadable", "无法读取"), ("none", "未列出")])
+def test_seal_without_a_readable_certificate_list_is_unverifiable(listed: str, reason: str) -> None:
+    sig = only(sign.signed_ofd(seal_lists=listed))
+    assert sig.verdict == "unverifiable"
+    assert reason in sig.reason and "签章人证书" in sig.reason
+
+
+@pytest.mark.usefixtures("trusted")
+def test_seal_made_while_the_makers_certificate_was_not_valid_is_unverifiable() -> None:
+    # The seal's createDate is 2024-05-01; the maker's certificate starts a month later.
+    sig = only(sign.signed_ofd(maker_valid=(datetime(2024, 6, 1), datetime(2030, 1, 1))))
+    assert sig.verdict == "unverifiable"
+    assert sig.reason.startswith("制章时制章人证书不在有效期内")
+    assert "制章时间 2024-05-01" in sig.reason
+
+
+# -- RFC 3161 timestamps over the signature value ----------------------------------------------------
+STAMPED_AT = datetime(2024, 5, 1, 8, 31)
+
+
+@pytest.mark.usefixtures("trusted")
+@pytest.mark.parametrize("kind", ["sm2", "rsa", "ecdsa"])
+def test_trusted_timestamp_gives_the_signing_time(kind: str) -> None:
+    sig = only(sign.signed_ofd(stamp=sign.stamper(sign.tsa(kind), STAMPED_AT)))
+    assert (sig.verdict, sig.reason) == ("valid", signatures.VALID)
+    assert sig.signed_at == STAMPED_AT  # not the signer's own 08:30
+
+
+@pytest.mark.usefixtures("trusted")
+def test_timestamp_time_decides_certificate_validity_over_the_signers_claim() -> None:
+    # The signer claims 2024-05-01, inside the certificate's validity; the TSA saw it in 2035.
+    sig = only(sign.signed_ofd(stamp=sign.stamper(sign.tsa(), datetime(2035, 1, 1))))
+    assert sig.verdict == "unverifiable"
+    assert sig.reason.startswith("签名时签名证书不在有效期内")
+    assert "时间戳时间 2035-01-01" in sig.reason
+    assert sig.signed_at == datetime(2035, 1, 1)
+
+
+@pytest.mark.usefixtures("trusted")
+def test_timestamp_time_decides_seal_validity() -> None:
+    data = sign.signed_ofd(seal_valid=(datetime(2024, 1, 1), datetime(2024, 12, 31)),
+                           stamp=sign.stamper(sign.tsa(), datetime(2025, 6, 1)))
+    assert only(data).reason.startswith("签章时电子印章不在有效期内")
+
+
+@pytest.mark.usefixtures("trusted")
+def test_timestamp_of_another_signature_is_tampered() -> None:
+    sig = only(sign.signed_ofd(stamp=sign.stamper(sign.tsa(), over=b"another signature")))
+    assert sig.verdict == "tampered" and sig.reason.startswith("时间戳与签名值不符")
+
+
+@pytest.mark.usefixtures("trusted")
+@pytest.mark.parametrize("kind", ["sm2", "rsa"])
+def test_timestamp_not_signed_by_its_tsa_is_tampered(kind: str) -> None:
+    impostor = dataclasses.replace(sign.tsa(kind), sign=sign.tsa("sm2", seed=40).sign)
+    sig = only(sign.signed_ofd(stamp=sign.stamper(impostor)))
+    assert sig.verdict == "tampered" and sig.reason.startswith("时间戳的签名无效")
+
+
+@pytest.mark.usefixtures("trusted")
+def test_timestamp_from_an_untrusted_tsa_is_noted_and_the_signers_time_used() -> None:
+    untrusted = sign.tsa("ecdsa", issuer=sign.sm2_ca("另一家时间戳测试根 CA", seed=12))
+    sig = only(sign.signed_ofd(stamp=sign.stamper(untrusted, datetime(2035, 1, 1))))
+    assert sig.verdict == "valid" and sig.reason.startswith(signatures.VALID)
+    assert "时间戳服务机构「某某时间戳服务中心（ECDSA）」的证书不在受信任列表中" in sig.reason
+    assert "签章时间以签章人自报的时间为准" in sig.reason
+    assert sig.signed_at == datetime(2024, 5, 1, 8, 30)
+
+
+@pytest.mark.usefixtures("trusted")
+def test_timestamp_by_a_certificate_not_for_time_stamping_does_not_give_the_time() -> None:
+    # Any certificate of the trusted CA, the signer's own included, could otherwise backdate.
+    sig = only(sign.signed_ofd(stamp=sign.stamper(sign.tsa("rsa", time_stamping=False),
+                                                  datetime(2035, 1, 1))))
+    assert sig.verdict == "valid" and "不是时间戳服务证书" in sig.reason
+    assert sig.signed_at == datetime(2024, 5, 1, 8, 30)
+
+
+@pytest.mark.usefixtures("trusted")
+def test_tsa_certificate_expired_at_the_timestamp_time_does_not_give_the_time() -> None:
+    short = sign.tsa("sm2", valid=(datetime(2024, 1, 1), datetime(2024, 3, 1)))
+    sig = only(sign.signed_ofd(stamp=sign.stamper(short)))
+    assert sig.verdict == "valid" and "在时间戳时间不在有效期内" in sig.reason
+
+
+@pytest.mark.usefixtures("trusted")
+def test_unreadable_timestamp_is_noted() -> None:
+    sig = only(sign.signed_ofd(stamp=lambda value: b"\x30\x03abc"))
+    assert sig.verdict == "valid" and "时间戳无法解析" in sig.reason
+
+
+@pytest.mark.usefixtures("trusted")
+def test_implicitly_tagged_timestamp_is_read_too() -> None:
+    from asn1crypto import core
+
+    data = sign.signed_ofd(stamp=sign.stamper(sign.tsa(), STAMPED_AT))
+    parsed = ses.SesSignatureV4.load(part(data, VALUE))
+    token = ses.parse_signature(part(data, VALUE)).timestamp
+    parsed["timeStamp"] = core.Any(core.OctetBitString(token, implicit=0))
+    assert only(gen.with_part(data, VALUE, parsed.dump(force=True))).signed_at == STAMPED_AT
 
 
 @pytest.mark.usefixtures("trusted")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from asn1crypto import core, parser
+from asn1crypto import core
 
 
 class SesHeader(core.Sequence):
@@ -247,13 +247,21 @@ def _parse_v4(data: bytes) -> ParsedSignature:
 
 
 def _timestamp(el: core.Asn1Value) -> bytes | None:
-    """The token inside timeStamp [0] BIT STRING, explicitly or implicitly tagged."""
+    """The token inside timeStamp [0] BIT STRING, explicitly or implicitly tagged.
+
+    An unreadable wrapper yields its raw contents: the timestamp check then reports it, and
+    the rest of the signature is still verified.
+    """
     if isinstance(el, core.Void):
         return None
-    _, method, _, _, contents, _ = parser.parse(el.dump())
-    if method == 1:  # constructed: [0] EXPLICIT around the BIT STRING
-        return bytes(core.BitString.load(contents).contents[1:])
-    return contents[1:]
+    contents = el.contents  # what is inside the [0] tag, never parsed by Any here
+    if contents[:1] == b"\x00":  # IMPLICIT: a BIT STRING's "0 unused bits", then the token
+        return contents[1:]
+    try:
+        inner = core.Asn1Value.load(contents)
+    except ValueError:
+        return contents
+    return bytes(inner.contents[1:]) if isinstance(inner, core.BitString) else inner.contents
 
 
 def _parse_v1(data: bytes) -> ParsedSignature:

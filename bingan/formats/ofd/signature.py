@@ -135,10 +135,9 @@ def _ses_verdict(entry: SignatureEntry, ses: ParsedSignature,
     stamp = timestamp.check(ses.timestamp, ses.signature, roots) if ses.timestamp else TimeCheck()
     if stamp.tampered:
         return "tampered", stamp.tampered, ses.signed_at
-    when = stamp.time or ses.signed_at
-    if stamp.note and when is None:
-        return "unverifiable", f"{stamp.note}，签名也未注明签章时间，无法确定签章时间", None
-    verdict, reason = _trust(ses, cert, when or datetime.now(UTC).replace(tzinfo=None), roots)
+    when = stamp.time or ses.signed_at  # V4 always has timeInfo: a note never leaves no time
+    label = "时间戳时间" if stamp.time else "签名时间"
+    verdict, reason = _trust(ses, cert, when or datetime.now(UTC).replace(tzinfo=None), label, roots)
     if stamp.note:
         reason = f"{reason}；{stamp.note}，签章时间以签章人自报的时间为准"
     return verdict, reason, when
@@ -173,8 +172,10 @@ def _authorisation_problem(listed: CertList | None, cert_der: bytes,
                            name: str) -> tuple[str, str] | None:
     """A seal lists the certificates allowed to sign with it (GB/T 38540 certList): a
     signature by any other certificate, however valid, is misuse of the seal."""
-    if listed is None or not (listed.certs or listed.digests):
+    if listed is None:
         return "unverifiable", "无法读取电子印章授权的签章人证书列表，无法确认签章人有权使用该印章"
+    if not (listed.certs or listed.digests):
+        return "unverifiable", "电子印章未列出授权的签章人证书，无法确认签章人有权使用该印章"
     if cert_der in listed.certs:
         return None
     sums = [(digest(method, cert_der), value) for method, value in listed.digests]
@@ -186,10 +187,11 @@ def _authorisation_problem(listed: CertList | None, cert_der: bytes,
                         "印章被未经授权的证书冒用")
 
 
-def _trust(ses: ParsedSignature, cert: x509.Certificate, when: datetime,
+def _trust(ses: ParsedSignature, cert: x509.Certificate, when: datetime, label: str,
            roots: tuple) -> tuple[str, str]:
-    """Validity periods at signing (and seal making) time, then the chains to the roots."""
-    expired = certs.validity_problem(cert, when)
+    """Validity periods at signing (and seal making) time, then the chains to the roots;
+    ``label`` says where the signing time comes from."""
+    expired = certs.validity_problem(cert, when, label)
     if expired:
         return "unverifiable", f"签名时签名证书不在有效期内（{expired}）"
     seal = ses.seal
@@ -197,7 +199,7 @@ def _trust(ses: ParsedSignature, cert: x509.Certificate, when: datetime,
         return "unverifiable", "电子印章的制作日期或有效期无法读取，无法确认印章在签章时有效"
     if not seal.valid_from <= when <= seal.valid_to:
         return "unverifiable", (f"签章时电子印章不在有效期内（{_day(seal.valid_from)} 至 "
-                                f"{_day(seal.valid_to)}，签章时间 {when:%Y-%m-%d %H:%M}）")
+                                f"{_day(seal.valid_to)}，{label} {when:%Y-%m-%d %H:%M}）")
     maker = certs.load(seal.cert)
     made = certs.validity_problem(maker, seal.created, "制章时间") if maker else None
     if made:
