@@ -223,8 +223,9 @@ def _gap(textpage: pdfium.PdfTextPage, start: int, end: int) -> str:
     """FIELD_GAP where the characters around a whitespace run stand apart, else one space."""
     _, low_left, before, high_left = textpage.get_charbox(start - 1, loose=True)
     after, low_right, _, high_right = textpage.get_charbox(end, loose=True)
-    gap = after - before  # negative or meaningless on rotated text: treated as no gap
-    if gap >= FIELD_GAP_HEIGHTS * max(high_left - low_left, high_right - low_right):
+    gap = after - before  # negative on vertical or rotated text: no gap
+    height = max(high_left - low_left, high_right - low_right)  # zero for some Type 3 fonts
+    if height > 0 and gap >= FIELD_GAP_HEIGHTS * height:
         return quality.FIELD_GAP
     if gap >= FIELD_GAP_SPACES * _space_width(textpage, start, end):
         return quality.FIELD_GAP
