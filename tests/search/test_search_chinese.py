@@ -175,7 +175,7 @@ def test_malformed_queries_raise_query_error_in_chinese(index, query):
 @pytest.mark.parametrize(("offset", "limit"), [(9_990, 20), (10**8, 20), (-1, 20), (0, -5)])
 def test_paging_beyond_the_result_window_is_refused_in_chinese(index, offset, limit):
     """Every adapter collects offset + limit hits before skipping: page 10⁸ must not be attempted."""
-    with pytest.raises(QueryError, match="分页|翻阅"):
+    with pytest.raises(QueryError, match=r"分页|翻阅"):
         index.search("肺炎", Scope.everything(), offset=offset, limit=limit)
 
 
