@@ -63,6 +63,53 @@ def test_template_text_is_part_of_the_page() -> None:
     assert "入院诊断：社区获得性肺炎" in texts
 
 
+def annotated(*annots: tuple[str, str], body: list[str] | None = None, visible: bool = True) -> bytes:
+    """A page of ``body`` lines (the medical record by default) with (Type, text) annotations
+    drawn near the top, above the body."""
+    b = gen.OfdBuilder()
+    b.pages.append(gen.text_page(gen.MEDICAL_LINES if body is None else body))
+    b.annotations[0] = "".join(gen.text_annot(900 + 2 * i, kind, text, 20, 12 + 8 * i,
+                                              visible=visible)
+                               for i, (kind, text) in enumerate(annots))
+    return b.build()
+
+
+@pytest.mark.parametrize("kind", ["Path", "FreeText", "Comment"])
+def test_annotation_text_follows_the_body_text(kind: str) -> None:
+    page = ofd.page_texts(annotated((kind, "审核意见：同意归档")))[0]
+    assert page.text.splitlines() == [*gen.MEDICAL_LINES, "审核意见：同意归档"]
+    mm = 72 / 25.4
+    assert page.boxes[-1].text == "审核意见：同意归档"
+    assert page.boxes[-1].x0 == pytest.approx(20 * mm, abs=0.5)  # where the annotation draws it
+    assert page.boxes[-1].y0 < 12 * mm < page.boxes[-1].y1
+
+
+def test_annotations_keep_their_own_reading_order() -> None:
+    text = ofd.page_texts(annotated(("Path", "批注一"), ("Path", "批注二")))[0].text
+    assert text.splitlines()[-2:] == ["批注一", "批注二"]
+
+
+@pytest.mark.parametrize("kind", ["Stamp", "Watermark", "watermark"])
+def test_stamp_and_watermark_text_is_not_page_text(kind: str) -> None:
+    assert ofd.page_texts(annotated((kind, "内部资料 严禁外传")))[0].text.splitlines() == gen.MEDICAL_LINES
+
+
+def test_hidden_annotation_text_is_not_page_text() -> None:
+    data = annotated(("Path", "已撤销的批注"), visible=False)
+    assert "已撤销的批注" not in ofd.page_texts(data)[0].text
+
+
+def test_page_without_body_text_leaves_annotation_text_to_ocr() -> None:
+    # A scan with a note on it: the page must still go to OCR, which reads the note as well.
+    page = ofd.page_texts(annotated(("Path", "审核意见：同意归档"), body=[]))[0]
+    assert page.text == "" and page.source == "none"
+
+
+def test_broken_annotation_file_keeps_the_body_text() -> None:
+    data = gen.with_part(annotated(("Path", "批注")), "Doc_0/Annots/Page_0/Annotation.xml", b"<a")
+    assert ofd.page_texts(data)[0].text.splitlines() == gen.MEDICAL_LINES
+
+
 @pytest.mark.parametrize("variant", [
     {"namespace": None}, {"declare_ns": False}, {"namespace": "http://www.ofdspec.org"},
     {"encoding": "GBK"}, {"encoding": "GB18030"}, {"upper_paths": True},

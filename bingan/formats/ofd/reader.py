@@ -99,6 +99,12 @@ class Page:
 
 
 @dataclass
+class Annotation:
+    type: str  # GB/T 33190 §15: Link, Path, Highlight, Stamp, Watermark; others in the field
+    items: list[Item]
+
+
+@dataclass
 class FontRes:
     name: str
     family: str
@@ -374,14 +380,14 @@ class OfdDocument:
             clips=ctx.clips + self._clips(el, ctx))
 
     # -- annotations and attachments ---------------------------------------------------------------
-    def annotation_items(self, number: int) -> list[Item]:
-        """Visible annotations of a page (stamps, notes) as drawable items."""
+    def annotations(self, number: int) -> list[Annotation]:
+        """Visible annotations of a page, each with its appearance as drawable items."""
         if self.annots_path is None:
             return []
         page_id = self.pages[number - 1].id
         root = self.pkg.xml(self.annots_path)
         base = posixpath.dirname(self.annots_path)
-        out: list[Item] = []
+        out: list[Annotation] = []
         for pg in children(root, "Page"):
             if attr(pg, "PageID") != page_id:
                 continue
@@ -390,15 +396,21 @@ class OfdDocument:
                 out.extend(self._annot_file(path))
         return out
 
-    def _annot_file(self, path: str) -> list[Item]:
-        out: list[Item] = []
+    def annotation_items(self, number: int) -> list[Item]:
+        """What the visible annotations of a page draw (stamps, notes), in file order."""
+        return [item for annot in self.annotations(number) for item in annot.items]
+
+    def _annot_file(self, path: str) -> list[Annotation]:
+        out: list[Annotation] = []
         for annot in children(self.pkg.xml(path), "Annot"):
             if attr(annot, "Visible", "true").lower() == "false":
                 continue
+            items: list[Item] = []
             for app in children(annot, "Appearance"):
                 box = g.parse_box(attr(app, "Boundary")) or (0.0, 0.0, 0.0, 0.0)
                 ctx = Ctx(g.translate(box[0], box[1]), "", [], 1)
-                self.walk(app, ctx, out)
+                self.walk(app, ctx, items)
+            out.append(Annotation(attr(annot, "Type"), items))
         return out
 
     def attachments(self) -> list[tuple[str, str | None]]:

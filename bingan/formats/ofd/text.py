@@ -1,16 +1,17 @@
-"""Text per page with boxes in points, in reading order."""
+"""Text per page with boxes in points: the body in reading order, then the annotations."""
 from __future__ import annotations
 
 import itertools
 
-from bingan.formats.base import PageText, TextBox
+from bingan.formats.base import FormatError, PageText, TextBox
 from bingan.formats.ofd import geometry as g
-from bingan.formats.ofd.reader import OfdDocument, TextItem, advance
+from bingan.formats.ofd.reader import Item, OfdDocument, TextItem, advance
 
 ASCENT = 0.88  # share of the font size above the baseline; the rest is descent
 # Two boxes are on the same line when their vertical centres differ by less than this share
 # of the smaller box's height.
 LINE_TOLERANCE = 0.5
+DECORATIVE = {"stamp", "watermark"}  # annotation types whose text is not page text
 
 
 def item_boxes(item: TextItem) -> list[TextBox]:
@@ -62,10 +63,37 @@ def _join(line: list[TextBox]) -> str:
     return "".join(parts)
 
 
+def _text_boxes(items: list[Item]) -> list[TextBox]:
+    return [b for item in items if isinstance(item, TextItem) for b in item_boxes(item)]
+
+
+def annotation_lines(doc: OfdDocument, number: int) -> list[list[TextBox]]:
+    """Lines of text the page's annotations draw, stamps and watermarks excepted.
+
+    An annotation's text (a reviewer's note, a FreeText box, a custom comment) is on the page
+    the reader sees, so search must find it; Link, Path and Highlight annotations draw no
+    text. A seal's ring text and a watermark's repeated words say nothing about the record
+    and would pollute search, so they stay out. Annotations are kept after the body rather
+    than merged by position: a note laid over a form must not split the form's lines.
+    """
+    try:
+        annots = doc.annotations(number)
+    except FormatError:
+        return []  # annotations are optional; a broken file must not lose the page text
+    items = [item for a in annots if a.type.lower() not in DECORATIVE for item in a.items]
+    return reading_order(_text_boxes(items))
+
+
 def page_text(doc: OfdDocument, number: int) -> PageText:
+    """The body text in reading order, then the annotations' text.
+
+    A page without body text (a scan) gets no annotation text either: it stays empty, so it
+    goes to OCR, which reads the annotations from the rendered page with the rest.
+    """
     page = doc.page(number)
-    boxes = [b for item in page.items if isinstance(item, TextItem) for b in item_boxes(item)]
-    lines = reading_order(boxes)
+    lines = reading_order(_text_boxes(page.items))
+    if lines:
+        lines += annotation_lines(doc, number)
     ordered = [b for line in lines for b in line]
     text = "\n".join(_join(line) for line in lines)
     has_content = bool(page.items)
