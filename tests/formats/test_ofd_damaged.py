@@ -190,3 +190,23 @@ def test_fuzz_signed_value(data: st.DataObject) -> None:
     sigs = ofd.verify_signatures(damaged)
     assert len(sigs) == 1 and sigs[0].verdict in ("tampered", "unverifiable")
     ofd.render_page(damaged, 1, dpi=20)
+
+
+STAMPED = sign.signed_ofd(stamp=sign.stamper(sign.tsa("rsa")))
+STAMPED_VALUE = zipfile.ZipFile(io.BytesIO(STAMPED)).read("Doc_0/Signs/Sign_0/SignedValue.dat")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_fuzz_timestamp_token(data: st.DataObject) -> None:
+    """A damaged RFC 3161 token (outside the signed data) always leaves a verdict."""
+    from bingan.formats.ofd import ses
+
+    token = ses.parse_signature(STAMPED_VALUE).timestamp or b""
+    start = STAMPED_VALUE.index(token)
+    raw = bytearray(STAMPED_VALUE)
+    for _ in range(data.draw(st.integers(1, 4))):
+        raw[data.draw(st.integers(start, start + len(token) - 1))] ^= data.draw(st.integers(1, 255))
+    damaged = gen.with_part(STAMPED, "Doc_0/Signs/Sign_0/SignedValue.dat", bytes(raw))
+    sigs = ofd.verify_signatures(damaged)
+    assert len(sigs) == 1 and sigs[0].verdict in ("valid", "tampered", "unverifiable")

@@ -10,7 +10,9 @@ signature existed at its genTime. What a token can do to the verdict:
   trust roots. Without the key-usage check any certificate of the hospital CA, the signer's
   own included, could backdate its signatures;
 * otherwise (untrusted TSA, unsupported algorithm, unreadable token) only add a note: the
-  time is then the signer's own claim, as for a signature without a timestamp.
+  time is then the signer's own claim, as for a signature without a timestamp. The token
+  lies outside the signed data and anyone can strip it, so a token that vouches for
+  nothing cannot make a signature worse than no token.
 """
 from __future__ import annotations
 
@@ -75,8 +77,9 @@ def _parse(token: bytes) -> _Token:
     tst = encap["content"].parsed
     signer = data["signer_infos"][0]  # RFC 3161 §2.4.2: exactly one signer, the TSA
     cert = _signer_cert(data, signer["sid"])
-    for value in (tst, signer, cert):  # parse every field now, not in the middle of a verdict
-        getattr(value, "native", None)
+    tst.native, signer.native  # noqa: B018 - parse every field now, not in the middle of a verdict
+    if cert is not None:
+        cert.native  # noqa: B018
     return _Token(tst, bytes(encap["content"]), signer, cert)
 
 
@@ -105,7 +108,7 @@ def _signature_ok(token: _Token, cert: x509.Certificate) -> bool | None:
     if attrs.native is None:  # no signed attributes: the signature covers the content
         message = token.content
     else:
-        digests = [a["values"][0].native for a in attrs if a["type"].native == "message_digest"]
+        digests = [v.native for a in attrs if a["type"].native == "message_digest" for v in a["values"]]
         if digests != [content_digest]:
             return False
         message = b"\x31" + attrs.dump()[1:]  # signed as a SET OF, stored [0] IMPLICIT
