@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime
 from pathlib import Path, PureWindowsPath
 from urllib.parse import unquote
 
@@ -89,7 +90,7 @@ def _unquoted(name: str) -> str:
         return name
 
 
-def _signed(signed_at: str):
+def _signed(signed_at: str) -> datetime | None:
     try:
         return parse_time(signed_at) if signed_at else None
     except (ValueError, OverflowError) as exc:  # the year 1 or 9999 overflows on conversion to UTC
@@ -121,7 +122,9 @@ def _stage(upload: UploadFile, limit: int) -> Path:
     return path
 
 
-@router.post("/ingest", status_code=202, summary="推送一份文书", dependencies=[Depends(_multipart_only)])
+# The key first: a caller without one learns nothing about the request format (the source is computed once).
+@router.post("/ingest", status_code=202, summary="推送一份文书",
+             dependencies=[Depends(_pushing_source), Depends(_multipart_only)])
 def push_document(
     request: Request,
     file: UploadFile = File(..., description="文书文件（PDF、OFD、图片等）"),
