@@ -17,6 +17,10 @@ from urllib.parse import unquote
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, File, Form, Header, HTTPException, Request, UploadFile
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bingan.config import get_settings
 from bingan.ingest.items import Report, enqueue
@@ -101,6 +105,39 @@ def _limit(source: Source) -> int:
     return source.max_bytes or get_options().max_push_bytes
 
 
+def _check_declared_size(declared: str | None, source: Source) -> None:
+    declared = declared or "0"
+    if not (declared.isascii() and declared.isdigit()):
+        raise HTTPException(400, "请求头 Content-Length 无效")
+    if int(declared) > _limit(source) + CHUNK:
+        raise HTTPException(413, f"文件超过大小上限（{_limit(source) // (1024 * 1024)} MB）")
+
+
+class PushGate:
+    """Refuses a push before its body is read: no or unknown API key, or a declared size over the limit.
+
+    FastAPI reads a multipart body (spooling files to disk) before any dependency runs, so without
+    this gate an anonymous client could make the server write gigabytes before hearing 401.
+    A chunked upload (no Content-Length) is still bounded while it is staged.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/api/v1/ingest":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        try:
+            source = await run_in_threadpool(_source_for_key, headers.get("x-api-key"))
+            _check_declared_size(headers.get("content-length"), source)
+        except HTTPException as refused:
+            await JSONResponse({"detail": refused.detail}, status_code=refused.status_code)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def _stage(upload: UploadFile, limit: int) -> Path:
     staging = get_settings().resolved_home / "staging"
     staging.mkdir(parents=True, exist_ok=True)
@@ -142,11 +179,7 @@ def push_document(
         raise HTTPException(403, f"API 密钥属于来源“{source.name}”，与请求中的 source_system 不符")
     if not record_number.strip():
         raise HTTPException(422, "病案号不能为空白")
-    declared = request.headers.get("content-length") or "0"
-    if not (declared.isascii() and declared.isdigit()):
-        raise HTTPException(400, "请求头 Content-Length 无效")
-    if int(declared) > _limit(source) + CHUNK:
-        raise HTTPException(413, f"文件超过大小上限（{_limit(source) // (1024 * 1024)} MB）")
+    _check_declared_size(request.headers.get("content-length"), source)
     report = Report(source_document_id=source_document_id, record_number=record_number.strip(), stay=stay,
                     document_type_code=document_type, title=title, filename=_filename(file.filename),
                     author=author, signed_at=_signed(signed_at))

@@ -74,6 +74,7 @@ def _include_push_api(app: FastAPI) -> None:
     router = getattr(module, "router", None)
     if router is not None:
         app.include_router(router)
+        app.add_middleware(module.PushGate)  # refuses before the body is read
 
 
 def _add_handlers(app: FastAPI) -> None:

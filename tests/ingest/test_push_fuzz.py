@@ -225,3 +225,29 @@ def test_a_caller_without_a_key_is_refused_before_the_format_is_checked(client, 
     """Regression: a keyless JSON body was answered 415, telling strangers how to push."""
     response = client.post("/api/v1/ingest", json=fields(record))
     assert response.status_code == 401 and "API 密钥" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(("api_key", "declared", "status"), [
+    (None, "10737418240", 401), ("wrong", "10737418240", 401), ("valid", "10737418240", 413), ("valid", "12x", 400),
+])
+def test_a_push_is_refused_before_its_body_is_read(app, key, api_key, declared, status):
+    """An anonymous or oversized 10 GB upload is answered at once: nothing of it is read or spooled."""
+    import asyncio
+
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        raise AssertionError("the body was read")
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    headers = [(b"content-type", b"multipart/form-data; boundary=x"), (b"content-length", declared.encode())]
+    if api_key:
+        headers.append((b"x-api-key", (key if api_key == "valid" else api_key).encode()))
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/ingest", "raw_path": b"/api/v1/ingest",
+             "query_string": b"", "headers": headers, "scheme": "http", "server": ("testserver", 80),
+             "client": ("127.0.0.1", 1234), "http_version": "1.1", "root_path": "", "app": app}
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == status
+    assert CHINESE.search(sent[1]["body"].decode())
