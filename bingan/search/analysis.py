@@ -82,7 +82,7 @@ _HAN_RANGES: tuple[tuple[int, int], ...] = (
 TOKENIZER_NAME = "bingan_zh"
 KEYWORD_TOKENIZER_NAME = "bingan_kw"
 BIGRAM_TOKENIZER_NAME = "bingan_bigram"
-BIGRAM_VERSION = "word-runs-v3"  # stored in the index meta: a change here forces a rebuild
+BIGRAM_VERSION = "word-runs-v4"  # stored in the index meta: a change here forces a rebuild
 
 
 def _han_class(rust: bool) -> str:
@@ -101,13 +101,18 @@ def _alnum_class(rust: bool) -> str:
 
 
 def token_pattern(rust: bool = True) -> str:
-    """Han character | word/code with inner dots | line break | any other visible mark."""
+    """Han character | word/code with inner dots | line break | field gap | any other visible mark.
+
+    A field gap (two or more spaces, a tab; formats/ writes the gap between fields and table
+    cells as two spaces) is a token like a line break, so 张三  性别 holds no phrase 三性."""
     han, alnum = _han_class(rust), _alnum_class(rust)
     dot = "[.\\x{FF0E}]" if rust else "[.\uff0e]"
+    gap = "[ \\x{3000}]{2,}|\\t" if rust else "[ \u3000]{2,}|\t"
     return (
         f"[{han}]"
         f"|[{alnum}]+(?:{dot}[{alnum}]+)*"
         r"|\n"
+        f"|{gap}"
         f"|[^\\s{han}{alnum}]"
     )
 
@@ -122,6 +127,7 @@ _SKIPPED = (
     "\t\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 )
 _SKIPPED_RE = re.compile(f"[{_SKIPPED}]+")
+_GAP_RE = re.compile("[ \u3000]{2,}|\t")  # field gaps: tokens (see token_pattern), so runs end there
 
 # Full-width ASCII → ASCII and ideographic space → space (as ascii_fold does), \r → \n.
 _FOLD = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
@@ -317,7 +323,7 @@ def word_pair_values(text: str) -> list[str]:
     if _WIDTH_RE.search(text):
         text = text.translate(_WIDTH_FOLD)
     values = []
-    for cand in _CANDIDATE_RE.findall(_SKIPPED_RE.sub(" ", text)):
+    for cand in _CANDIDATE_RE.findall(_SKIPPED_RE.sub(" ", _GAP_RE.sub("\n", text))):
         if _HAS_ASCII_RE.search(cand):
             values += _pairs_of_words(cand)
         else:

@@ -73,6 +73,18 @@ def test_phrases_never_run_across_punctuation_or_line_breaks(index):
     assert numbers(index, "冠状动脉粥样硬化") == {"0000001"}
 
 
+def test_phrases_never_run_across_a_field_gap(make_index):
+    """Page text separates fields and table cells by two spaces (formats/): 张三  性别 is no 三性."""
+    index = make_index([page("0000021", "姓名：张三  性别：男  年龄：68岁"),
+                        page("0000022", "项目\t结果\n血红蛋白\t135"),
+                        page("0000023", "患者张三性别不详"),
+                        page("0000024", "呼 吸 音 粗")])
+    assert numbers(index, "三性") == {"0000023"}
+    assert numbers(index, "蛋白135") == set() and numbers(index, "血红蛋白 135") == {"0000022"}
+    assert numbers(index, "张三") == {"0000021", "0000023"}
+    assert numbers(index, "呼吸音粗") == {"0000024"}  # single OCR spaces still vanish
+
+
 def test_latin_words_and_codes_are_exact_tokens(index):
     assert numbers(index, "CT") == {"0000004", "0000009"}  # 头颅CT, full-width ＣＴ
     assert numbers(index, "PCT") == {"0000003"}
