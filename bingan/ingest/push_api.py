@@ -163,7 +163,6 @@ def _stage(upload: UploadFile, limit: int) -> Path:
 @router.post("/ingest", status_code=202, summary="推送一份文书",
              dependencies=[Depends(_pushing_source), Depends(_multipart_only)])
 def push_document(
-    request: Request,
     file: UploadFile = File(..., description="文书文件（PDF、OFD、图片等）"),
     record_number: str = Form(..., min_length=1, max_length=32, description="病案号"),
     stay: int = Form(..., ge=1, le=MAX_INT, description="住院次数"),
@@ -179,7 +178,6 @@ def push_document(
         raise HTTPException(403, f"API 密钥属于来源“{source.name}”，与请求中的 source_system 不符")
     if not record_number.strip():
         raise HTTPException(422, "病案号不能为空白")
-    _check_declared_size(request.headers.get("content-length"), source)
     report = Report(source_document_id=source_document_id, record_number=record_number.strip(), stay=stay,
                     document_type_code=document_type, title=title, filename=_filename(file.filename),
                     author=author, signed_at=_signed(signed_at))

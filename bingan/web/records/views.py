@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
@@ -16,6 +17,9 @@ from bingan.web.personal import service as personal
 from bingan.web.records import service
 from bingan.web.records.rendering import PageRenderer, serve_page, thumbnail
 from bingan.web.render import hospital_name, page
+
+if TYPE_CHECKING:
+    from bingan.storage.blobs.port import BlobStore
 
 router = APIRouter(include_in_schema=False)
 JPEG = "image/jpeg"
@@ -106,11 +110,12 @@ def download(
 ) -> Response:
     """The original file, streamed from the blob store: a 4 GB video never sits in memory."""
     chosen = _version(access, version)
-    size = _blobs(request).size(chosen.sha256)
+    store = _blobs(request)
+    size = store.size(chosen.sha256)
     access.ctx.audit("download", object_type="document", object_id=access.document.id, record_id=access.record.id,
                      document_id=access.document.id, detail={"版本": chosen.number, "大小": size})
     filename = chosen.filename or f"document-{access.document.id}"
-    return StreamingResponse(_blob_bytes(request, chosen.sha256, 0, size),
+    return StreamingResponse(_blob_bytes(store, chosen.sha256, 0, size),
                              media_type=chosen.media_type or "application/octet-stream",
                              headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(filename)}",
                                       "Content-Length": str(size)})
@@ -123,7 +128,8 @@ def video(request: Request, version: VersionParam = None, access: RecordAccess =
     chosen = _version(access, version)
     if not chosen.media_type.startswith("video/"):
         raise HTTPException(status_code=404, detail="该文书不是视频")
-    size = _blobs(request).size(chosen.sha256)
+    store = _blobs(request)
+    size = store.size(chosen.sha256)
     wanted = byte_range(request.headers.get("range"), size)
     start, end = wanted or (0, size - 1)
     if start == 0:
@@ -132,7 +138,7 @@ def video(request: Request, version: VersionParam = None, access: RecordAccess =
     headers = {"Accept-Ranges": "bytes", "Content-Length": str(end - start + 1), "Cache-Control": "private, no-store"}
     if wanted:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    return StreamingResponse(_blob_bytes(request, chosen.sha256, start, end - start + 1),
+    return StreamingResponse(_blob_bytes(store, chosen.sha256, start, end - start + 1),
                              status_code=206 if wanted else 200, media_type=chosen.media_type, headers=headers)
 
 
@@ -159,15 +165,15 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-def _blobs(request: Request):
+def _blobs(request: Request) -> BlobStore:
     from bingan.storage.blobs.port import open_blob_store
 
     return open_blob_store(request.app.state.settings)
 
 
-def _blob_bytes(request: Request, sha256: str, start: int, length: int) -> Iterator[bytes]:
+def _blob_bytes(store: BlobStore, sha256: str, start: int, length: int) -> Iterator[bytes]:
     """Decrypted bytes in blocks, read while the response is sent (after the request's commit)."""
-    with _blobs(request).open(sha256) as reader:
+    with store.open(sha256) as reader:
         reader.seek(start)
         while length > 0:
             block = reader.read(min(STREAM_BLOCK, length))
