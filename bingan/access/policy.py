@@ -22,6 +22,7 @@ from bingan.storage.models import (
     Document,
     DocumentType,
     Grant,
+    IndexAccessOutbox,
     IpRule,
     Record,
     Tag,
@@ -263,7 +264,17 @@ def scope_for(session: Session, user: User, client_ip: str = "", *, subject: Sub
         granted_record_ids=granted,
         allowed_categories=allowed_categories,
         include_sealed=False,
+        withheld_record_ids=_refused_while_reindexing(session, subject),
     )
+
+
+def _refused_while_reindexing(session: Session, subject: Subject) -> set[int]:
+    """Records whose access facts changed after their pages were indexed (index_access_outbox,
+    drained by the worker tick): until the index has their new terms, the gate decides them
+    and the scope leaves out the ones it refuses."""
+    pending = sa.select(IndexAccessOutbox.record_id)
+    records = session.scalars(sa.select(Record).where(Record.id.in_(pending)))
+    return {record.id for record in records if not decide_for(subject, "view", record)}
 
 
 def visible_categories(subject: Subject, action: str = "view") -> set[str] | None:

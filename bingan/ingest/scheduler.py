@@ -105,6 +105,7 @@ def tick(pipe: Pipeline, *, run_inline: bool = False) -> dict:
     kicked = sweep(pipe)
     sources = due_sources(pipe)
     rebuild = pipe.index.needs_rebuild()
+    access_updated = refresh_index_access(pipe)
     if run_inline:
         for source_id in sources:
             run_source(pipe, source_id)
@@ -117,4 +118,19 @@ def tick(pipe: Pipeline, *, run_inline: bool = False) -> dict:
             celery_app.send_task("bingan.ingest.run_source", args=[source_id])
         if rebuild:  # the worker owns the index writer; it checks again before starting
             celery_app.send_task("bingan.ingest.rebuild_index")
-    return {"kicked": len(kicked), "sources": sources, "rebuild_index": rebuild}
+    return {"kicked": len(kicked), "sources": sources, "rebuild_index": rebuild, "access_updated": access_updated}
+
+
+def refresh_index_access(pipe: Pipeline) -> int:
+    """Apply queued access changes of records to the index (bingan/search/access_refresh.py);
+    while another process holds the index writer they wait for the next tick."""
+    from bingan.search.access_refresh import drain_access_outbox
+
+    try:
+        with pipe.tx() as session:
+            return drain_access_outbox(session, pipe.index)
+    except Exception as exc:
+        if type(exc).__name__ != "IndexBusyError":
+            raise
+        log.info("search index busy: access changes wait for the next tick")
+        return 0

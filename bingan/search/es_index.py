@@ -20,7 +20,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from bingan.search.port import (
     FACET_NAMES,
     PageDoc,
     PageHit,
+    RecordAccess,
     RecordHit,
     Scope,
     SearchIndex,
@@ -78,6 +79,20 @@ def to_source(doc: PageDoc) -> dict:
         "operation_names": doc.operation_names, "admitted_at": _date(doc.admitted_at),
         "discharged_at": _date(doc.discharged_at), "text": doc.text or "",
     }
+
+
+ACCESS_FIELDS = ("department", "department_name", "campus", "confidentiality", "tags", "sealed")
+ACCESS_SCRIPT = "".join(f"ctx._source.{name} = params.{name};" for name in ACCESS_FIELDS)
+
+
+def access_source(access: RecordAccess) -> dict:
+    """The access fields as ``to_source`` writes them (folded the same way)."""
+    page = PageDoc(record_id=access.record_id, record_number="", stay=0, document_id=0, version_id=0, page=0,
+                   text="", department=access.department, department_name=access.department_name,
+                   campus=access.campus, confidentiality=access.confidentiality, tags=list(access.tags),
+                   sealed=access.sealed)
+    source = to_source(page)
+    return {name: source[name] for name in ACCESS_FIELDS}
 
 
 class DslCompiler:
@@ -177,6 +192,8 @@ class DslCompiler:
             must_not.append({"terms": {"tags": sorted(s.denied_tags)}})
         if not s.include_sealed:
             must_not.append({"term": {"sealed": True}})
+        if s.withheld_record_ids:
+            must_not.append({"terms": {"record_id": sorted(s.withheld_record_ids)}})
         top = min(s.max_confidentiality, CONFIDENTIALITY_LEVELS[-1])
         levels = {"gte": CONFIDENTIALITY_LEVELS[0], "lte": top}
         clauses = [org_q, {"range": {"confidentiality": levels}}]
@@ -269,6 +286,13 @@ class ElasticsearchIndex(SearchIndex):
     def delete_record(self, record_id: int) -> None:
         self.es.delete_by_query(index=self.index, query={"term": {"record_id": int(record_id)}},
                                 conflicts="proceed")
+
+    def update_access(self, access: RecordAccess, pages: Callable[[], list[PageDoc]]) -> None:
+        """A partial update of the access fields of every page of the record, in place."""
+        self.es.update_by_query(
+            index=self.index, query={"term": {"record_id": access.record_id}}, conflicts="proceed",
+            script={"lang": "painless", "source": ACCESS_SCRIPT, "params": access_source(access)},
+        )
 
     def commit(self) -> None:
         self.es.indices.refresh(index=self.index)

@@ -8,7 +8,7 @@ the index query itself (never a post-filter of a page of hits).
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
@@ -65,6 +65,20 @@ class PageDoc:
         return self.discharged_at.year if self.discharged_at else None
 
 
+@dataclass(frozen=True, slots=True)
+class RecordAccess:
+    """A record's access facts as the index stores them on each of its pages (plus the
+    department's name, shown with the hits), for updating them in place after a change."""
+
+    record_id: int
+    department: str
+    department_name: str
+    campus: str
+    confidentiality: int
+    tags: list[str]
+    sealed: bool
+
+
 @dataclass(slots=True)
 class Scope:
     """What one user may find, built by the access layer.
@@ -73,7 +87,9 @@ class Scope:
     in ``campuses``) **or** its record is in ``granted_record_ids`` (a time-bounded grant,
     e.g. an approved borrowing, which crosses department and campus); and in every case
     confidentiality in ``CONFIDENTIALITY_LEVELS`` and ≤ ``max_confidentiality``, no tag in ``denied_tags``, category in
-    ``allowed_categories`` (None = all) and not sealed unless ``include_sealed``.
+    ``allowed_categories`` (None = all), not sealed unless ``include_sealed``, and the record not in
+    ``withheld_record_ids`` (records whose access facts changed and whose index terms are not yet
+    updated, when the gate now refuses them: see bingan/search/access_refresh.py).
     """
 
     all_departments: bool = False
@@ -84,6 +100,7 @@ class Scope:
     granted_record_ids: set[int] = field(default_factory=set)
     allowed_categories: set[str] | None = None
     include_sealed: bool = False
+    withheld_record_ids: set[int] = field(default_factory=set)
 
     @classmethod
     def everything(cls) -> Scope:
@@ -102,6 +119,7 @@ class Scope:
             and not (set(doc.tags) & self.denied_tags)
             and (self.allowed_categories is None or doc.category in self.allowed_categories)
             and (self.include_sealed or not doc.sealed)
+            and doc.record_id not in self.withheld_record_ids
         )
 
 
@@ -157,6 +175,12 @@ class SearchIndex(abc.ABC):
 
     @abc.abstractmethod
     def delete_record(self, record_id: int) -> None: ...
+
+    @abc.abstractmethod
+    def update_access(self, access: RecordAccess, pages: Callable[[], list[PageDoc]]) -> None:
+        """Give every indexed page of ``access.record_id`` these access facts (visible after
+        ``commit``). ``pages`` builds the record's current pages from the database, for an
+        adapter that cannot update fields in place."""
 
     @abc.abstractmethod
     def commit(self) -> None: ...

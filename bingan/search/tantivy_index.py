@@ -28,7 +28,7 @@ import json
 import shutil
 import time as _time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +52,7 @@ from bingan.search.port import (
     FACET_NAMES,
     PageDoc,
     PageHit,
+    RecordAccess,
     RecordHit,
     Scope,
     SearchIndex,
@@ -275,6 +276,12 @@ class TantivySearchIndex(SearchIndex):
     def delete_record(self, record_id: int) -> None:
         self._w().delete_documents_by_term("record_id", int(record_id))
 
+    def update_access(self, access: RecordAccess, pages: Callable[[], list[PageDoc]]) -> None:
+        """tantivy updates no field in place: the record's pages are written again from the
+        database (the current versions only, as the pipeline indexes them)."""
+        self.delete_record(access.record_id)
+        self.add(pages(), upsert=False)
+
     def commit(self) -> None:
         if self._writer is not None:
             self._writer.commit()
@@ -464,7 +471,7 @@ def _scope_key(s: Scope) -> tuple:
 
     return (s.all_departments, frozen(s.departments), frozen(s.campuses), s.max_confidentiality,
             frozen(s.denied_tags), frozen(s.granted_record_ids), frozen(s.allowed_categories),
-            s.include_sealed)
+            s.include_sealed, frozen(s.withheld_record_ids))
 
 
 class _StatsCache:

@@ -187,7 +187,7 @@ class Compiler:
     def scope(self, s: Scope) -> tantivy.Query:
         """The permission filter as clauses of the query (never a post-filter): the access
         terms the scope admits (plus granted records with their own level/sealed terms), then
-        the rarely used tag and category clauses."""
+        the rarely used tag, category and withheld-record clauses."""
         visible = [(Occur.Should, self.access(scope_access_terms(s)))]
         if s.granted_record_ids:
             granted = tantivy.Query.boolean_query([
@@ -200,6 +200,8 @@ class Compiler:
             must.append((Occur.Must, self.any_of("category", sorted(s.allowed_categories))))
         if s.denied_tags:
             must.append((Occur.MustNot, self.any_of("tags", sorted(s.denied_tags))))
+        if s.withheld_record_ids:
+            must.append((Occur.MustNot, self.any_of("record_id", sorted(s.withheld_record_ids))))
         return tantivy.Query.const_score_query(tantivy.Query.boolean_query(must), 0.0)
 
     def access(self, terms: list[str]) -> tantivy.Query:

@@ -31,6 +31,7 @@ from bingan.storage.models.records import (
     RecordNumberAlias,
     Tag,
 )
+from bingan.storage.models.search import IndexAccessOutbox
 
 __all__ = [
     "Announcement",
@@ -49,6 +50,7 @@ __all__ = [
     "DocumentTypeAlias",
     "Favourite",
     "Grant",
+    "IndexAccessOutbox",
     "IpRule",
     "Operation",
     "Page",

@@ -28,4 +28,13 @@ def _audit() -> None:
 
 
 def _index() -> None:
-    """The search index's access terms."""
+    """The search index's access terms: records whose access facts changed, until the worker
+    has updated their pages in the index (bingan/storage/models/search.py)."""
+    op.create_table(
+        "index_access_outbox",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("record_id", sa.Integer(), nullable=False),
+        sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_index_access_outbox")),
+    )
+    op.create_index(op.f("ix_index_access_outbox_record_id"), "index_access_outbox", ["record_id"])
