@@ -40,6 +40,21 @@ BAD_SIGNATURE_VALUE = "签名值与签名证书不符，签名无效"
 MODIFIED_AFTER = "签名后文件被增量修改：页面内容或文件结构有变化"
 ODD_COVERAGE = "签名范围异常（未覆盖整个文件版本），无法确认内容完整"
 UNREADABLE = "签名数据无法解析，无法验证"
+APPENDED = "此签名之后追加了签章：变化的只有签名列表或后续签章自己的文件"
+
+# Verdict codes (scripts read them from `bingan inspect --json`) and what users see.
+VERDICT_LABELS = {
+    "valid": "有效", "tampered": "被篡改", "invalid": "签名无效", "unauthorised": "未经授权",
+    "unverifiable": "无法验证", "appended": "后续签章追加",
+}
+
+
+def verdict_label(verdict: str, reason: str) -> str:
+    """The Chinese verdict; an intact signature by an untrusted certificate is told apart from
+    one that could not be checked at all."""
+    if verdict == "unverifiable" and reason.startswith(INTACT_UNTRUSTED):
+        return "完整但不受信任"
+    return VERDICT_LABELS.get(verdict, verdict)
 
 
 def verify_pdf(data: bytes, listed: list[Signature]) -> list[Signature]:

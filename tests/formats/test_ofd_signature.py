@@ -1,10 +1,11 @@
 """OFD seal signatures (GB/T 38540 SES V4, GM/T 0031 V1) with real SM2 keys and certificates.
 
 Verdicts as for PDF signatures: valid (intact, certificates valid at signing time and chained
-to a trusted root), tampered (a changed file, signature, seal or timestamp, or a seal used by
-a certificate it does not authorise), unverifiable (intact but untrusted, expired, or
-unreadable). Certificates, seals and RFC 3161 timestamps come from ofd_sign_gen's test CAs
-and TSAs.
+to a trusted root), tampered (a protected file, Signature.xml or the timestamp changed),
+invalid (a signature value that does not verify: the signer's or the seal maker's),
+unauthorised (a certificate the seal does not list), appended (only a later signature
+changed the file), unverifiable (intact but untrusted, expired, or unreadable). Certificates,
+seals and RFC 3161 timestamps come from ofd_sign_gen's test CAs and TSAs.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import ofd_sign_gen as sign
 
 from bingan.formats import ofd, signatures
 from bingan.formats.ofd import ses
-from bingan.formats.ofd.signature import sm2_verify
+from bingan.formats.ofd.gm import sm2_verify
 
 pytestmark = pytest.mark.timeout(120)
 SIGNED = sign.signed_ofd()
@@ -122,19 +123,20 @@ def test_seal_expired_at_signing_time_is_unverifiable_with_reason(version: int) 
 
 @pytest.mark.usefixtures("trusted")
 @pytest.mark.parametrize("version", [4, 1])
-def test_seal_not_signed_by_its_maker_is_tampered(version: int) -> None:
+def test_seal_not_signed_by_its_maker_is_invalid(version: int) -> None:
     sig = only(sign.signed_ofd(version=version, forged_seal=True))
-    assert sig.verdict == "tampered"
+    assert sig.verdict == "invalid"
     assert "制章人签名无效" in sig.reason
 
 
 # -- who may use the seal (GB/T 38540 certList) ---------------------------------------------------
 @pytest.mark.usefixtures("trusted")
 @pytest.mark.parametrize("version", [4, 1])
-def test_signature_by_a_certificate_the_seal_does_not_list_is_tampered(version: int) -> None:
+def test_signature_by_a_certificate_the_seal_does_not_list_is_unauthorised(version: int) -> None:
     sig = only(sign.signed_ofd(version=version, seal_lists="other"))
-    assert sig.verdict == "tampered"
+    assert sig.verdict == "unauthorised"
     assert "某某人民医院电子签章" in sig.reason and "不在电子印章授权的签章人证书列表中" in sig.reason
+    assert "冒用" not in sig.reason and "篡改" not in sig.reason
 
 
 @pytest.mark.usefixtures("trusted")
@@ -144,9 +146,9 @@ def test_seal_listing_the_signer_by_certificate_digest_is_valid(algorithm: str) 
 
 
 @pytest.mark.usefixtures("trusted")
-def test_seal_listing_another_certificate_digest_is_tampered() -> None:
+def test_seal_listing_another_certificate_digest_is_unauthorised() -> None:
     sig = only(sign.signed_ofd(cert_digest="sm3", seal_lists="other"))
-    assert sig.verdict == "tampered" and "证书列表" in sig.reason
+    assert sig.verdict == "unauthorised" and "证书列表" in sig.reason
 
 
 @pytest.mark.usefixtures("trusted")
@@ -296,11 +298,11 @@ def test_signature_xml_changed_is_tampered() -> None:
     assert sig.verdict == "tampered" and "Signature.xml" in sig.reason
 
 
-def test_corrupt_signature_value_is_tampered() -> None:
+def test_corrupt_signature_value_is_invalid() -> None:
     value = bytearray(part(SIGNED, VALUE))
     value[-1] ^= 0xFF  # last byte of s in the SM2 signature
     sig = only(gen.with_part(SIGNED, VALUE, bytes(value)))
-    assert sig.verdict == "tampered"
+    assert sig.verdict == "invalid"
     assert "签名值" in sig.reason
 
 
@@ -335,12 +337,12 @@ def test_unknown_signature_algorithm_is_unverifiable() -> None:
     assert sig.verdict == "unverifiable" and "签名算法" in sig.reason
 
 
-def test_signature_by_another_key_is_tampered() -> None:
+def test_signature_by_another_key_is_invalid() -> None:
     # Valid SES structure and certificate, but signed by a key the certificate does not hold.
     other = ses.SesSignatureV4.load(part(sign.signed_ofd(seed=9), VALUE))
     mine = ses.SesSignatureV4.load(part(SIGNED, VALUE))
     mine["signature"] = other["signature"]
-    assert only(gen.with_part(SIGNED, VALUE, mine.dump(force=True))).verdict == "tampered"
+    assert only(gen.with_part(SIGNED, VALUE, mine.dump(force=True))).verdict == "invalid"
 
 
 def test_unsigned_document_has_no_signatures() -> None:

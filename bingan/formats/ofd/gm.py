@@ -15,12 +15,21 @@ from gmssl import sm2
 SM2_SM3_OID = "1.2.156.10197.1.501"
 SM2_SIGN_OID = "1.2.156.10197.1.301.1"  # "SM2 signature", named by some CMS producers
 SM3_OID = "1.2.156.10197.1.401"
+# GM/T 0006 "SM3 with public key": SM3(Z_A || data), Z_A the signer's SM2 pre-hash.
+SM3_KEYED_OID = "1.2.156.10197.1.401.2"
 # Digests by OID or by the names OFD producers write (CheckMethod, CertDigestObj.type).
 _DIGESTS = {
     SM3_OID: "sm3", "sm3": "sm3", "2.16.840.1.101.3.4.2.1": "sha256", "sha256": "sha256",
     "sha-256": "sha256", "2.16.840.1.101.3.4.2.2": "sha384", "sha384": "sha384",
     "2.16.840.1.101.3.4.2.3": "sha512", "sha512": "sha512", "1.3.14.3.2.26": "sha1",
     "sha1": "sha1", "sha-1": "sha1", "1.2.840.113549.2.5": "md5", "md5": "md5",
+}
+_SIGNATURE_DIGESTS = {
+    SM2_SM3_OID: "sm3", SM2_SIGN_OID: "sm3",
+    "1.2.840.113549.1.1.5": "sha1", "1.2.840.113549.1.1.11": "sha256",
+    "1.2.840.113549.1.1.12": "sha384", "1.2.840.113549.1.1.13": "sha512",
+    "1.2.840.10045.4.1": "sha1", "1.2.840.10045.4.3.2": "sha256",
+    "1.2.840.10045.4.3.3": "sha384", "1.2.840.10045.4.3.4": "sha512",
 }
 SM2_USER_ID = b"1234567812345678"  # GB/T 35276 default signer ID
 _ECC = sm2.default_ecc_table
@@ -35,6 +44,12 @@ def sm3(data: bytes) -> bytes:
 def digest_name(method: str) -> str | None:
     """hashlib's name of a digest named by OID or name, or None when unsupported."""
     return _DIGESTS.get(method.strip().lower())
+
+
+def signature_digest(algorithm: str) -> str | None:
+    """The digest a signature algorithm (OID) hashes with: SM3 for SM2, SHA-1 for
+    sha1WithRSA, …; None when unknown."""
+    return _SIGNATURE_DIGESTS.get(algorithm.strip())
 
 
 def digest(method: str, data: bytes) -> bytes | None:

@@ -6,8 +6,10 @@ slightly-off seals still parse.
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from asn1crypto import core
 
@@ -169,7 +171,7 @@ def _seal_proof(info: SesSealInfo, cert: core.OctetString, alg: core.ObjectIdent
     if prop is None:
         return proof
     proof.valid_from, proof.valid_to, proof.created = (
-        _time(_any_native(prop[name])) for name in ("validStart", "validEnd", "createDate"))
+        parse_time(_any_native(prop[name])) for name in ("validStart", "validEnd", "createDate"))
     proof.cert_list = _cert_list(prop)
     return proof
 
@@ -204,17 +206,36 @@ def _any_native(value: core.Asn1Value) -> object:
     return bytes(parsed.contents[1:]) if isinstance(parsed, core.BitString) else parsed.native
 
 
-def _time(value: object) -> datetime | None:
+def parse_time(value: object) -> datetime | None:
+    """A seal or signature time as naive UTC. V1 producers write it as they like: ASN.1
+    times, or ASCII in a BIT STRING: UTCTime (``180807153843Z``: 2018), GeneralizedTime,
+    Unix seconds (``1537859052``) or milliseconds, ISO 8601 with or without milliseconds."""
     if isinstance(value, datetime):
-        return value.replace(tzinfo=None) if value.tzinfo else value
-    if isinstance(value, bytes | str):
-        text = value.decode("ascii", "ignore") if isinstance(value, bytes) else value
-        for fmt in ("%Y%m%d%H%M%SZ", "%Y%m%d%H%M%S", "%y%m%d%H%M%SZ", "%Y-%m-%d %H:%M:%S"):
-            try:
-                return datetime.strptime(text.strip()[: len(fmt) + 2], fmt)
-            except ValueError:
-                continue
-    return None
+        return _utc(value)
+    if not isinstance(value, bytes | str):
+        return None
+    text = (value.decode("ascii", "ignore") if isinstance(value, bytes) else value).strip()
+    digits = re.fullmatch(r"(\d{12}|\d{14})(?:\.\d+)?Z?", text)
+    if digits:
+        stamp = digits.group(1)
+        if len(stamp) == 12:  # UTCTime: YY 50-99 is 19YY, 00-49 is 20YY (RFC 5280 §4.1.2.5.1)
+            stamp = ("19" if stamp[:2] >= "50" else "20") + stamp
+        return _parsed(lambda: datetime.strptime(stamp, "%Y%m%d%H%M%S"))
+    if re.fullmatch(r"\d{10}|\d{13}", text):
+        seconds = int(text) / (1000 if len(text) == 13 else 1)
+        return _parsed(lambda: datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None))
+    return _parsed(lambda: _utc(datetime.fromisoformat(text.replace("Z", "+00:00"))))
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _parsed(make: Callable[[], datetime]) -> datetime | None:
+    try:
+        return make()
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _bits(value: core.BitString) -> bytes:
@@ -240,7 +261,7 @@ def _parse_v4(data: bytes) -> ParsedSignature:
     return ParsedSignature(
         version=int(tbs["version"].native), to_sign=tbs.dump(), data_hash=_bits(tbs["dataHash"]),
         cert=sig["cert"].native, algorithm=sig["signatureAlgID"].dotted,
-        signature=_bits(sig["signature"]), signed_at=_time(tbs["timeInfo"].native),
+        signature=_bits(sig["signature"]), signed_at=parse_time(tbs["timeInfo"].native),
         seal_name=_seal_name(info), picture=_picture(info),
         seal=_seal_proof(info, *(tbs["eseal"][k] for k in ("cert", "signAlgID", "signedValue"))),
         timestamp=_timestamp(sig["timeStamp"]))
@@ -271,7 +292,7 @@ def _parse_v1(data: bytes) -> ParsedSignature:
     return ParsedSignature(
         version=int(tbs["version"].native), to_sign=tbs.dump(), data_hash=_bits(tbs["dataHash"]),
         cert=tbs["cert"].native, algorithm=tbs["signatureAlgorithm"].dotted,
-        signature=_bits(sig["signature"]), signed_at=_time(_any_native(tbs["timeInfo"])),
+        signature=_bits(sig["signature"]), signed_at=parse_time(_any_native(tbs["timeInfo"])),
         seal_name=_seal_name(info), picture=_picture(info),
         seal=_seal_proof(info, *(tbs["eseal"]["signInfo"][k]
                                  for k in ("cert", "signatureAlgorithm", "signData"))))

@@ -4,21 +4,33 @@ from __future__ import annotations
 import base64
 import binascii
 import posixpath
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from xml.etree.ElementTree import Element
 
 from asn1crypto import x509
 
 from bingan.formats.base import FormatError, Signature
-from bingan.formats.ofd import certs, timestamp
+from bingan.formats.ofd import certs, cms, timestamp
 from bingan.formats.ofd import geometry as g
-from bingan.formats.ofd.gm import SM2_SM3_OID, digest, sm2_verify, sm3
+from bingan.formats.ofd.gm import SM3_KEYED_OID, digest, digest_name, signature_digest, sm2_z, sm3
 from bingan.formats.ofd.package import attr, child, children, path_text
 from bingan.formats.ofd.reader import OfdDocument
-from bingan.formats.ofd.ses import CertList, ParsedSignature, SealPicture, parse_seal, parse_signature
+from bingan.formats.ofd.ses import (
+    CertList,
+    ParsedSignature,
+    SealPicture,
+    parse_seal,
+    parse_signature,
+    parse_time,
+)
 from bingan.formats.ofd.timestamp import TimeCheck
-from bingan.formats.signatures import INTACT_UNTRUSTED, VALID, trust_roots
+from bingan.formats.signatures import APPENDED, INTACT_UNTRUSTED, VALID, trust_roots
+
+KEYED_NOTE = "文件摘要按 GM/T 0006「带公钥的 SM3」计算（含签名人公钥的预处理值 Z）"
+XML_SIGNED_NOTE = ("签名值直接签署签名描述文件 Signature.xml（部分厂商的 V1 签法，较弱）："
+                   "印章和签章时间不在签名保护范围内")
 
 
 @dataclass
@@ -66,69 +78,137 @@ def _signed_value(doc: OfdDocument, entry: SignatureEntry) -> bytes | None:
     return doc.pkg.read(path) if path else None
 
 
+@dataclass
+class Coverage:
+    """What the References of a signature say about the files it protects."""
+
+    problem: tuple[str, str] | None = None  # (verdict, reason) of the first failing file
+    appended: list[str] = field(default_factory=list)  # changed only by a later signature
+    keyed: bool = False  # some digest is SM3 with the signer's public key (GM/T 0006)
+
+
 def verify_document(doc: OfdDocument) -> list[Signature]:
-    return [verify_entry(doc, e) for e in entries(doc)]
+    found = entries(doc)
+    return [verify_entry(doc, entry, found[i + 1:]) for i, entry in enumerate(found)]
 
 
-def verify_entry(doc: OfdDocument, entry: SignatureEntry) -> Signature:
+def verify_entry(doc: OfdDocument, entry: SignatureEntry,
+                 later: list[SignatureEntry] | None = None) -> Signature:
+    """One signature; ``later`` are the signatures listed after it, which may have changed the
+    signature list it protects."""
     kind = f"OFD {entry.kind}"
     if entry.xml is None:
         return Signature("unverifiable", "签名描述文件缺失或无法解析", kind=kind)
-    bad_ref = _check_references(doc, entry)
-    if bad_ref is not None:
-        return Signature(bad_ref[0], bad_ref[1], kind=kind)
     value = _signed_value(doc, entry)
+    parsed = _parse_value(value) if value is not None else None
+    coverage = _check_references(doc, entry, _signer_point(parsed), later or [])
+    if coverage.problem is not None:
+        return Signature(*coverage.problem, kind=kind)
     if value is None:
         return Signature("unverifiable", "缺少签名值文件 SignedValue", kind=kind)
+    if isinstance(parsed, cms.SignedMessage):
+        return _verify_cms(entry, parsed, coverage)
+    if parsed is None:
+        return Signature("unverifiable", "签名值既不是可识别的 SES 电子签章格式，也不是 GB/T 35275 签名数据",
+                         kind=kind)
+    return _verify_ses(entry, parsed, coverage)
+
+
+def _parse_value(value: bytes) -> ParsedSignature | cms.SignedMessage | None:
+    """SES_Signature (seals), else GB/T 35275 SignedData ("Sign" signatures), else None."""
     try:
-        ses = parse_signature(value)
+        return parse_signature(value)
     except ValueError:
-        return Signature("unverifiable", "签名值不是可识别的 SES 电子签章格式", kind=kind)
-    return _verify_ses(entry, ses, f"OFD SES V{ses.version}")
+        pass
+    try:
+        return cms.parse(value)
+    except ValueError:
+        return None
 
 
-def _check_references(doc: OfdDocument, entry: SignatureEntry) -> tuple[str, str] | None:
-    """(verdict, reason) for the first reference that fails, None when all files match."""
+def _signer_point(parsed: ParsedSignature | cms.SignedMessage | None) -> bytes | None:
+    if parsed is None:
+        return None
+    cert = parsed.cert if isinstance(parsed, cms.SignedMessage) else certs.load(parsed.cert)
+    return certs.sm2_point(cert) if cert is not None else None
+
+
+def _check_references(doc: OfdDocument, entry: SignatureEntry, point: bytes | None,
+                      later: list[SignatureEntry]) -> Coverage:
     refs = child(child(entry.xml, "SignedInfo"), "References")
     if refs is None:
-        return ("unverifiable", "签名未列出被保护的文件")
-    method = attr(refs, "CheckMethod", "MD5")
+        return Coverage(("unverifiable", "签名未列出被保护的文件"))
+    method = attr(refs, "CheckMethod", "MD5").strip()
+    if method == SM3_KEYED_OID and point is None:
+        return Coverage(("unverifiable", "文件摘要按「带公钥的 SM3」计算，但签名人的 SM2 公钥无法读取"))
+    z = sm2_z(point) if point is not None else None
+    appendable = _appendable(doc, later)
     base = posixpath.dirname(entry.path or "")
+    out = Coverage()
     for ref in children(refs, "Reference"):
         name = attr(ref, "FileRef")
         path = doc.pkg.resolve(name, base)
         if path is None:
-            return ("tampered", f"被签名的文件已缺失：{name}")
-        actual = digest(method, doc.pkg.read(path))
-        if actual is None:
-            return ("unverifiable", f"不支持的摘要算法：{method}")
+            return Coverage(("tampered", f"被签名的文件已缺失：{name}"))
         try:
             expected = base64.b64decode(path_text(ref, "CheckValue"), validate=False)
         except (binascii.Error, ValueError):
-            return ("unverifiable", f"文件摘要值格式错误：{name}")
-        if actual != expected:
-            return ("tampered", f"文件已被修改：{name}")
-    return None
+            return Coverage(("unverifiable", f"文件摘要值格式错误：{name}"))
+        form = _digest_form(method, doc.pkg.read(path), expected, z)
+        if form is None:
+            return Coverage(("unverifiable", f"不支持的摘要算法：{method}"))
+        out.keyed = out.keyed or form == "keyed"
+        if form == "changed" and appendable(path):
+            out.appended.append(name)
+        elif form == "changed":
+            return Coverage(("tampered", f"文件已被修改：{name}"))
+    return out
 
 
-def _verify_ses(entry: SignatureEntry, ses: ParsedSignature, kind: str) -> Signature:
+def _digest_form(method: str, data: bytes, expected: bytes, z: bytes | None) -> str | None:
+    """How ``expected`` digests ``data``: "plain", "keyed" (SM3 of Z_A ‖ data, GM/T 0006),
+    "changed" (neither), or None for an unknown method.
+
+    Vendors write the plain SM3 OID while digesting with the key, so SM3 tries both; a
+    preimage of either is out of reach, so accepting either keeps a change detectable.
+    """
+    if method == SM3_KEYED_OID:
+        return "keyed" if z is not None and sm3(z + data) == expected else "changed"
+    actual = digest(method, data)
+    if actual is None:
+        return None
+    if actual == expected:
+        return "plain"
+    if digest_name(method) == "sm3" and z is not None and sm3(z + data) == expected:
+        return "keyed"
+    return "changed"
+
+
+def _appendable(doc: OfdDocument, later: list[SignatureEntry]) -> Callable[[str], bool]:
+    """Which files a later signature legitimately changes: the signature list (a new entry)
+    and its own folder. None when no signature follows."""
+    if not later:
+        return lambda path: False
+    folders = tuple(posixpath.dirname(e.path) + "/" for e in later if e.path)
+    return lambda path: path == doc.signatures_path or path.startswith(folders)
+
+
+def _verify_ses(entry: SignatureEntry, ses: ParsedSignature, coverage: Coverage) -> Signature:
     cert = certs.load(ses.cert)
     signer = certs.common_name(cert) or ses.seal_name
-    verdict, reason, signed_at = _ses_verdict(entry, ses, cert)
-    return Signature(verdict, reason, signer, signed_at, kind)
+    verdict, reason, signed_at = _ses_verdict(entry, ses, cert, coverage)
+    return Signature(verdict, reason, signer, signed_at, f"OFD SES V{ses.version}")
 
 
-def _ses_verdict(entry: SignatureEntry, ses: ParsedSignature,
-                 cert: x509.Certificate | None) -> tuple[str, str, datetime | None]:
-    """Integrity first (tampered), then what decides whether the signer can be trusted.
-
-    Also the signing time: a trusted timestamp's, else the one the signer wrote.
-    """
-    if ses.data_hash != sm3(entry.raw):
-        return "tampered", "签名描述文件 Signature.xml 已被修改", ses.signed_at
+def _ses_verdict(entry: SignatureEntry, ses: ParsedSignature, cert: x509.Certificate | None,
+                 coverage: Coverage) -> tuple[str, str, datetime | None]:
+    """The value and the seal (invalid, tampered, unauthorised), then whether the signer can
+    be trusted at signing time. Also the signing time: a trusted timestamp's, else the one
+    the signer wrote."""
     if cert is None:
         return "unverifiable", "签名证书缺失或无法解析", ses.signed_at
-    problem = _signature_problem(ses, cert) or _seal_problem(ses, cert)
+    problem, notes = _value_problem(entry, ses, cert)
+    problem = problem or _seal_problem(ses, cert)
     if problem:
         return *problem, ses.signed_at
     roots = trust_roots()
@@ -139,39 +219,51 @@ def _ses_verdict(entry: SignatureEntry, ses: ParsedSignature,
     label = "时间戳时间" if stamp.time else "签名时间"
     verdict, reason = _trust(ses, cert, when or datetime.now(UTC).replace(tzinfo=None), label, roots)
     if stamp.note:
-        reason = f"{reason}；{stamp.note}，签章时间以签章人自报的时间为准"
+        notes.append(f"{stamp.note}，签章时间以签章人自报的时间为准")
+    verdict, reason = _finish(verdict, reason, notes, coverage)
     return verdict, reason, when
 
 
-def _signature_problem(ses: ParsedSignature, cert: x509.Certificate) -> tuple[str, str] | None:
-    if ses.algorithm != SM2_SM3_OID:
-        return "unverifiable", f"不支持的签名算法：{ses.algorithm}"
+def _value_problem(entry: SignatureEntry, ses: ParsedSignature,
+                   cert: x509.Certificate) -> tuple[tuple[str, str] | None, list[str]]:
+    """Whether the signature value covers this Signature.xml: (problem, notes on the form)."""
+    method = signature_digest(ses.algorithm)
+    if method is None:
+        return ("unverifiable", f"不支持的签名算法：{ses.algorithm}"), []
+    ok = certs.verify(cert, ses.algorithm, ses.to_sign, ses.signature)
+    if ok is None:
+        return ("unverifiable", f"签名证书的公钥与签名算法（{ses.algorithm}）不符或不受支持"), []
+    # dataHash is taken with the signature's own digest (SHA-1 for sha1WithRSA), with the
+    # signer's key under SM3 by GM/T 0006 producers.
     point = certs.sm2_point(cert)
-    if point is None:
-        return "unverifiable", "签名证书的公钥不是 SM2 公钥"
-    if not sm2_verify(point, ses.to_sign, ses.signature):
-        return "tampered", "签名值验证失败：签章数据已被修改或签名无效"
-    return None
+    z = sm2_z(point) if point is not None and method == "sm3" else None
+    if _digest_form(method, entry.raw, ses.data_hash, z) not in ("plain", "keyed"):
+        return ("tampered", "签名描述文件 Signature.xml 已被修改"), []
+    if ok:
+        return None, []
+    if ses.version == 1 and certs.verify(cert, ses.algorithm, entry.raw, ses.signature):
+        return None, [XML_SIGNED_NOTE]
+    return ("invalid", "签名值验证失败：签名值与签名证书不符，签名无效"), []
 
 
 def _seal_problem(ses: ParsedSignature, cert: x509.Certificate) -> tuple[str, str] | None:
     """The seal's own signature by its maker, then whether it lets this certificate sign."""
     seal = ses.seal
-    if seal.algorithm != SM2_SM3_OID:
-        return "unverifiable", f"不支持的电子印章签名算法：{seal.algorithm}"
     maker = certs.load(seal.cert)
-    point = certs.sm2_point(maker) if maker else None
-    if maker is None or point is None:
-        return "unverifiable", "电子印章的制章人证书缺失、无法解析或不是 SM2 证书"
-    if not any(sm2_verify(point, data, seal.signature) for data in seal.signed):
-        return "tampered", "电子印章的制章人签名无效：印章数据被修改或印章系伪造"
+    if maker is None:
+        return "unverifiable", "电子印章的制章人证书缺失或无法解析"
+    results = [certs.verify(maker, seal.algorithm, data, seal.signature) for data in seal.signed]
+    if all(result is None for result in results):
+        return "unverifiable", f"不支持的电子印章签名算法或制章人证书公钥：{seal.algorithm}"
+    if not any(results):
+        return "invalid", "电子印章的制章人签名无效：印章数据被修改或印章系伪造"
     return _authorisation_problem(seal.cert_list, ses.cert, certs.common_name(cert))
 
 
 def _authorisation_problem(listed: CertList | None, cert_der: bytes,
                            name: str) -> tuple[str, str] | None:
     """A seal lists the certificates allowed to sign with it (GB/T 38540 certList): a
-    signature by any other certificate, however valid, is misuse of the seal."""
+    signature by any other certificate, however valid, was not authorised by the seal."""
     if listed is None:
         return "unverifiable", "无法读取电子印章授权的签章人证书列表，无法确认签章人有权使用该印章"
     if not (listed.certs or listed.digests):
@@ -183,17 +275,17 @@ def _authorisation_problem(listed: CertList | None, cert_der: bytes,
         return None
     if any(actual is None for actual, _ in sums):
         return "unverifiable", "电子印章的签章人证书摘要算法不受支持，无法确认签章人有权使用该印章"
-    return "tampered", (f"签章人证书（{name or '未署名'}）不在电子印章授权的签章人证书列表中："
-                        "印章被未经授权的证书冒用")
+    return "unauthorised", (f"签章人证书（{name or '未署名'}）不在电子印章授权的签章人证书列表中："
+                            "该证书未经印章授权使用此印章")
 
 
 def _trust(ses: ParsedSignature, cert: x509.Certificate, when: datetime, label: str,
            roots: tuple) -> tuple[str, str]:
     """Validity periods at signing (and seal making) time, then the chains to the roots;
     ``label`` says where the signing time comes from."""
-    expired = certs.validity_problem(cert, when, label)
+    expired = _expired(cert, when, label)
     if expired:
-        return "unverifiable", f"签名时签名证书不在有效期内（{expired}）"
+        return expired
     seal = ses.seal
     if seal.valid_from is None or seal.valid_to is None or seal.created is None:
         return "unverifiable", "电子印章的制作日期或有效期无法读取，无法确认印章在签章时有效"
@@ -205,10 +297,49 @@ def _trust(ses: ParsedSignature, cert: x509.Certificate, when: datetime, label: 
     if made:
         return "unverifiable", f"制章时制章人证书不在有效期内（{made}）：印章制作时制章人无权制章"
     if not certs.chains(cert, roots):
-        return "unverifiable", f"{INTACT_UNTRUSTED}（文件自签名后未被修改，但无法确认签名人身份）"
+        return _untrusted()
     if maker is None or not certs.chains(maker, roots):
         return "unverifiable", "签名完整，但电子印章制章人的证书不在受信任列表中，无法确认印章真伪"
     return "valid", VALID
+
+
+def _expired(cert: x509.Certificate, when: datetime, label: str) -> tuple[str, str] | None:
+    problem = certs.validity_problem(cert, when, label)
+    return ("unverifiable", f"签名时签名证书不在有效期内（{problem}）") if problem else None
+
+
+def _untrusted() -> tuple[str, str]:
+    return "unverifiable", f"{INTACT_UNTRUSTED}（文件自签名后未被修改，但无法确认签名人身份）"
+
+
+def _finish(verdict: str, reason: str, notes: list[str], coverage: Coverage) -> tuple[str, str]:
+    """Name the signature's form and a later signature's changes on an intact signature."""
+    if coverage.keyed:
+        notes.append(KEYED_NOTE)
+    reason = "；".join([reason, *notes])
+    if coverage.appended:
+        files = "、".join(coverage.appended)
+        return "appended", f"{APPENDED}（{files}），其余受保护的文件未被修改；{reason}"
+    return verdict, reason
+
+
+# -- GB/T 35275 "Sign" signatures: CMS SignedData over Signature.xml ---------------------------------
+def _verify_cms(entry: SignatureEntry, message: cms.SignedMessage, coverage: Coverage) -> Signature:
+    kind = "OFD Sign GB/T 35275"
+    check = cms.check_sm2(message, entry.raw)
+    signer = certs.common_name(check.cert)
+    claimed = parse_time(path_text(child(entry.xml, "SignedInfo"), "SignatureDateTime") or "")
+    when = check.signed_at or claimed  # the signed attribute, else Signature.xml's (signed too)
+    if check.ok is None:
+        return Signature("unverifiable", f"无法验证：{check.problem}", signer, when, kind)
+    if not check.ok:
+        return Signature("invalid", f"签名无效：{check.problem}", signer, when, kind)
+    cert = check.cert
+    assert cert is not None  # check_sm2 verified with it
+    verdict, reason = (_expired(cert, when or datetime.now(UTC).replace(tzinfo=None), "签名时间")
+                       or (("valid", VALID) if certs.chains(cert, trust_roots()) else _untrusted()))
+    verdict, reason = _finish(verdict, reason, [], coverage)
+    return Signature(verdict, reason, signer, when, kind)
 
 
 def _day(value: datetime | None) -> str:

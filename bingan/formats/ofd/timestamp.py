@@ -23,6 +23,7 @@ from asn1crypto import cms, tsp, x509
 from cryptography.hazmat.primitives import hashes
 
 from bingan.formats.ofd import certs
+from bingan.formats.ofd import cms as cms_gm
 from bingan.formats.ofd.gm import SM2_SIGN_OID, SM2_SM3_OID, digest, digest_name, sm2_verify
 
 _TIME_STAMPING = "time_stamping"
@@ -76,25 +77,11 @@ def _parse(token: bytes) -> _Token:
         raise ValueError("not a TimeStampToken")
     tst = encap["content"].parsed
     signer = data["signer_infos"][0]  # RFC 3161 §2.4.2: exactly one signer, the TSA
-    cert = _signer_cert(data, signer["sid"])
+    cert = cms_gm.signer_cert(data, signer["sid"])
     tst.native, signer.native  # noqa: B018 - parse every field now, not in the middle of a verdict
     if cert is not None:
         cert.native  # noqa: B018
     return _Token(tst, bytes(encap["content"]), signer, cert)
-
-
-def _signer_cert(data: cms.SignedData, sid: cms.SignerIdentifier) -> x509.Certificate | None:
-    for choice in data["certificates"] or []:
-        if choice.name != "certificate":
-            continue
-        cert = choice.chosen
-        if sid.name == "subject_key_identifier":
-            if cert.key_identifier == sid.chosen.native:
-                return cert
-        elif (cert.issuer == sid.chosen["issuer"]
-              and cert.serial_number == sid.chosen["serial_number"].native):
-            return cert
-    return None
 
 
 def _signature_ok(token: _Token, cert: x509.Certificate) -> bool | None:
@@ -104,14 +91,12 @@ def _signature_ok(token: _Token, cert: x509.Certificate) -> bool | None:
     content_digest = digest(method, token.content)
     if content_digest is None:
         return None
-    attrs = signer["signed_attrs"]
-    if attrs.native is None:  # no signed attributes: the signature covers the content
+    if signer["signed_attrs"].native is None:  # no signed attributes: the value covers the content
         message = token.content
     else:
-        digests = [v.native for a in attrs if a["type"].native == "message_digest" for v in a["values"]]
-        if digests != [content_digest]:
+        message = cms_gm.signed_message(signer, content_digest)
+        if message is None:
             return False
-        message = b"\x31" + attrs.dump()[1:]  # signed as a SET OF, stored [0] IMPLICIT
     algorithm = signer["signature_algorithm"]["algorithm"].dotted
     value = signer["signature"].native
     if algorithm in (SM2_SM3_OID, SM2_SIGN_OID):
