@@ -91,7 +91,7 @@ class ImageFile:
         return meta
 
 
-def _open_checked(data: bytes) -> Image.Image:
+def _open_checked(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
     if not data:
         raise FormatError("图像文件为空", "zero bytes")
     with warnings.catch_warnings():
@@ -102,14 +102,20 @@ def _open_checked(data: bytes) -> Image.Image:
             raise FormatError("图像尺寸过大，可能是恶意文件，已拒绝", str(exc)) from exc
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
             raise FormatError("图像文件已损坏或格式不受支持", repr(exc)) from exc
-    _check_size(*image.size)
+    _check_size(*image.size, max_pixels=max_pixels)
     return image
 
 
-def _check_size(width: int, height: int) -> None:
+def open_upload(data: bytes, max_pixels: int) -> Image.Image:
+    """An uploaded picture, opened but not yet decoded: its header says how many pixels decoding
+    would allocate, so a few-KB decompression bomb is refused (FormatError) before it costs memory."""
+    return _open_checked(data, max_pixels)
+
+
+def _check_size(width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
     if width <= 0 or height <= 0:
         raise FormatError("图像尺寸为零，文件无效", f"{width}x{height}")
-    if width * height > MAX_PIXELS:
+    if width * height > max_pixels:
         raise FormatError("图像尺寸过大，可能是恶意文件，已拒绝", f"{width}x{height}")
 
 

@@ -12,13 +12,13 @@ import logging
 import os
 import shutil
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from bingan.config import Settings, get_settings
 from bingan.formats.base import FormatError, FormatUnavailable
 from bingan.ingest import extract as extraction
-from bingan.ingest import resolve
+from bingan.ingest import resolve, staging
 from bingan.ingest.errors import PermanentFailure, StepFailure, TransientFailure
 from bingan.ingest.indexing import current_version_ids, page_docs_for_versions, version_ids_of
 from bingan.ingest.options import IngestOptions, get_options
@@ -276,7 +276,7 @@ def fetch_step(pipe: Pipeline, item_id: int, stop: tuple[str, ...] = ()) -> str:
     dest = pipe.staging / f"item-{item_id}"
     part = dest.with_suffix(".part")
     connector_for(source.transport).fetch(pipe, source, item, part)
-    os.replace(part, dest)
+    staging.seal_file(part, dest, pipe.settings)
     with _item(pipe, item_id, "pending", stop) as (_, row):
         row.staged_path = str(dest)
         row.item_metadata = {**row.item_metadata, "fetched_at": utcnow().isoformat()}
@@ -308,8 +308,14 @@ def store_step(pipe: Pipeline, item_id: int, stop: tuple[str, ...] = ()) -> str:
     worker killed anywhere before the commit leaves the item "fetched", and the redo finds
     the blob already stored (deduplicated by SHA-256).
     """
+    with pipe.tx() as session:
+        sealed = _staged(session.get(CollectedItem, item_id))
+    with staging.plaintext(sealed, pipe.settings) as staged:
+        return _store(pipe, item_id, sealed, staged, stop)
+
+
+def _store(pipe: Pipeline, item_id: int, sealed: Path, staged: Path, stop: tuple[str, ...]) -> str:
     with _item(pipe, item_id, "fetched") as (session, item):
-        staged = _staged(item)
         media_type = extraction.identify(staged)
         record = resolve.record_for(session, item.source, item)
         dtype = resolve.document_type_for(session, item.source, item.document_type_code,
@@ -317,7 +323,7 @@ def store_step(pipe: Pipeline, item_id: int, stop: tuple[str, ...] = ()) -> str:
         campus = record.campus.code if record.campus else (item.source.campus.code if item.source.campus else "main")
         when = record.discharged_at or record.admitted_at or utcnow()
         placement = Placement(campus=campus, record_number=record.record_number, stay=record.stay_number,
-                              when=when.date(), filename=item.filename or staged.name, document_type=dtype.code)
+                              when=when.date(), filename=item.filename or sealed.name, document_type=dtype.code)
         record_id, dtype_id = record.id, dtype.id
     # The record may have been created just now; it is committed before the blob is written,
     # and the blob is fsynced before the row that points at it commits (ARCHITECTURE rule).
@@ -327,7 +333,7 @@ def store_step(pipe: Pipeline, item_id: int, stop: tuple[str, ...] = ()) -> str:
     with _item(pipe, item_id, "fetched", stop) as (session, item):
         item.sha256, item.size, item.media_type, item.record_id = info.sha256, info.size, media_type, record_id
         state = _commit_version(session, item, found, dtype_id)
-    _drop_staged(str(staged))
+    _drop_staged(str(sealed))
     return state
 
 
@@ -383,14 +389,13 @@ def _version(session, item: CollectedItem, found: extraction.Extracted, dtype_id
 
 @contextmanager
 def _readable(pipe: Pipeline, staged_path: str, sha: str) -> Iterator[Path]:
-    """The staged file, or a plaintext copy from the blob store when the stage is gone."""
+    """A private plaintext copy of the staged file, or of the blob when the stage is gone."""
     if staged_path and Path(staged_path).exists():
-        yield Path(staged_path)
+        with staging.plaintext(Path(staged_path), pipe.settings) as path:
+            yield path
         return
-    with tempfile.NamedTemporaryFile(dir=pipe.staging, prefix="blob-") as tmp, pipe.blobs.open(sha) as stream:
-        shutil.copyfileobj(stream, tmp)
-        tmp.flush()
-        yield Path(tmp.name)
+    with pipe.blobs.open(sha) as blob, staging.working_copy(pipe.staging, partial(shutil.copyfileobj, blob)) as path:
+        yield path
 
 
 def _drop_staged(staged_path: str) -> None:
@@ -484,6 +489,8 @@ def _record_failure(pipe: Pipeline, item_id: int, state: str, exc: StepFailure) 
         item.failure_code, item.failure_reason, item.failure_detail = exc.code, exc.reason, exc.detail[:4000]
         if permanent:
             item.resume_state, item.state, item.next_attempt_at = item.state, "failed", None
+            if item.sha256:  # the blob holds the bytes a retry needs: the sealed stage is a spare copy
+                _drop_staged(item.staged_path)
             log.info("item %s failed permanently: %s", item_id, exc.reason)
             return "failed"
         delay = backoff(pipe.options, item.retry_count) if exc.counts else min(pipe.options.retry_base_seconds, 5.0)

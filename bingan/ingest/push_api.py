@@ -1,14 +1,15 @@
 """HTTP push (A1): ``POST /api/v1/ingest`` — a hospital system sends one file with its metadata.
 
-Authenticated by the source's API key (header ``X-Api-Key``). The upload is streamed to a
-staging file (never held in memory) and refused beyond the size limit; the item row is
-committed before we answer, then the worker is kicked. Errors are Chinese JSON ``detail``.
+Authenticated by the source's API key (header ``X-Api-Key``). The upload is streamed, sealed,
+to a staging file (never held in memory, never plaintext at rest) and refused beyond the size
+limit; the item row is committed before we answer, then the worker is kicked. Errors are Chinese JSON ``detail``.
 
 Hospital systems send whatever their integrators wrote: every field is bounded by its column
 (PostgreSQL refuses what SQLite would store), and a push refused after staging removes its file.
 """
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from datetime import datetime
@@ -28,8 +29,10 @@ from bingan.ingest.options import get_options
 from bingan.ingest.resolve import parse_time
 from bingan.ingest.scheduler import kick
 from bingan.ingest.secrets import hash_api_key
+from bingan.ingest.staging import seal
 from bingan.storage.db import get_engine, transaction
 from bingan.storage.models import Source
+from bingan.web.inputs import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["采集"])
 CHUNK = 1 << 20
@@ -138,25 +141,38 @@ class PushGate:
         await self.app(scope, receive, send)
 
 
-def _stage(upload: UploadFile, limit: int) -> Path:
+class _Bounded(io.RawIOBase):
+    """The upload, refused (413) as soon as it passes the limit while it is being sealed."""
+
+    def __init__(self, upload: UploadFile, limit: int) -> None:
+        super().__init__()
+        self._file, self._limit, self._read = upload.file, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._file.read(size)
+        self._read += len(chunk)
+        if self._read > self._limit:
+            raise HTTPException(413, f"文件超过大小上限（{self._limit // (1024 * 1024)} MB）")
+        return chunk
+
+
+def _stage(upload: UploadFile, limit: int) -> tuple[Path, str]:
+    """The upload sealed in HOME/staging (never plaintext at rest) and its SHA-256."""
     staging = get_settings().resolved_home / "staging"
     staging.mkdir(parents=True, exist_ok=True)
     path = staging / f"push-{uuid.uuid4().hex}"
-    written = 0
     try:
-        with open(path, "wb") as out:
-            while chunk := upload.file.read(CHUNK):
-                written += len(chunk)
-                if written > limit:
-                    raise HTTPException(413, f"文件超过大小上限（{limit // (1024 * 1024)} MB）")
-                out.write(chunk)
+        digest, written = seal(_Bounded(upload, limit), path, get_settings())
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     if written == 0:
         path.unlink(missing_ok=True)
         raise HTTPException(422, "文件为空（0 字节）")
-    return path
+    return path, digest
 
 
 # The key first: a caller without one learns nothing about the request format (the source is computed once).
@@ -181,9 +197,8 @@ def push_document(
     report = Report(source_document_id=source_document_id, record_number=record_number.strip(), stay=stay,
                     document_type_code=document_type, title=title, filename=_filename(file.filename),
                     author=author, signed_at=_signed(signed_at))
-    staged = _stage(file, _limit(source))
+    staged, report.revision = _stage(file, _limit(source))
     try:
-        report.revision = _sha256(staged)
         with transaction(get_engine()) as session:
             item, created = enqueue(session, session.merge(source), report, staged_path=str(staged))
             answer = {"item_id": item.id, "state": item.state, "duplicate": not created}
@@ -197,21 +212,11 @@ def push_document(
     return answer
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
+# The key first (a dependency is solved before the path is validated), then an id the database can hold.
 @router.get("/ingest/items/{item_id}", summary="查询采集条目状态")
-def item_status(item_id: int, x_api_key: str | None = Header(None)) -> dict:
+def item_status(item_id: RowId, source: Source = Depends(_pushing_source)) -> dict:
     from bingan.storage.models import CollectedItem
 
-    source = _source_for_key(x_api_key)
     with transaction(get_engine()) as session:
         item = session.get(CollectedItem, item_id)
         if item is None or item.source_id != source.id:

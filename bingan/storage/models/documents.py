@@ -104,6 +104,8 @@ class Version(Base):
     change_kind: Mapped[str] = mapped_column(String(16), default="added")
     page_changes: Mapped[dict] = mapped_column(default=dict)  # {"added": [..], "removed": [..], "updated": [..]}
     signatures: Mapped[list] = mapped_column(default=list)  # verdicts from formats/
+    # Videos: the H.264/AAC MP4 made at collection, shown to users who may view but not download.
+    playable_sha256: Mapped[str | None] = mapped_column(String(64))
     document: Mapped[Document] = relationship(back_populates="versions", foreign_keys=[document_id])
     pages: Mapped[list[Page]] = relationship(
         back_populates="version", order_by="Page.number", cascade="all, delete-orphan"

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import re
 
-from PIL import Image, UnidentifiedImageError
 from sqlalchemy.orm import Session
 
 from bingan.access.administration import AdminError
+from bingan.formats.base import FormatError
+from bingan.formats.images import open_upload
 from bingan.storage.system_settings import read_setting, write_setting
 
 KEY = "appearance"
@@ -21,6 +21,7 @@ MAX_LOGO_BYTES = 256 * 1024
 MAX_LOGO_SIDE = 1024
 LOGO_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+LOGO_RULE = f"图标须为 PNG、JPEG、GIF 或 WebP 格式，不超过 {MAX_LOGO_SIDE}×{MAX_LOGO_SIDE} 像素"
 
 
 def stored(session: Session) -> dict:
@@ -49,11 +50,13 @@ def check_logo(data: bytes) -> str:
     if len(data) > MAX_LOGO_BYTES:
         raise AdminError(f"图标文件不能超过{MAX_LOGO_BYTES // 1024} KB")
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with open_upload(data, MAX_LOGO_SIDE * MAX_LOGO_SIDE) as image:
             image.verify()
             kind, size = image.format, image.size
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise AdminError("无法识别的图片，请上传 PNG、JPEG、GIF 或 WebP 格式的图标") from error
+    except FormatError as error:
+        raise AdminError(f"{error.message}（{LOGO_RULE}）") from error
+    except (OSError, SyntaxError) as error:
+        raise AdminError(f"无法识别的图片（{LOGO_RULE}）") from error
     if kind not in LOGO_TYPES:
         raise AdminError("只支持 PNG、JPEG、GIF 或 WebP 格式的图标")
     if max(size) > MAX_LOGO_SIDE:

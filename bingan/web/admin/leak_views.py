@@ -3,15 +3,16 @@ pick the page or let the system find it among recently served pages, get the use
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from bingan.formats import watermark
+from bingan.formats.base import FormatError
+from bingan.formats.images import open_upload
 from bingan.storage.models import AuditEvent, Document, User, Version
 from bingan.web.deps import Ctx, permission
 from bingan.web.inputs import parse_id
@@ -21,6 +22,8 @@ from bingan.web.render import page
 router = APIRouter(include_in_schema=False)
 CANDIDATES = 60  # most recently served distinct pages compared when the page is not given
 MAX_UPLOAD = 25 * 1024 * 1024
+MAX_PHOTO_PIXELS = 50_000_000  # a 50-MP phone photo; decoding more is a bomb, not a picture of a page
+PHOTO_RULE = "支持 JPEG、PNG，不超过 25 MB、5000 万像素"
 
 
 @dataclass
@@ -80,10 +83,10 @@ async def leak_trace(
     try:
         if len(data) > MAX_UPLOAD:
             raise ValueError
-        suspect = Image.open(io.BytesIO(data)).convert("RGB")
-    except (UnidentifiedImageError, ValueError, OSError):
-        return page(request, "admin/leak.html", ctx, status_code=400, result=None,
-                    error="无法读取上传的图片（支持 JPEG、PNG，不超过 25 MB）")
+        suspect = open_upload(data, MAX_PHOTO_PIXELS).convert("RGB")
+    except (FormatError, ValueError, OSError, SyntaxError) as error:
+        reason = error.message if isinstance(error, FormatError) else "无法读取上传的图片"
+        return page(request, "admin/leak.html", ctx, status_code=400, result=None, error=f"{reason}（{PHOTO_RULE}）")
     chosen = parse_id(document_id), parse_id(page_number)
     pairs = [chosen] if chosen[0] and chosen[1] else candidates(ctx)
     finding = find_page(request, ctx, suspect, pairs)

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from bingan.access.policy import CONFIDENTIALITY_NAMES
+from bingan.access.policy import CONFIDENTIALITY_NAMES, decide_for
 from bingan.formats import watermark
 from bingan.storage.models import Version, utcnow
-from bingan.web.deps import Ctx, RecordAccess, document_gate, record_gate
+from bingan.web.deps import Ctx, RecordAccess, Refused, document_gate, record_gate
 from bingan.web.inputs import PageNumber, VersionParam
 from bingan.web.personal import service as personal
 from bingan.web.records import service
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 router = APIRouter(include_in_schema=False)
 JPEG = "image/jpeg"
 STREAM_BLOCK = 1024 * 1024
+PLAYABLE_TYPE = "video/mp4"
 
 
 def renderer(request: Request) -> PageRenderer:
@@ -97,11 +98,14 @@ def page_image(request: Request, number: PageNumber, version: VersionParam = Non
 @router.get("/documents/{document_id}/pages/{number}/thumb")
 def page_thumbnail(request: Request, number: PageNumber, version: VersionParam = None,
                    access: RecordAccess = document_gate("view")) -> Response:
+    """A small page image is still the page: audited like the viewer (queued, written at commit)."""
     chosen = _version(access, version)
     _check_page(chosen, number)
     base = renderer(request).base(chosen.sha256, chosen.media_type, number)
-    return Response(thumbnail(base, overlay_lines(request, access.ctx)), media_type=JPEG,
-                    headers={"Cache-Control": "private, no-store"})
+    data = thumbnail(base, overlay_lines(request, access.ctx))
+    access.ctx.audit("view", object_type="thumbnail", object_id=access.document.id, record_id=access.record.id,
+                     document_id=access.document.id, page=number, detail={"版本": chosen.number})
+    return Response(data, media_type=JPEG, headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/documents/{document_id}/download")
@@ -124,25 +128,48 @@ def download(
 @router.get("/documents/{document_id}/video")
 def video(request: Request, version: VersionParam = None, access: RecordAccess = document_gate("view")) -> Response:
     """Video playback (A10) with byte ranges, so the player can seek; the visible watermark is an
-    overlay the page draws over the player. One audit event per playback: the request from byte 0."""
+    overlay the page draws over the player.
+
+    The original file is a download: only a user who may download it plays it; anyone else who
+    may view gets the browser-playable rendition made at collection, or a refusal if there is none.
+    Every request is audited once with the bytes it asked for (a player makes a handful of
+    requests per playback and seek; the blocks of one response are not events).
+    """
     chosen = _version(access, version)
     if not chosen.media_type.startswith("video/"):
         raise HTTPException(status_code=404, detail="该文书不是视频")
+    sha256, kind = _playback_file(access, chosen)
     store = _blobs(request)
-    size = store.size(chosen.sha256)
+    size = store.size(sha256)
     wanted = byte_range(request.headers.get("range"), size)
     start, end = wanted or (0, size - 1)
-    if start == 0:
-        access.ctx.audit("view", object_type="video", object_id=access.document.id, record_id=access.record.id,
-                         document_id=access.document.id)
+    access.ctx.audit("view", object_type="video", object_id=access.document.id, record_id=access.record.id,
+                     document_id=access.document.id,
+                     detail={"版本": chosen.number, "文件": kind, "字节": f"{start}-{end}/{size}"})
     headers = {"Accept-Ranges": "bytes", "Content-Length": str(end - start + 1), "Cache-Control": "private, no-store"}
     if wanted:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    return StreamingResponse(_blob_bytes(store, chosen.sha256, start, end - start + 1),
-                             status_code=206 if wanted else 200, media_type=chosen.media_type, headers=headers)
+    media_type = chosen.media_type if sha256 == chosen.sha256 else PLAYABLE_TYPE
+    return StreamingResponse(_blob_bytes(store, sha256, start, end - start + 1),
+                             status_code=206 if wanted else 200, media_type=media_type, headers=headers)
 
 
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+def _playback_file(access: RecordAccess, chosen: Version) -> tuple[str, str]:
+    """(blob, what it is in the audit trail) this user may play."""
+    ctx = access.ctx
+    if decide_for(ctx.subject, "download", access.record, document=access.document):
+        return chosen.sha256, "原始文件"
+    if chosen.playable_sha256:
+        return chosen.playable_sha256, "在线播放版本"
+    reason = "该视频没有可在线播放的版本，播放原始文件需要下载权限"
+    ctx.audit("denied", object_type="video", object_id=access.document.id, record_id=access.record.id,
+              document_id=access.document.id, result="denied", detail={"操作": "play", "原因": reason})
+    ctx.session.commit()  # the refusal is audited even though the request fails
+    raise Refused(reason)
+
+
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
+MAX_OFFSET_DIGITS = 19  # beyond any file; int() of thousands of digits would be an error, not a 416
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -155,14 +182,20 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     if not found or found.groups() == ("", ""):
         return None
     first, last = found.groups()
+    if max(len(first), len(last)) > MAX_OFFSET_DIGITS:
+        raise _unsatisfiable(size)
     if not first:  # "bytes=-N": the last N bytes
         start, end = max(size - int(last), 0), size - 1
     else:
         start, end = int(first), min(int(last), size - 1) if last else size - 1
     if start >= size or start > end:
-        raise HTTPException(status_code=416, detail="请求的字节范围超出文件大小",
-                            headers={"Content-Range": f"bytes */{size}"})
+        raise _unsatisfiable(size)
     return start, end
+
+
+def _unsatisfiable(size: int) -> HTTPException:
+    return HTTPException(status_code=416, detail="请求的字节范围超出文件大小",
+                         headers={"Content-Range": f"bytes */{size}"})
 
 
 def _blobs(request: Request) -> BlobStore:

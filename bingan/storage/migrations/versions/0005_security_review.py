@@ -17,6 +17,7 @@ def upgrade() -> None:
     _sessions()
     _audit()
     _index()
+    _files()
 
 
 def _sessions() -> None:
@@ -38,3 +39,9 @@ def _index() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_index_access_outbox")),
     )
     op.create_index(op.f("ix_index_access_outbox_record_id"), "index_access_outbox", ["record_id"])
+
+
+def _files() -> None:
+    """A video's browser-playable rendition: what a user who may only view is shown (M6)."""
+    with op.batch_alter_table("versions") as batch:
+        batch.add_column(sa.Column("playable_sha256", sa.String(64), nullable=True))
