@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     cipher: str = Field("aes-256-gcm", description="blob cipher for new writes: aes-256-gcm or sm4-gcm")
     master_key: str = Field("", description="master key, 64 hex characters; empty = key file")
     key_file: Path | None = Field(None, description="master key file; default HOME/master.key")
+    audit_key_file: Path | None = Field(
+        None,
+        description="key of the audit chain (HMAC); its checkpoint log is kept beside it; default HOME/audit.key. "
+        "Production: a directory the database's writers cannot write (another disk or host mount)",
+    )
     mongo_url: str = Field("", description="MongoDB URL for the GridFS store")
     mongo_database: str = Field("bingan", description="MongoDB database name")
     search_backend: str = Field("tantivy", description="tantivy (embedded) or elasticsearch")
@@ -67,6 +72,10 @@ class Settings(BaseSettings):
     @property
     def resolved_key_file(self) -> Path:
         return self.key_file or self.resolved_home / "master.key"
+
+    @property
+    def resolved_audit_key_file(self) -> Path:
+        return self.audit_key_file or self.resolved_home / "audit.key"
 
     @property
     def resolved_index_dir(self) -> Path:

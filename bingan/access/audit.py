@@ -1,14 +1,20 @@
-"""The audit trail (K1, S12): events written in the caller's transaction, chained by SHA-256.
+"""The audit trail (K1, S12): events written in the caller's transaction, chained by a keyed hash.
 
-Each event's hash covers the previous event's hash and a canonical JSON form of the event, so
-editing, inserting or deleting a row breaks the chain at that point; deleting the newest events
-shows against the chain head kept outside the table (audit_head). Appends are serialised:
-PostgreSQL takes a transaction-level advisory lock; on SQLite the event row is inserted first,
-which takes the database write lock before the previous hash is read.
+Each event's hash is an HMAC-SHA256, under the audit key the database does not hold (audit_head),
+of the previous event's hash and a canonical JSON form of the event: editing, inserting or deleting
+a row breaks the chain at that point, and whoever writes the database cannot append correctly
+chained events. Deleting the newest events shows against the checkpoints kept outside the table
+(audit_head). Appends are serialised: PostgreSQL takes a transaction-level advisory lock; on
+SQLite the event row is inserted first, which takes the database write lock before the previous
+hash is read.
+
+Events written before migration 0005 keep their plain SHA-256 hash (chain version 1) and still
+verify; the chain switches to the key once, so a plain hash after a keyed one is a forgery.
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,13 +24,24 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from bingan.access.audit_head import checkpoint_ids, head_problems, note_head
+from bingan.access.audit_head import (
+    AuditKeyMissing,
+    audit_key,
+    checkpoint_ids,
+    file_mode_problems,
+    head_problems,
+    keyed_mac,
+    note_head,
+    read_checkpoints,
+)
 from bingan.storage.models import AuditEvent, User, utcnow
 from bingan.storage.system_settings import read_setting, write_setting
 
 ADVISORY_LOCK_KEY = 0x6269_6E67_6175_6469  # "bingaudi"; any constant shared by all writers
 MIN_RETENTION_DAYS = 180
 ANCHOR_KEY = "audit_anchor"
+LEGACY_CHAIN = 1  # SHA-256 without a key, before migration 0005
+KEYED_CHAIN = 2  # HMAC-SHA256 under the audit key
 ACTION_NAMES = {
     "login": "登录", "login_failed": "登录失败", "logout": "退出", "locked": "账号锁定",
     "session_timeout": "会话超时", "password_change": "修改密码", "totp_enrol": "绑定动态口令",
@@ -56,14 +73,20 @@ def _canonical_time(moment: datetime) -> str:
 
 
 def event_hash(prev_hash: str, event: AuditEvent) -> str:
+    """The chain hash of ``event`` in its chain version."""
+    if event.chain_version == LEGACY_CHAIN:
+        return hashlib.sha256((prev_hash + _canonical(event)).encode()).hexdigest()
+    return keyed_mac(audit_key(create=False), "audit-event", prev_hash + _canonical(event))
+
+
+def _canonical(event: AuditEvent) -> str:
     body = {
         "id": event.id, "at": _canonical_time(event.at), "user_id": event.user_id,
         "username": event.username, "action": event.action, "object_type": event.object_type,
         "object_id": event.object_id, "record_id": event.record_id, "document_id": event.document_id,
         "page": event.page, "client_ip": event.client_ip, "result": event.result, "detail": event.detail,
     }
-    canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def record_event(
@@ -86,18 +109,25 @@ def record_event(
         at=utcnow(), user_id=actor.user_id,
         username=actor.username[:64], action=action, object_type=object_type, object_id=str(object_id)[:64],
         record_id=record_id, document_id=document_id, page=page, client_ip=actor.client_ip[:64],
-        result=result, detail=detail or {},
+        result=result, detail=detail or {}, chain_version=KEYED_CHAIN,
     )
     session.add(event)
     session.flush()  # the INSERT takes SQLite's write lock before we read the previous hash
-    previous = session.scalar(
-        sa.select(AuditEvent.hash).where(AuditEvent.id < event.id).order_by(AuditEvent.id.desc()).limit(1)
-    )
-    event.prev_hash = previous if previous is not None else _anchor(session).get("prev_hash", "")
+    previous = session.execute(
+        sa.select(AuditEvent.hash, AuditEvent.chain_version)
+        .where(AuditEvent.id < event.id).order_by(AuditEvent.id.desc()).limit(1)
+    ).first()
+    _ensure_key(previous.chain_version if previous is not None else None)
+    event.prev_hash = previous.hash if previous is not None else _anchor(session).get("prev_hash", "")
     event.hash = event_hash(event.prev_hash, event)
     note_head(session, event.id, event.hash)
     session.flush()
     return event
+
+
+def _ensure_key(newest_version: int | None) -> None:
+    """A lost key must stop the chain, not silently start a new key that fails every keyed event."""
+    audit_key(create=newest_version in (None, LEGACY_CHAIN))
 
 
 def _anchor(session: Session) -> dict:
@@ -120,20 +150,56 @@ def iter_events(session: Session, batch: int = 2000) -> Iterator[AuditEvent]:
 
 def verify_chain(session: Session) -> list[str]:
     """Problems found in the audit chain (Chinese); empty when the chain is intact."""
-    problems: list[str] = []
-    expected_prev = _anchor(session).get("prev_hash", "")
-    watched = checkpoint_ids(session)
+    try:
+        return _verify(session)
+    except AuditKeyMissing as missing:
+        return [str(missing)]
+
+
+def _verify(session: Session) -> list[str]:
+    checkpoint, problems = read_checkpoints()
+    anchor = _anchor(session)
+    expected_prev = anchor.get("prev_hash", "")
+    watched = checkpoint_ids(session, checkpoint)
     seen: dict[int, str] = {}
-    last_id = None
+    last_id = first_version = None
+    keyed = False
     for event in iter_events(session):
-        if event.prev_hash != expected_prev:
-            problems.append(f"审计事件 #{event.id} 之前的事件被删除或修改（链断开）")
-        if event.hash != event_hash(event.prev_hash, event):
-            problems.append(f"审计事件 #{event.id} 的内容被修改（哈希不符）")
+        first_version = first_version or event.chain_version
+        problems += _event_problems(event, expected_prev, keyed)
+        keyed = keyed or event.chain_version == KEYED_CHAIN
         if event.id in watched:
             seen[event.id] = event.hash
         expected_prev, last_id = event.hash, event.id
-    return problems + head_problems(session, last_id, seen)
+    return (_anchor_problems(anchor, first_version) + problems
+            + head_problems(session, checkpoint, last_id, keyed, seen) + file_mode_problems())
+
+
+def _event_problems(event: AuditEvent, expected_prev: str, after_keyed: bool) -> list[str]:
+    if event.chain_version not in (LEGACY_CHAIN, KEYED_CHAIN):
+        return [f"审计事件 #{event.id} 的链版本 {event.chain_version} 无效（被修改）"]
+    if after_keyed and event.chain_version == LEGACY_CHAIN:
+        return [f"审计事件 #{event.id} 不是由系统写入的（密钥链之后出现无密钥哈希）"]
+    problems = []
+    if event.prev_hash != expected_prev:
+        problems.append(f"审计事件 #{event.id} 之前的事件被删除或修改（链断开）")
+    if event.hash != event_hash(event.prev_hash, event):
+        problems.append(f"审计事件 #{event.id} 的内容被修改（哈希不符）")
+    return problems
+
+
+def _anchor_mac(anchor: dict) -> str:
+    text = f"{anchor.get('purged_through_id')}:{anchor.get('prev_hash')}"
+    return keyed_mac(audit_key(create=False), "audit-anchor", text)
+
+
+def _anchor_problems(anchor: dict, first_version: int | None) -> list[str]:
+    """Where the chain starts after a purge is signed, so deleting the oldest events does not pass."""
+    if not anchor or ("mac" not in anchor and first_version == LEGACY_CHAIN):
+        return []  # never purged, or purged before the key existed (the kept events are unkeyed too)
+    if hmac.compare_digest(str(anchor.get("mac", "")), _anchor_mac(anchor)):
+        return []
+    return ["审计日志起点记录（清理锚点）的签名无效：最早的事件可能被删除"]
 
 
 def retention_days(session: Session) -> int:
@@ -160,9 +226,11 @@ def purge_before(session: Session, cutoff: datetime, actor: Actor) -> int:
     ).first()
     if last_purged is None:
         return 0
+    _ensure_key(session.scalar(sa.select(AuditEvent.chain_version).order_by(AuditEvent.id.desc()).limit(1)))
     count = session.execute(sa.delete(AuditEvent).where(AuditEvent.id <= last_purged.id)).rowcount
     anchor = {"prev_hash": last_purged.hash, "purged_through_id": last_purged.id,
               "purged_before": cutoff.isoformat(), "purged_count": count}
+    anchor["mac"] = _anchor_mac(anchor)
     write_setting(session, ANCHOR_KEY, anchor)
     record_event(session, actor, "audit_purge", object_type="audit", detail=anchor)
     return count

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 
 from fastapi import HTTPException, Request
 
-from bingan.access import audit_head
 from bingan.config import Settings
 
 SESSION_COOKIE = "bingan_session"
@@ -19,8 +19,20 @@ CSRF_ERROR = "页面已过期或请求来源不可信（CSRF 校验失败），�
 
 
 def secret_key(settings: Settings) -> bytes:
-    """The installation's secret (BINGAN_SECRET_KEY or HOME/secret.key); shared with the audit head file."""
-    return audit_head.secret_key(settings)
+    """The web application's secret (CSRF tokens, the page cache): BINGAN_SECRET_KEY, or a random key
+    generated once into HOME/secret.key (0600). The audit chain has its own key (audit_head), so
+    whoever learns this one still cannot forge audit events."""
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    path = settings.resolved_home / "secret.key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip().encode()  # made on an earlier start or by another process
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
 
 
 def csrf_token_for(key: bytes, cookie_value: str) -> str:
@@ -54,5 +66,8 @@ async def csrf_guard(request: Request) -> None:
         raise HTTPException(status_code=403, detail=CSRF_ERROR)
 
 
-def secure_cookies(request: Request, configured: bool) -> bool:
-    return configured or request.url.scheme == "https"
+def cookie_options(request: Request) -> dict:
+    """Both cookies (session and pre-login): HttpOnly, SameSite=Lax, and Secure when the request came
+    by https or BINGAN_SECURE_COOKIES says users reach Bingan by https (through a TLS proxy)."""
+    secure = request.app.state.settings.secure_cookies or request.url.scheme == "https"
+    return {"httponly": True, "samesite": "lax", "path": "/", "secure": secure}

@@ -1,4 +1,4 @@
-"""The audit trail: chained events, tamper detection, retention-respecting purge."""
+"""The audit trail: chained events, tamper detection, retention-respecting purge (keyed chain: test_audit_keyed)."""
 from __future__ import annotations
 
 import itertools
@@ -83,10 +83,10 @@ def test_deleting_the_newest_events_is_detected(session):
     session.commit()
     problems = verify_chain(session)
     assert f"审计日志末尾的事件被删除：最后写入的是 #{events[4].id}，现存最新为 #{events[2].id}" in problems
-    assert f"审计链头校验文件记录的事件 #{events[4].id} 已被删除或修改（日志被截断）" in problems
+    assert f"审计日志被截断：检查点记录已写入事件 #{events[4].id}，现存最新为 #{events[2].id}" in problems
 
 
-def test_truncation_hidden_by_rewriting_the_head_row_still_shows_in_the_signed_file(session):
+def test_truncation_hidden_by_rewriting_the_head_row_still_shows_in_the_checkpoint_log(session):
     from bingan.storage.models import SystemSetting
 
     events = _events(session)
@@ -94,21 +94,23 @@ def test_truncation_hidden_by_rewriting_the_head_row_still_shows_in_the_signed_f
     session.execute(sa.delete(AuditEvent).where(AuditEvent.id == events[4].id))
     session.get(SystemSetting, "audit_head").value = {"id": events[3].id, "hash": events[3].hash}
     session.commit()
-    assert verify_chain(session) == [f"审计链头校验文件记录的事件 #{events[4].id} 已被删除或修改（日志被截断）"]
+    truncated = f"审计日志被截断：检查点记录已写入事件 #{events[4].id}，现存最新为 #{events[3].id}"
+    assert verify_chain(session) == [truncated]
 
 
-def test_a_forged_head_file_is_detected(session):
+def test_an_edited_checkpoint_is_detected(session):
     import json
 
-    from bingan.access.audit_head import head_file
+    from bingan.access.audit_head import checkpoint_log
 
     events = _events(session)
     session.commit()
-    path = head_file()
+    path = checkpoint_log()
     body = json.loads(path.read_text())
     assert body["id"] == events[4].id
-    path.write_text(json.dumps({**body, "id": events[2].id, "hash": events[2].hash}))
-    assert verify_chain(session) == ["审计链头校验文件 audit-head.json 的签名无效（被修改）"]
+    path.write_text(json.dumps({**body, "id": events[2].id, "hash": events[2].hash}) + "\n")
+    assert verify_chain(session) == ["审计检查点日志 audit-checkpoints.log 第1行无效（被修改、删除或插入）",
+                                     f"审计检查点日志 {path} 缺失或无有效记录"]
 
 
 def test_an_event_inserted_behind_the_systems_back_is_detected(session):
@@ -121,4 +123,5 @@ def test_an_event_inserted_behind_the_systems_back_is_detected(session):
 
     forged.hash = event_hash(forged.prev_hash, forged)
     session.commit()
-    assert verify_chain(session) == [f"审计事件 #{events[4].id} 之后的事件不是由系统写入的（链头记录未更新）"]
+    assert verify_chain(session) == [f"审计事件 #{forged.id} 不是由系统写入的（密钥链之后出现无密钥哈希）",
+                                     f"审计事件 #{events[4].id} 之后的事件不是由系统写入的（链头记录未更新）"]

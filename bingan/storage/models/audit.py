@@ -1,4 +1,4 @@
-"""Audit events (审计日志), hash-chained so that any edit or deletion is detectable."""
+"""Audit events (审计日志), chained by a keyed hash so that any edit, insertion or deletion is detectable."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -33,6 +33,9 @@ class AuditEvent(Base):
     detail: Mapped[dict] = mapped_column(default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), default="")
     hash: Mapped[str] = mapped_column(String(64), default="")
+    # 1 = SHA-256 without a key (events from before migration 0005), 2 = HMAC-SHA256 under the audit
+    # key; the writer always sets 2, so a row inserted behind its back defaults to the suspicious 1.
+    chain_version: Mapped[int] = mapped_column(server_default="1")
 
 
 class SystemSetting(Base):

@@ -25,7 +25,9 @@ def _sessions() -> None:
 
 
 def _audit() -> None:
-    """The audit chain."""
+    """The audit chain: existing events keep their unkeyed hash as chain version 1 (still verified,
+    never rewritten); new events are keyed (2)."""
+    op.add_column("audit_events", sa.Column("chain_version", sa.Integer(), server_default="1", nullable=False))
 
 
 def _index() -> None:
