@@ -5,8 +5,7 @@ import csv
 import io
 import re
 
-import xlsxwriter
-
+from bingan.formats.spreadsheet import Spreadsheet
 from bingan.records.lookup import LookupResult
 
 MAX_NUMBERS = 20_000
@@ -64,20 +63,14 @@ def check_count(numbers: list[str]) -> None:
 
 
 def export_xlsx(result: LookupResult) -> bytes:
-    out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"constant_memory": True})
-    found = book.add_worksheet("已找到")
-    found.write_row(0, 0, ["查询号", "病案号", "住院次数", "类型", "姓名", "出院时间"])
-    row = 1
+    book = Spreadsheet()  # typed record numbers stay text, never formulas
+    found = book.sheet("已找到", ["查询号", "病案号", "住院次数", "类型", "姓名", "出院时间"])
     for asked, refs in result.found.items():
         for ref in refs:
             discharged = ref.discharged_at.strftime("%Y-%m-%d") if ref.discharged_at else ""
-            found.write_row(row, 0, [asked, ref.record_number, ref.stay,
-                                     "住院" if ref.visit_type == "inpatient" else "门诊", ref.patient_name, discharged])
-            row += 1
-    missing = book.add_worksheet("未找到")
-    missing.write(0, 0, "病案号")
-    for index, number in enumerate(result.missing, start=1):
-        missing.write(index, 0, number)
-    book.close()
-    return out.getvalue()
+            found.append([asked, ref.record_number, ref.stay,
+                          "住院" if ref.visit_type == "inpatient" else "门诊", ref.patient_name, discharged])
+    missing = book.sheet("未找到", ["病案号"])
+    for number in result.missing:
+        missing.append([number])
+    return book.close()
