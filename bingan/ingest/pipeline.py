@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -35,7 +35,7 @@ from bingan.ingest.options import IngestOptions, get_options
 from bingan.records.documents import DocumentSource, NewContent, add_version
 from bingan.storage.blobs.port import BlobError, BlobStore, Placement, open_blob_store
 from bingan.storage.db import get_engine, transaction
-from bingan.storage.models import CollectedItem, Source, utcnow
+from bingan.storage.models import CollectedItem, Source, Version, utcnow
 from bingan.storage.models.ingest import ACTIVE_ITEM_STATES
 
 log = logging.getLogger(__name__)
@@ -330,11 +330,31 @@ def _store(pipe: Pipeline, item_id: int, sealed: Path, staged: Path, stop: tuple
     found = _extract(pipe, staged, media_type)
     with open(staged, "rb") as stream:
         info = pipe.blobs.put(stream, placement)
+    playable = _playable_rendition(pipe, staged, media_type, placement)
     with _item(pipe, item_id, "fetched", stop) as (session, item):
         item.sha256, item.size, item.media_type, item.record_id = info.sha256, info.size, media_type, record_id
         state = _commit_version(session, item, found, dtype_id)
+        session.get(Version, item.version_id).playable_sha256 = playable
     _drop_staged(str(sealed))
     return state
+
+
+def _playable_rendition(pipe: Pipeline, staged: Path, media_type: str, placement: Placement) -> str | None:
+    """A video's H.264/AAC MP4, stored as a blob: what users who may view but not download play
+    (the original is a download). None when it cannot be made: those users are then refused."""
+    if not media_type.startswith("video/"):
+        return None
+    from bingan.formats.video import make_playable
+
+    name = f"{Path(placement.filename).stem}.playable.mp4"
+    with staging.working_copy(pipe.staging, lambda _: None) as target:
+        try:
+            make_playable(staged, target)
+        except FormatError as exc:
+            log.warning("no playable rendition of %s: %s", placement.filename, exc)
+            return None
+        with open(target, "rb") as stream:
+            return pipe.blobs.put(stream, replace(placement, filename=name)).sha256
 
 
 def _staged(item: CollectedItem) -> Path:
