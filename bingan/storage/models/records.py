@@ -1,6 +1,7 @@
 """Patients, records (病案: one inpatient stay or outpatient visit), front-page diagnoses and operations, tags."""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -163,12 +164,36 @@ class Operation(Base):
     record: Mapped[Record] = relationship(back_populates="operations")
 
 
+DEFAULT_TAG_COLOR = "#607d8b"
+TAG_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
+TAG_COLOR_PROBLEM = "标签颜色应为 #RGB 或 #RRGGBB 形式的十六进制颜色，例如 #607d8b"
+
+
+def valid_tag_color(value: object) -> bool:
+    return isinstance(value, str) and TAG_COLOR.fullmatch(value) is not None
+
+
 class Tag(Base):
-    """标签; a restricted tag hides its records from users without the tag permission (AD1)."""
+    """标签; a restricted tag hides its records from users without the tag permission (AD1).
+
+    The colour lands in the style of every page showing the tag: only #rgb / #rrggbb is stored
+    (checked here, whoever writes it), and ``safe_color`` is what templates render, so a value
+    stored before the check never reaches a page either.
+    """
 
     __tablename__ = "tags"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
-    color: Mapped[str] = mapped_column(String(16), default="#607d8b")
+    color: Mapped[str] = mapped_column(String(16), default=DEFAULT_TAG_COLOR)
     restricted: Mapped[bool] = mapped_column(default=False)
     description: Mapped[str] = mapped_column(Text, default="")
+
+    @validates("color")
+    def _validate_color(self, _key: str, value: str) -> str:
+        if not valid_tag_color(value):
+            raise ValueError(TAG_COLOR_PROBLEM)
+        return value
+
+    @property
+    def safe_color(self) -> str:
+        return self.color if valid_tag_color(self.color) else DEFAULT_TAG_COLOR

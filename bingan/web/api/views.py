@@ -176,16 +176,18 @@ def lookup(body: LookupRequest, ctx: Ctx = permission("lookup.use")) -> dict:
     }
 
 
-@router.get("/history", summary="浏览历史")
-def history(ctx: Ctx = signed_in()) -> list[dict]:
-    return [{"record_id": r.id, "record_number": r.record_number, "stay": r.stay_number,
-             "viewed_at": entry.viewed_at.isoformat()} for entry, r in personal.history(ctx.session, ctx.user)]
+@router.get("/history", summary="浏览历史（仅列出仍可查阅的病案；hidden 为因权限变化未列出的条数）")
+def history(ctx: Ctx = signed_in()) -> dict:
+    rows, hidden = personal.openable(ctx.subject, personal.history(ctx.session, ctx.user))
+    return {"records": [{"record_id": r.id, "record_number": r.record_number, "stay": r.stay_number,
+                         "viewed_at": entry.viewed_at.isoformat()} for entry, r in rows], "hidden": hidden}
 
 
-@router.get("/favourites", summary="收藏夹")
-def favourites(ctx: Ctx = signed_in()) -> list[dict]:
-    return [{"record_id": r.id, "record_number": r.record_number, "stay": r.stay_number, "folder": f.folder,
-             "note": f.note} for f, r in personal.favourites(ctx.session, ctx.user)]
+@router.get("/favourites", summary="收藏夹（仅列出仍可查阅的病案；hidden 为因权限变化未列出的条数）")
+def favourites(ctx: Ctx = signed_in()) -> dict:
+    rows, hidden = personal.openable(ctx.subject, personal.favourites(ctx.session, ctx.user))
+    return {"records": [{"record_id": r.id, "record_number": r.record_number, "stay": r.stay_number,
+                         "folder": f.folder, "note": f.note} for f, r in rows], "hidden": hidden}
 
 
 @router.put("/records/{record_id}/favourite", summary="收藏或取消收藏")

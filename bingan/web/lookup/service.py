@@ -4,11 +4,15 @@ from __future__ import annotations
 import csv
 import io
 import re
+from dataclasses import dataclass
 
 from bingan.formats.spreadsheet import Spreadsheet
 from bingan.records.lookup import LookupResult
+from bingan.web.templating import local_date
 
 MAX_NUMBERS = 20_000
+HIDDEN = "***"
+NOT_OPENABLE = "无权查阅"
 SPLIT = re.compile(r"[\s,，;；、]+")
 
 
@@ -62,15 +66,41 @@ def check_count(numbers: list[str]) -> None:
         raise LookupInputError(f"一次最多查询{MAX_NUMBERS}个病案号，当前{len(numbers)}个")
 
 
-def export_xlsx(result: LookupResult) -> bytes:
+@dataclass(frozen=True, slots=True)
+class ShownRow:
+    """One found record as the lookup page shows it: name and discharge date only when the user
+    may open the record (the existence of a record number is not patient data, its contents are)."""
+
+    asked: str
+    via_alias: bool
+    record_id: int
+    record_number: str
+    stay: int
+    visit: str
+    openable: bool
+    patient_name: str
+    discharged: str
+
+
+def shown_rows(result: LookupResult, openable: set[int]) -> list[ShownRow]:
+    """The rows of the page and of its export: one list, so the export never shows more."""
+    return [
+        ShownRow(asked=asked, via_alias=asked in result.via_alias, record_id=ref.record_id,
+                 record_number=ref.record_number, stay=ref.stay,
+                 visit="住院" if ref.visit_type == "inpatient" else "门诊", openable=ref.record_id in openable,
+                 patient_name=ref.patient_name if ref.record_id in openable else HIDDEN,
+                 discharged=local_date(ref.discharged_at) if ref.record_id in openable else HIDDEN)
+        for asked, refs in result.found.items() for ref in refs
+    ]
+
+
+def export_xlsx(rows: list[ShownRow], missing: list[str]) -> bytes:
     book = Spreadsheet()  # typed record numbers stay text, never formulas
-    found = book.sheet("已找到", ["查询号", "病案号", "住院次数", "类型", "姓名", "出院时间"])
-    for asked, refs in result.found.items():
-        for ref in refs:
-            discharged = ref.discharged_at.strftime("%Y-%m-%d") if ref.discharged_at else ""
-            found.append([asked, ref.record_number, ref.stay,
-                          "住院" if ref.visit_type == "inpatient" else "门诊", ref.patient_name, discharged])
-    missing = book.sheet("未找到", ["病案号"])
-    for number in result.missing:
-        missing.append([number])
+    found = book.sheet("已找到", ["查询号", "病案号", "住院次数", "类型", "姓名", "出院时间", "查阅"])
+    for row in rows:
+        found.append([row.asked, row.record_number, row.stay, row.visit, row.patient_name,
+                      row.discharged, "" if row.openable else NOT_OPENABLE])
+    missing_sheet = book.sheet("未找到", ["病案号"])
+    for number in missing:
+        missing_sheet.append([number])
     return book.close()

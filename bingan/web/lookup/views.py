@@ -1,7 +1,8 @@
 """Bulk record-number lookup (Z1): paste or upload, found and missing lists, xlsx export.
 
-Found records the user may not open are reported as found but without a link: the existence
-of a record number is not patient data, its contents are.
+Found records the user may not open are reported as found but without a link, name or date:
+the existence of a record number is not patient data, its contents are. The export holds the
+rows the page shows (``shown_rows``) and needs the export permission.
 """
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from fastapi.responses import HTMLResponse, Response
 from bingan.access.policy import decide_for
 from bingan.records.lookup import LookupResult, lookup_record_numbers
 from bingan.storage.models import Record
-from bingan.web.deps import Ctx, permission
+from bingan.web.deps import Ctx, Refused, permission
 from bingan.web.lookup.service import (
     LookupInputError,
     check_count,
     export_xlsx,
     numbers_from_text,
     numbers_from_upload,
+    shown_rows,
 )
 from bingan.web.render import page
 
@@ -28,7 +30,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @router.get("/lookup", response_class=HTMLResponse)
 def lookup_form(request: Request, ctx: Ctx = permission("lookup.use")) -> Response:
-    return page(request, "lookup/lookup.html", ctx, result=None, text="", error="", openable=set())
+    return _form(request, ctx, result=None, rows=[], text="", error="")
 
 
 async def _numbers(text: str, upload: UploadFile | None) -> list[str]:
@@ -52,19 +54,35 @@ def run_lookup(ctx: Ctx, numbers: list[str]) -> tuple[LookupResult, set[int]]:
     return result, openable
 
 
+def _form(request: Request, ctx: Ctx, **shown) -> Response:
+    return page(request, "lookup/lookup.html", ctx, can_export=ctx.can("record.export"), **shown)
+
+
 @router.post("/lookup", response_class=HTMLResponse)
 async def lookup_submit(
-    request: Request, text: str = Form(""), file: UploadFile | None = File(None), export: str = Form(""),
-    ctx: Ctx = permission("lookup.use"),
+    request: Request, text: str = Form(""), file: UploadFile | None = File(None), ctx: Ctx = permission("lookup.use"),
 ) -> Response:
     try:
         numbers = await _numbers(text, file)
     except LookupInputError as error:
-        return page(request, "lookup/lookup.html", ctx, status_code=400, result=None, text=text, error=str(error),
-                    openable=set())
+        return _form(request, ctx, status_code=400, result=None, rows=[], text=text, error=str(error))
     result, openable = run_lookup(ctx, numbers)
-    if export:
-        ctx.audit("export", object_type="lookup", detail={"行数": len(numbers)})
-        return Response(export_xlsx(result), media_type=XLSX,
-                        headers={"Content-Disposition": 'attachment; filename="lookup.xlsx"'})
-    return page(request, "lookup/lookup.html", ctx, result=result, text=text, error="", openable=openable)
+    return _form(request, ctx, result=result, rows=shown_rows(result, openable), text=text, error="")
+
+
+@router.post("/lookup/export")
+async def lookup_export(
+    request: Request, text: str = Form(""), file: UploadFile | None = File(None),
+    ctx: Ctx = permission("record.export"),
+) -> Response:
+    if not ctx.can("lookup.use"):
+        raise Refused("您没有批量查询病案号的权限")
+    try:
+        numbers = await _numbers(text, file)
+    except LookupInputError as error:
+        return _form(request, ctx, status_code=400, result=None, rows=[], text=text, error=str(error))
+    result, openable = run_lookup(ctx, numbers)
+    rows = shown_rows(result, openable)
+    ctx.audit("export", object_type="lookup", detail={"行数": len(numbers), "可查阅病案": len(openable)})
+    return Response(export_xlsx(rows, result.missing), media_type=XLSX,
+                    headers={"Content-Disposition": 'attachment; filename="lookup.xlsx"'})

@@ -7,11 +7,14 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from bingan.storage.models import Announcement, BrowsingHistory, Favourite, Record, User, utcnow
+from bingan.access.policy import Subject, decide_for
+from bingan.storage.models import Announcement, BrowsingHistory, Category, Favourite, Record, User, utcnow
 
 PER_PAGE_CHOICES = (10, 20, 50, 100)
 SORT_CHOICES = {"relevance": "相关度", "discharged_desc": "出院日期（新→旧）", "discharged_asc": "出院日期（旧→新）"}
 START_PAGES = {"/": "首页", "/search": "检索", "/lookup": "批量查询", "/history": "浏览历史", "/favourites": "收藏夹"}
+MAX_PRINT_COPIES = 10
+CODE_LENGTH = 32  # Category.code
 HISTORY_MERGE = timedelta(minutes=10)  # reopening a record within minutes does not add a row
 
 
@@ -34,10 +37,16 @@ def preferences(user: User) -> Preferences:
     prefs.per_page = prefs.per_page if prefs.per_page in PER_PAGE_CHOICES else 20
     prefs.sort = prefs.sort if prefs.sort in SORT_CHOICES else "relevance"
     prefs.start_page = prefs.start_page if prefs.start_page in START_PAGES else "/"
+    # stored before settings were validated: only short codes are read back
+    hidden = prefs.hidden_categories if isinstance(prefs.hidden_categories, list) else []
+    prefs.hidden_categories = [code for code in hidden if isinstance(code, str) and len(code) <= CODE_LENGTH]
+    prefs.print_copies = prefs.print_copies if prefs.print_copies in range(1, MAX_PRINT_COPIES + 1) else 1
+    prefs.print_duplex = prefs.print_duplex is not False
     return prefs
 
 
-def save_preferences(user: User, prefs: Preferences) -> list[str]:
+def save_preferences(session: Session, user: User, prefs: Preferences) -> list[str]:
+    """Chinese problems, or [] once stored; nothing is stored while any setting is refused."""
     problems = []
     if prefs.per_page not in PER_PAGE_CHOICES:
         problems.append("每页条数只能是 " + "、".join(map(str, PER_PAGE_CHOICES)))
@@ -45,8 +54,13 @@ def save_preferences(user: User, prefs: Preferences) -> list[str]:
         problems.append("排序方式无效")
     if prefs.start_page not in START_PAGES:
         problems.append("起始页无效")
-    if not 1 <= prefs.print_copies <= 10:
-        problems.append("打印份数应在1到10之间")
+    if not isinstance(prefs.print_copies, int) or not 1 <= prefs.print_copies <= MAX_PRINT_COPIES:
+        problems.append(f"打印份数应为1到{MAX_PRINT_COPIES}之间的整数")
+    if not isinstance(prefs.print_duplex, bool):
+        problems.append("双面打印设置无效")
+    unknown = set(prefs.hidden_categories) - set(session.scalars(sa.select(Category.code)))
+    if unknown or len(prefs.hidden_categories) != len(set(prefs.hidden_categories)):
+        problems.append("默认折叠的分类中有不存在或重复的分类")
     if problems:
         return problems
     user.preferences = asdict(prefs)
@@ -72,6 +86,13 @@ def history(session: Session, user: User, limit: int = 50, offset: int = 0) -> l
         .order_by(BrowsingHistory.viewed_at.desc(), BrowsingHistory.id.desc()).limit(limit).offset(offset)
     ).all()
     return [(row[0], row[1]) for row in rows]
+
+
+def openable(subject: Subject, rows: list[tuple[object, Record]]) -> tuple[list, int]:
+    """The rows whose record the user may still open (a grant expired, a tag or seal came since),
+    and how many were left out."""
+    shown = [row for row in rows if decide_for(subject, "view", row[1])]
+    return shown, len(rows) - len(shown)
 
 
 def clear_history(session: Session, user: User) -> None:

@@ -1,28 +1,26 @@
 """Pages for a user's own lists and settings: history, favourites, tags, personal settings."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import sqlalchemy as sa
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from bingan.access.policy import decide_for
 from bingan.storage.models import Category, Tag
-from bingan.web.deps import Ctx, RecordAccess, Refused, permission, record_gate, signed_in
+from bingan.storage.models.records import TAG_COLOR_PROBLEM, valid_tag_color
+from bingan.web.deps import Ctx, RecordAccess, Refused, _gate, load_record, permission, record_gate, signed_in
+from bingan.web.inputs import RowId
 from bingan.web.personal import service
 from bingan.web.render import page
 
 router = APIRouter(include_in_schema=False)
 
 
-def visible(ctx: Ctx, rows: list) -> list:
-    """Lists show only records the user may still open (a grant may have expired)."""
-    return [row for row in rows if decide_for(ctx.subject, "view", row[1])]
-
-
 @router.get("/history", response_class=HTMLResponse)
 def history_page(request: Request, ctx: Ctx = signed_in()) -> Response:
-    rows = visible(ctx, service.history(ctx.session, ctx.user, limit=100))
-    return page(request, "personal/history.html", ctx, rows=rows)
+    rows, hidden = service.openable(ctx.subject, service.history(ctx.session, ctx.user, limit=100))
+    return page(request, "personal/history.html", ctx, rows=rows, hidden=hidden)
 
 
 @router.post("/history/clear")
@@ -33,8 +31,8 @@ def history_clear(ctx: Ctx = signed_in()) -> Response:
 
 @router.get("/favourites", response_class=HTMLResponse)
 def favourites_page(request: Request, ctx: Ctx = signed_in()) -> Response:
-    rows = visible(ctx, service.favourites(ctx.session, ctx.user))
-    return page(request, "personal/favourites.html", ctx, rows=rows)
+    rows, hidden = service.openable(ctx.subject, service.favourites(ctx.session, ctx.user))
+    return page(request, "personal/favourites.html", ctx, rows=rows, hidden=hidden)
 
 
 @router.post("/records/{record_id}/favourite", response_class=HTMLResponse)
@@ -51,17 +49,39 @@ def favourite_toggle(
     return RedirectResponse(f"/records/{access.record.id}", status_code=303)
 
 
+def _tag_named(ctx: Ctx, name: str) -> Tag | None:
+    return ctx.session.scalars(sa.select(Tag).where(Tag.name == name.strip())).first()
+
+
+def _may_apply(ctx: Ctx, tag: Tag) -> bool:
+    return not tag.restricted or ctx.can("tags.manage")
+
+
+def _tag_gate(record_id: RowId, remove: str = Form(""), ctx: Ctx = signed_in()) -> RecordAccess:
+    """The gate for tagging. Who may apply a tag may remove it: a restricted tag hides the record
+    from its holder once applied, so the tag being removed does not count against them."""
+    record = load_record(ctx.session, record_id)
+    found = _tag_named(ctx, remove) if remove else None
+    if found is not None and found in record.tags and _may_apply(ctx, found):
+        subject = replace(ctx.subject, denied_tags=ctx.subject.denied_tags - {found.name})
+        return _gate(replace(ctx, _subject=subject), "tag", record, None)
+    return _gate(ctx, "tag", record, None)
+
+
+_tag_gate.__rule__ = ("record", "tag")  # type: ignore[attr-defined]
+
+
 @router.post("/records/{record_id}/tags", response_class=HTMLResponse)
 def record_tags(
-    request: Request, tag: str = Form(""), remove: str = Form(""), access: RecordAccess = record_gate("tag"),
+    request: Request, tag: str = Form(""), remove: str = Form(""), access: RecordAccess = Depends(_tag_gate),
 ) -> Response:
     ctx, record = access.ctx, access.record
     name = (tag or remove).strip()
-    found = ctx.session.scalars(sa.select(Tag).where(Tag.name == name)).first()
+    found = _tag_named(ctx, name)
     if found is None:
         raise HTTPException(status_code=400, detail=f"标签“{name}”不存在，请先由病案管理员创建")
-    if found.restricted and not ctx.can("tags.manage"):
-        raise Refused("受限标签只能由病案管理员设置")
+    if not _may_apply(ctx, found):
+        raise Refused("受限标签只能由病案管理员设置或移除")
     if remove:
         record.tags = [t for t in record.tags if t.id != found.id]
     elif found not in record.tags:
@@ -83,13 +103,21 @@ def tags_create(
     description: str = Form(""), ctx: Ctx = permission("tags.manage"),
 ) -> Response:
     name = name.strip()[:64]
-    if not name or ctx.session.scalar(sa.select(Tag.id).where(Tag.name == name)):
+    problem = tag_problem(ctx, name, color)
+    if problem:
         tags = ctx.session.scalars(sa.select(Tag).order_by(Tag.name)).all()
-        return page(request, "personal/tags.html", ctx, status_code=400, tags=tags, can_manage=True,
-                    error="标签名称为空或已存在")
-    ctx.session.add(Tag(name=name, color=color[:16], restricted=restricted, description=description))
+        return page(request, "personal/tags.html", ctx, status_code=400, tags=tags, can_manage=True, error=problem)
+    ctx.session.add(Tag(name=name, color=color, restricted=restricted, description=description))
     ctx.audit("tag", object_type="tag", object_id=name, detail={"操作": "创建", "受限": restricted})
     return RedirectResponse("/tags", status_code=303)
+
+
+def tag_problem(ctx: Ctx, name: str, color: str) -> str:
+    if not name or ctx.session.scalar(sa.select(Tag.id).where(Tag.name == name)):
+        return "标签名称为空或已存在"
+    if not valid_tag_color(color):
+        return TAG_COLOR_PROBLEM
+    return ""
 
 
 @router.get("/settings", response_class=HTMLResponse)
@@ -108,19 +136,20 @@ def _settings(request: Request, ctx: Ctx, problems: list[str], saved: bool = Fal
 async def settings_save(request: Request, ctx: Ctx = signed_in()) -> Response:
     form = await request.form()
     prefs = service.Preferences(
-        start_page=str(form.get("start_page", "/")), per_page=_int(form.get("per_page"), 20),
+        start_page=str(form.get("start_page", "/")), per_page=_int(form.get("per_page", "20")),
         sort=str(form.get("sort", "relevance")), hidden_categories=[str(v) for v in form.getlist("hidden")],
-        print_duplex=form.get("print_duplex") == "on", print_copies=_int(form.get("print_copies"), 1),
+        print_duplex=form.get("print_duplex") == "on", print_copies=_int(form.get("print_copies", "1")),
     )
-    problems = service.save_preferences(ctx.user, prefs)
+    problems = service.save_preferences(ctx.session, ctx.user, prefs)
     if problems:
         return _settings(request, ctx, problems, status=400)
     ctx.audit("settings", object_type="user", object_id=ctx.user.id)
     return RedirectResponse("/settings?saved=1", status_code=303)
 
 
-def _int(value: object, default: int) -> int:
+def _int(value: object) -> int | None:
+    """None for anything but a plain integer: the setting is then refused, never defaulted."""
     try:
         return int(str(value))
     except ValueError:
-        return default
+        return None
