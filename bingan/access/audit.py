@@ -51,6 +51,9 @@ ACTION_NAMES = {
     "audit_export": "导出审计日志", "audit_purge": "清理审计日志", "settings": "修改设置",
     "user_change": "用户管理", "role_change": "角色权限", "access_rule": "访问规则", "announcement": "公告",
 }
+# What changes a record or who may reach it, as opposed to reading it: everyone who may view a
+# record sees these on its timeline; who read it, and from where, only holders of SEES_RECORD_READERS.
+RECORD_CHANGES = frozenset({"change", "tag", "grant"})
 
 
 @dataclass(frozen=True)

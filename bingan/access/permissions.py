@@ -18,6 +18,7 @@ PERMISSIONS: dict[str, str] = {
     "record.approve": "审批",
     "record.tag": "给病案加标签",
     "scope.all_departments": "全院数据范围",
+    "record.timeline_viewers": "查看病案的查阅人及地址",
     "search.use": "检索",
     "lookup.use": "批量查询病案号",
     "tags.manage": "管理标签",
@@ -40,7 +41,8 @@ ROLE_DEFAULTS: dict[str, list[str]] = {
     "secadmin": ["users.manage", "roles.manage", "ip_rules.manage", "grants.manage", "leak.trace"],
     "auditor": ["audit.read", "audit.export"],
     "archivist": [*_READER, "record.download", "record.print", "record.export", "record.change",
-                  "record.tag", "scope.all_departments", "tags.manage", "announcements.manage"],
+                  "record.tag", "scope.all_departments", "tags.manage", "announcements.manage",
+                  "record.timeline_viewers"],
     "qc": [*_READER, "record.change", "record.tag", "scope.all_departments"],
     "clinician": [*_READER, "record.print", "record.tag"],
     "nurse": ["record.view", "search.use"],
@@ -50,6 +52,9 @@ ROLE_DEFAULTS: dict[str, list[str]] = {
 
 # Administrators must use a second factor (等保 level 3: two factors, one cryptographic).
 ADMIN_ROLES = frozenset({"sysadmin", "secadmin", "auditor"})
+
+# Who sees on a record's timeline who read it and from where: the record room and auditors.
+SEES_RECORD_READERS = frozenset({"record.timeline_viewers", "audit.read"})
 
 ACTION_NAMES = {
     "view": "查阅", "download": "下载", "print": "打印", "export": "导出",

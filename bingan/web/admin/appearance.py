@@ -54,9 +54,9 @@ def check_logo(data: bytes) -> str:
             image.verify()
             kind, size = image.format, image.size
     except FormatError as error:
-        raise AdminError(f"{error.message}（{LOGO_RULE}）") from error
+        raise AdminError(f"图片无法识别或不可用：{error.message}（{LOGO_RULE}）") from error
     except (OSError, SyntaxError) as error:
-        raise AdminError(f"无法识别的图片（{LOGO_RULE}）") from error
+        raise AdminError(f"图片无法识别（{LOGO_RULE}）") from error
     if kind not in LOGO_TYPES:
         raise AdminError("只支持 PNG、JPEG、GIF 或 WebP 格式的图标")
     if max(size) > MAX_LOGO_SIDE:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
+from bingan.access.audit import RECORD_CHANGES
 from bingan.access.policy import Subject, decide_for
 from bingan.storage.models import AuditEvent, Category, Document, DocumentType, Record, Version
 
@@ -40,10 +41,12 @@ def documents_by_category(
     return ordered
 
 
-def timeline(session: Session, record_id: int, limit: int = 50) -> list[AuditEvent]:
-    return list(session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.record_id == record_id).order_by(AuditEvent.id.desc()).limit(limit)
-    ))
+def timeline(session: Session, record_id: int, *, with_readers: bool, limit: int = 50) -> list[AuditEvent]:
+    """The record's newest events; without ``with_readers`` only its changes, not who read it."""
+    query = sa.select(AuditEvent).where(AuditEvent.record_id == record_id)
+    if not with_readers:
+        query = query.where(AuditEvent.action.in_(RECORD_CHANGES))
+    return list(session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))
 
 
 def version_of(session: Session, document: Document, version_id: int | None) -> Version | None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
+from bingan.access.permissions import SEES_RECORD_READERS
 from bingan.access.policy import CONFIDENTIALITY_NAMES, decide_for
 from bingan.formats import watermark
 from bingan.storage.models import Version, utcnow
@@ -45,8 +46,9 @@ def record_page(request: Request, access: RecordAccess = record_gate("view")) ->
     ctx, record = access.ctx, access.record
     prefs = personal.preferences(ctx.user)
     groups = service.documents_by_category(ctx.session, ctx.subject, record, prefs.hidden_categories)
-    response = page(request, "records/record.html", ctx, record=record, groups=groups,
-                    events=service.timeline(ctx.session, record.id),
+    with_readers = any(ctx.can(code) for code in SEES_RECORD_READERS)
+    response = page(request, "records/record.html", ctx, record=record, groups=groups, with_readers=with_readers,
+                    events=service.timeline(ctx.session, record.id, with_readers=with_readers),
                     favourite=personal.is_favourite(ctx.session, ctx.user, record.id),
                     confidentiality=CONFIDENTIALITY_NAMES[record.confidentiality])
     # Written after rendering: the write lock is held only from here to the commit.

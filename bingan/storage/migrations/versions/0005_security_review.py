@@ -26,8 +26,15 @@ def _sessions() -> None:
 
 def _audit() -> None:
     """The audit chain: existing events keep their unkeyed hash as chain version 1 (still verified,
-    never rewritten); new events are keyed (2)."""
+    never rewritten); new events are keyed (2). The built-in record room role sees who read a record
+    on its timeline (record.timeline_viewers)."""
     op.add_column("audit_events", sa.Column("chain_version", sa.Integer(), server_default="1", nullable=False))
+    roles = sa.Table("roles", sa.MetaData(), autoload_with=op.get_bind())
+    archivist = sa.and_(roles.c.code == "archivist", roles.c.builtin.is_(True))
+    for permissions in op.get_bind().execute(sa.select(roles.c.permissions).where(archivist)).scalars():
+        if "record.timeline_viewers" not in permissions:
+            op.get_bind().execute(roles.update().where(archivist).values(
+                permissions=[*permissions, "record.timeline_viewers"]))
 
 
 def _index() -> None:
