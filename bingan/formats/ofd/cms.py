@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from asn1crypto import cms, core, x509
 
 from bingan.formats.ofd import certs
-from bingan.formats.ofd.gm import SM2_SIGN_OID, SM2_SM3_OID, digest, sm2_z, sm3
+from bingan.formats.ofd.gm import SM2_SIGN_OID, SM2_SM3_OID, sm2_z, sm3
 
 SIGNED_DATA_OIDS = ("1.2.840.113549.1.7.2", "1.2.156.10197.6.1.4.2.2")
 SM2_OIDS = (SM2_SM3_OID, SM2_SIGN_OID)
@@ -41,6 +41,7 @@ class CmsCheck:
     problem: str = ""  # why not ok, Chinese
     cert: x509.Certificate | None = None
     signed_at: datetime | None = None  # the signingTime attribute, naive UTC
+    changed: bool = False  # the signed digest is not the data's: the data changed
 
 
 def parse(value: bytes) -> SignedMessage:
@@ -49,7 +50,7 @@ def parse(value: bytes) -> SignedMessage:
         outer = _AnyContentInfo.load(value)
         if outer["content_type"].dotted not in SIGNED_DATA_OIDS:
             raise ValueError("not SignedData")
-        data = cms.SignedData.load(outer["content"].contents)
+        data = outer["content"].parse(cms.SignedData)
         signer = data["signer_infos"][0]
         signer.native  # noqa: B018 - parse every field now, not in the middle of a verdict
         encap = data["encap_content_info"]["content"]
@@ -61,8 +62,9 @@ def parse(value: bytes) -> SignedMessage:
 def _octets(encap: core.Asn1Value) -> bytes | None:
     if isinstance(encap, core.Void):
         return None
-    inner = core.Asn1Value.load(encap.contents) if isinstance(encap, core.Any) else encap
-    return bytes(inner.contents)
+    if isinstance(encap, core.Any):  # content of a type asn1crypto does not map (GB/T 35275 data)
+        return encap.parse(core.OctetString).native
+    return bytes(encap.contents)
 
 
 def signer_cert(data: cms.SignedData, sid: cms.SignerIdentifier) -> x509.Certificate | None:
@@ -103,26 +105,17 @@ def check_sm2(message: SignedMessage, data: bytes) -> CmsCheck:
         return CmsCheck(None, "签名证书的公钥不是 SM2 公钥", cert)
     candidates = [sm3(data), sm3(sm2_z(point) + data)]
     if message.content is not None and message.content not in (data, *candidates):
-        return CmsCheck(False, "签名所含的原文摘要与被签名的数据不符", cert)
+        return CmsCheck(False, "签名所含的原文摘要与被签名的数据不符", cert, changed=True)
     if signer["signed_attrs"].native is None:
         signed = [data, *candidates]  # the value signs the content, or its digest
     else:
         one = signed_message(signer, candidates)
         if one is None:
-            return CmsCheck(False, "签名属性中的消息摘要与被签名的数据不符", cert)
+            return CmsCheck(False, "签名属性中的消息摘要与被签名的数据不符", cert, changed=True)
         signed = [one]
     value = signer["signature"].native
     ok = any(certs.verify(cert, SM2_SM3_OID, m, value) for m in signed)
     return CmsCheck(ok, "" if ok else "签名值与签名证书不符", cert, signing_time(signer))
-
-
-def digest_matches(signer: cms.SignerInfo, content: bytes) -> bool | None:
-    """Whether the messageDigest attribute is the signer's digest of ``content``."""
-    method = signer["digest_algorithm"]["algorithm"].dotted
-    expected = digest(method, content)
-    if expected is None:
-        return None
-    return signed_message(signer, expected) is not None
 
 
 def signing_time(signer: cms.SignerInfo) -> datetime | None:

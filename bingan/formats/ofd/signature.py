@@ -332,6 +332,8 @@ def _verify_cms(entry: SignatureEntry, message: cms.SignedMessage, coverage: Cov
     when = check.signed_at or claimed  # the signed attribute, else Signature.xml's (signed too)
     if check.ok is None:
         return Signature("unverifiable", f"无法验证：{check.problem}", signer, when, kind)
+    if check.changed:
+        return Signature("tampered", f"签名描述文件 Signature.xml 已被修改（{check.problem}）", signer, when, kind)
     if not check.ok:
         return Signature("invalid", f"签名无效：{check.problem}", signer, when, kind)
     cert = check.cert
