@@ -1,10 +1,11 @@
 """PDF signatures (PAdES, PKCS#7 detached) verified with pyHanko.
 
-Three checks, three verdicts:
+Three checks, and their verdicts:
 
-* the digest over the signed byte range and the signature value against the embedded
-  certificate; a later incremental update is judged by pyHanko's difference analysis:
-  any failure is ``tampered``;
+* the digest over the signed byte range (``tampered`` when it differs), the signature value
+  against the embedded certificate (``invalid``); a later incremental update is judged by
+  pyHanko's difference analysis (``tampered``). SM2 CMS signatures (GB/T 35275), which
+  pyHanko cannot read, are checked by bingan.formats.ofd.cms;
 * an intact signature whose certificate chains to a trusted root is ``valid``;
 * an intact signature by a certificate we cannot chain to a trusted root is
   ``unverifiable``, with a reason that starts with ``INTACT_UNTRUSTED``. Not ``valid``:
@@ -40,6 +41,8 @@ BAD_SIGNATURE_VALUE = "签名值与签名证书不符，签名无效"
 MODIFIED_AFTER = "签名后文件被增量修改：页面内容或文件结构有变化"
 ODD_COVERAGE = "签名范围异常（未覆盖整个文件版本），无法确认内容完整"
 UNREADABLE = "签名数据无法解析，无法验证"
+SM2_LATER_REVISION = ("签名范围内的内容未被修改，但签名后文件有增量更新："
+                      "国密（SM2）签名暂不分析增量更新的内容，无法确认其无害")
 APPENDED = "此签名之后追加了签章：变化的只有签名列表或后续签章自己的文件"
 
 # Verdict codes (scripts read them from `bingan inspect --json`) and what users see.
@@ -58,20 +61,123 @@ def verdict_label(verdict: str, reason: str) -> str:
 
 
 def verify_pdf(data: bytes, listed: list[Signature]) -> list[Signature]:
-    """Verdicts for every signature pyHanko finds; ``listed`` (PDFium's view) when the file
-    defeats pyHanko's parser."""
+    """Verdicts for every signature in the file, each listed once however many widgets show
+    it; ``listed`` (PDFium's view) when the file defeats pyHanko's parser."""
     try:
-        from pyhanko.pdf_utils.reader import PdfFileReader
-
-        embedded = list(PdfFileReader(io.BytesIO(data), strict=False).embedded_signatures)
+        fields = _signature_fields(data)
     except Exception as exc:  # a damaged file: PDFium opened it, pyHanko did not
         log.info("pyHanko cannot read the signatures: %r", exc)
-        return listed
-    if not embedded:
-        return listed
+        return _distinct(listed)
+    if not fields:
+        return _distinct(listed)
     roots = trust_roots()
-    return [_verify(signature, roots, fallback) for signature, fallback in
-            zip(embedded, listed + [None] * len(embedded), strict=False)]
+    fallbacks = listed + [None] * len(fields)
+    return [_verify_field(data, reader, field, name, roots, fallbacks[i])
+            for i, (reader, field, name) in enumerate(fields)]
+
+
+def _signature_fields(data: bytes) -> list[tuple[object, object, str]]:
+    """(reader, field, name) of each signed field whose signature no earlier field showed,
+    in file order; a file encrypted with an empty user password is opened with it."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    reader = PdfFileReader(io.BytesIO(data), strict=False)
+    if reader.encrypted:
+        reader.decrypt("")
+    seen: set[bytes] = set()
+    out = []
+    for name, value, field in enumerate_sig_fields(reader, filled_status=True):
+        contents = _contents(value.get_object())
+        if contents in seen:
+            continue
+        seen.add(contents)
+        out.append((reader, field, name))
+    return out
+
+
+def _contents(sig: object) -> bytes:
+    """The CMS of a signature dictionary: a string never encrypted (ISO 32000-1 §7.6.1), so
+    read raw in an encrypted file."""
+    from pyhanko.pdf_utils.generic import EncryptedObjAccess
+
+    try:
+        return bytes(sig.raw_get("/Contents", decrypt=EncryptedObjAccess.RAW))  # type: ignore[attr-defined]
+    except KeyError:
+        return b""
+
+
+def _distinct(listed: list[Signature]) -> list[Signature]:
+    return [s for i, s in enumerate(listed) if s not in listed[:i]]
+
+
+def _verify_field(data: bytes, reader: object, field: object, name: str, roots: tuple,
+                  fallback: Signature | None) -> Signature:
+    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+
+    sm2 = _verify_sm2(data, field, roots, fallback)
+    if sm2 is not None:
+        return sm2
+    try:
+        embedded = EmbeddedPdfSignature(reader, field, name)  # type: ignore[arg-type]
+    except Exception as exc:  # unparsable CMS
+        log.info("signature not readable: %r", exc)
+        return _unreadable(fallback, fallback.kind if fallback else "PDF")
+    return _verify(embedded, roots, fallback)
+
+
+def _unreadable(fallback: Signature | None, kind: str) -> Signature:
+    return Signature("unverifiable", UNREADABLE, fallback.signer if fallback else "",
+                     fallback.signed_at if fallback else None, kind)
+
+
+def _verify_sm2(data: bytes, field: object, roots: tuple, fallback: Signature | None) -> Signature | None:
+    """A signature by an SM2 CMS (GB/T 35275, as Chinese CAs make them), which pyHanko cannot
+    read: the SM3 digest of the byte range and the SM2 value over the signed attributes.
+    None when the signature is not SM2."""
+    from bingan.formats.ofd import certs, cms
+
+    sig = field.get_object()["/V"].get_object()  # type: ignore[attr-defined]
+    try:
+        message = cms.parse(_contents(sig))
+        byte_range = [int(n) for n in sig["/ByteRange"]]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if message.signer["signature_algorithm"]["algorithm"].dotted not in cms.SM2_OIDS:
+        return None
+    kind = f"PDF {str(sig.get('/SubFilter', '')).lstrip('/')} SM2".replace("  ", " ")
+    check = cms.check_sm2(message, b"".join(
+        data[start:start + length] for start, length in zip(byte_range[::2], byte_range[1::2], strict=False)))
+    signer = certs.common_name(check.cert) or (fallback.signer if fallback else "")
+    when = check.signed_at or (fallback.signed_at.replace(tzinfo=None) if fallback and fallback.signed_at else None)
+    verdict, reason = _sm2_verdict(check, byte_range, len(data), when, roots)
+    return Signature(verdict, reason, signer, when, kind)
+
+
+def _sm2_verdict(check: object, byte_range: list[int], size: int, when: object,
+                 roots: tuple) -> tuple[str, str]:
+    from datetime import UTC, datetime
+
+    from bingan.formats.ofd import certs
+
+    if check.changed:  # type: ignore[attr-defined]
+        return "tampered", DIGEST_MISMATCH
+    if check.ok is None:  # type: ignore[attr-defined]
+        return "unverifiable", f"{UNREADABLE}：{check.problem}"  # type: ignore[attr-defined]
+    if not check.ok:  # type: ignore[attr-defined]
+        return "invalid", BAD_SIGNATURE_VALUE
+    if len(byte_range) != 4 or byte_range[0] != 0:
+        return "unverifiable", ODD_COVERAGE
+    if byte_range[2] + byte_range[3] != size:
+        return "unverifiable", SM2_LATER_REVISION
+    cert = check.cert  # type: ignore[attr-defined]
+    at = when or datetime.now(UTC).replace(tzinfo=None)
+    expired = certs.validity_problem(cert, at)
+    if expired:
+        return "unverifiable", f"签名时签名证书不在有效期内（{expired}）"
+    if certs.chains(cert, roots):
+        return "valid", VALID
+    return "unverifiable", f"{INTACT_UNTRUSTED}（文件自签名后未被修改，但无法确认签名人身份）"
 
 
 def _verify(embedded: object, roots: tuple, fallback: Signature | None) -> Signature:
@@ -82,10 +188,9 @@ def _verify(embedded: object, roots: tuple, fallback: Signature | None) -> Signa
     try:
         context = ValidationContext(trust_roots=list(roots), allow_fetching=False)
         status = validate_pdf_signature(embedded, context)  # type: ignore[arg-type]
-    except Exception as exc:  # unparsable CMS, unsupported algorithm, missing byte range
+    except Exception as exc:  # unsupported algorithm, missing byte range
         log.info("signature not verifiable: %r", exc)
-        return Signature("unverifiable", UNREADABLE, fallback.signer if fallback else "",
-                         fallback.signed_at if fallback else None, kind)
+        return _unreadable(fallback, kind)
     verdict, reason = verdict_of(status)
     signed_at = status.signer_reported_dt or (fallback.signed_at if fallback else None)
     return Signature(verdict, reason, _common_name(status), signed_at, kind)
@@ -99,7 +204,7 @@ def verdict_of(status: object) -> tuple[str, str]:
     if not status.intact:  # type: ignore[attr-defined]
         return "tampered", DIGEST_MISMATCH
     if not status.valid:  # type: ignore[attr-defined]
-        return "tampered", BAD_SIGNATURE_VALUE
+        return "invalid", BAD_SIGNATURE_VALUE
     coverage = status.coverage  # type: ignore[attr-defined]
     if coverage is None or coverage < SignatureCoverageLevel.ENTIRE_REVISION:
         return "unverifiable", ODD_COVERAGE
