@@ -46,12 +46,29 @@ class Settings(BaseSettings):
     secret_key: str = Field("", description="session signing key; empty = generated into HOME/secret.key")
     hospital_name: str = Field("示例医院", description="hospital name on pages and watermarks")
     log_level: str = Field("INFO", description="logging level")
+    trusted_proxies: str = Field(
+        "",
+        description="reverse proxies whose X-Forwarded-For is believed: comma-separated addresses or CIDRs; "
+        "empty = none (the connecting address is the client's)",
+    )
+    max_request_mb: int = Field(32, ge=1, description="largest request body any page or API accepts (MiB); "
+                                "the push API has its own limit")
+    secure_cookies: bool = Field(False, description="cookies only over HTTPS (set when users reach Bingan by "
+                                 "https:// through a proxy); requests made over https get them anyway")
 
     @field_validator("blob_backend")
     @classmethod
     def _known_backend(cls, value: str) -> str:
         if value not in {"local", "gridfs"}:
             raise ValueError("BINGAN_BLOB_BACKEND must be local or gridfs")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _readable_proxies(cls, value: str) -> str:
+        from bingan.access.addresses import parse_networks
+
+        parse_networks(value)  # refused at start-up, naming the entry, rather than at the first request
         return value
 
     @field_validator("cipher")

@@ -2,11 +2,10 @@
 (AC1), restricted tags and who may see them (AD1). Each change writes an audit event."""
 from __future__ import annotations
 
-import ipaddress
-
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from bingan.access.addresses import inside, parse_address, parse_network
 from bingan.access.administration import AdminError
 from bingan.access.audit import Actor, record_event
 from bingan.access.permissions import RECORD_ACTIONS
@@ -23,7 +22,7 @@ def _audit(session: Session, actor: Actor, object_type: str, object_id: object, 
 
 def add_ip_rule(session: Session, actor: Actor, cidr: str, kind: str, note: str = "") -> IpRule:
     try:
-        network = str(ipaddress.ip_network(cidr.strip(), strict=False))
+        network = str(parse_network(cidr))
     except ValueError as error:
         raise AdminError("地址段格式不正确，例如 10.20.0.0/16 或 192.168.1.5") from error
     if kind not in IP_KINDS:
@@ -39,12 +38,11 @@ def add_ip_rule(session: Session, actor: Actor, cidr: str, kind: str, note: str 
 
 
 def _covers_after(session: Session, new_allow: str, client_ip: str) -> bool:
-    try:
-        address = ipaddress.ip_address(client_ip)
-    except ValueError:
-        return True  # test clients and unix sockets have no address to protect
+    address = parse_address(client_ip)
+    if address is None:
+        return True  # no address to protect: the gate refuses such a client once any rule exists
     allows = [new_allow, *session.scalars(sa.select(IpRule.cidr).where(IpRule.active, IpRule.kind == "allow"))]
-    return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in allows)
+    return inside(address, [parse_network(cidr) for cidr in allows])
 
 
 def set_ip_rule_active(session: Session, actor: Actor, rule_id: int, active: bool) -> None:

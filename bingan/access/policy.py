@@ -5,13 +5,13 @@ page the gate lets you open, and vice versa.
 """
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from bingan.access.addresses import Address, parse_address, parse_network
 from bingan.access.permissions import ACTION_NAMES, permission_for
 from bingan.search.port import Scope
 from bingan.storage.models import (
@@ -147,31 +147,27 @@ def user_problem(user: User, now: datetime | None = None) -> str | None:
 
 
 def ip_problem(session: Session, client_ip: str) -> str | None:
-    """Blocked ranges always win; when allow ranges exist the client must be inside one."""
+    """Blocked ranges always win; when allow ranges exist the client must be inside one.
+
+    Fails closed: an address that cannot be read (or none at all) passes no rule.
+    """
     rules = session.execute(sa.select(IpRule.cidr, IpRule.kind).where(IpRule.active)).all()
     if not rules:
         return None
-    address = _parse_ip(client_ip)
+    address = parse_address(client_ip)
+    if address is None:
+        return f"无法识别客户端地址（{client_ip or '空'}），已按访问规则拒绝"
     if any(kind == "block" and _inside(address, cidr) for cidr, kind in rules):
-        return f"客户端地址 {client_ip} 已被禁止访问"
+        return f"客户端地址 {address} 已被禁止访问"
     allows = [cidr for cidr, kind in rules if kind == "allow"]
     if allows and not any(_inside(address, cidr) for cidr in allows):
-        return f"客户端地址 {client_ip} 不在允许访问的范围内"
+        return f"客户端地址 {address} 不在允许访问的范围内"
     return None
 
 
-def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def _inside(address: Address, cidr: str) -> bool:
     try:
-        return ipaddress.ip_address(value)
-    except ValueError:
-        return None
-
-
-def _inside(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None, cidr: str) -> bool:
-    if address is None:
-        return False
-    try:
-        return address in ipaddress.ip_network(cidr, strict=False)
+        return address in parse_network(cidr)
     except ValueError:
         return False
 

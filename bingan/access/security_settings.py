@@ -18,7 +18,6 @@ class SecuritySettings:
     password_max_age_days: int = 90  # 0 = never expires
     password_history: int = 5
     audit_retention_days: int = 180  # never below 180 (6 months)
-    secure_cookies: bool = False  # True behind TLS; also set automatically for https requests
 
 
 def security_settings(session: Session) -> SecuritySettings:

@@ -53,7 +53,10 @@ def serve(
         typer.echo("数据库中还没有病案：正在后台载入约 200 份演示病案，检索结果将在几分钟内陆续出现")
     if password:
         typer.echo(f"管理员登录: 用户名 admin  密码 {password}  (首次登录须修改密码)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    # The app decides who the client is (BINGAN_TRUSTED_PROXIES); uvicorn's own proxy headers would
+    # believe any X-Forwarded-For arriving from loopback first.
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
+                proxy_headers=False)
 
 
 @user_app.command("add")

@@ -1,4 +1,5 @@
-"""The FastAPI application factory: routers, templates, static assets, error pages, security headers."""
+"""The FastAPI application factory: routers, templates, static assets, error pages, the HTTP edge
+(client address, body limits, security headers)."""
 from __future__ import annotations
 
 import importlib
@@ -6,16 +7,30 @@ import logging
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.types import Scope
 
 from bingan.config import Settings, get_settings
 from bingan.storage.db import get_engine
-from bingan.web.deps import LoginRequired, public
+from bingan.web.admin.appearance import MAX_LOGO_BYTES
+from bingan.web.admin.leak_views import MAX_UPLOAD
+from bingan.web.body_limit import MIB, MULTIPART_OVERHEAD, BodyLimit
+from bingan.web.client_address import ClientAddress
+from bingan.web.deps import LoginRequired, public, signed_in
 from bingan.web.errors import add_error_handlers, wants_json
 from bingan.web.inputs import input_guard
+from bingan.web.lookup.service import MAX_NUMBERS
 from bingan.web.retry import RetryLocked
-from bingan.web.security import PRELOGIN_COOKIE, csrf_guard, secret_key
+from bingan.web.security import (
+    PRELOGIN_COOKIE,
+    SecurityHeaders,
+    cookie_options,
+    csrf_guard,
+    request_csrf_token,
+    secret_key,
+)
 from bingan.web.status import database_check
 from bingan.web.templating import HERE, filesize, templates
 
@@ -29,40 +44,90 @@ ROUTER_MODULES = (
     "bingan.web.admin.users_views", "bingan.web.admin.system_views", "bingan.web.api.admin_views",
     "bingan.web.api.views",
 )
+# The front-end files the pages use; nothing else under node_modules is served.
+VENDOR_FILES = frozenset({
+    "htmx.org/dist/htmx.min.js", "swagger-ui-dist/swagger-ui-bundle.js", "swagger-ui-dist/swagger-ui.css",
+})
+PUSH_PATH = "/api/v1/ingest"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(
-        title="Bingan 病案 API", version="0.1.0", docs_url="/api/docs", redoc_url=None,
-        openapi_url="/api/v1/openapi.json", dependencies=[Depends(csrf_guard), Depends(input_guard)],
+    app = FastAPI(  # the API description and its page are served behind the login (_add_api_docs)
+        title="Bingan 病案 API", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None,
+        dependencies=[Depends(csrf_guard), Depends(input_guard)],
     )
     app.state.settings = settings
     app.state.engine = get_engine(settings)
     app.state.secret = secret_key(settings)
     _mount_assets(app)
     _add_healthz(app)
+    _add_api_docs(app)
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).router)
     _include_push_api(app)
     _add_handlers(app)
-    _add_headers(app)
-    app.add_middleware(RetryLocked)  # outermost but the error page: sees the raw OperationalError
+    # Added inside out. The pre-login cookie is read from the request state of the run RetryLocked
+    # kept; RetryLocked sees the raw OperationalError and replays bodies already bounded; the security
+    # headers reach every answer, the body limit's included; the client address comes first of all.
+    _add_prelogin_cookie(app)
+    app.add_middleware(RetryLocked)
+    app.add_middleware(BodyLimit, ceiling=settings.max_request_mb * MIB, routes=_body_limits())
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(ClientAddress, trusted_proxies=settings.trusted_proxies)
     return app
+
+
+def _body_limits() -> dict[str, int | None]:
+    """Routes taking more than a form (FORM_BYTES): uploads their own size; None for the push API,
+    whose gate bounds it by the pushing source's limit."""
+    lookup = MAX_NUMBERS * 48 + MULTIPART_OVERHEAD  # a long record number and its separator, per number
+    return {
+        PUSH_PATH: None,
+        "/admin/leak": MAX_UPLOAD + MULTIPART_OVERHEAD,
+        "/admin/appearance/logo": MAX_LOGO_BYTES + MULTIPART_OVERHEAD,
+        "/lookup": lookup, "/api/v1/lookup": lookup,
+    }
+
+
+class VendorFiles(StaticFiles):
+    """Only the listed files: no directory listing, no package.json or README of the packages around them."""
+
+    def __init__(self, directory: str, files: frozenset[str]) -> None:
+        super().__init__(directory=directory)
+        self.files = files
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if path not in self.files:
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)
 
 
 def _mount_assets(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     vendor = REPO_ROOT / "node_modules"
     if vendor.is_dir():
-        app.mount("/vendor", StaticFiles(directory=vendor), name="vendor")
+        app.mount("/vendor", VendorFiles(str(vendor), VENDOR_FILES), name="vendor")
 
 
 def _add_healthz(app: FastAPI) -> None:
     @app.get("/healthz", include_in_schema=False, dependencies=[public()])
     def healthz() -> JSONResponse:
-        check = database_check(app.state.engine)
-        return JSONResponse({"ok": check.ok, "database": check.detail}, status_code=200 if check.ok else 503)
+        """For load balancers: up or not, nothing about the database or versions (the status page has those)."""
+        ok = database_check(app.state.engine).ok
+        return JSONResponse({"ok": ok}, status_code=200 if ok else 503)
+
+
+def _add_api_docs(app: FastAPI) -> None:
+    """The API description and its Swagger UI (assets under /vendor), for signed-in users only."""
+
+    @app.get("/api/v1/openapi.json", include_in_schema=False, dependencies=[signed_in()])
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/api/docs", include_in_schema=False, response_class=HTMLResponse, dependencies=[signed_in()])
+    def api_docs(request: Request) -> Response:
+        return templates.TemplateResponse(request, "api_docs.html", {"csrf_token": request_csrf_token(request)})
 
 
 def _include_push_api(app: FastAPI) -> None:
@@ -94,16 +159,11 @@ def _add_handlers(app: FastAPI) -> None:
         return RedirectResponse(target, status_code=303)
 
 
-def _add_headers(app: FastAPI) -> None:
+def _add_prelogin_cookie(app: FastAPI) -> None:
     @app.middleware("http")
-    async def headers(request: Request, call_next):
+    async def prelogin_cookie(request: Request, call_next):
         response = await call_next(request)
         new_prelogin = getattr(request.state, "new_prelogin", "")
         if new_prelogin and not request.cookies.get(PRELOGIN_COOKIE):
-            response.set_cookie(PRELOGIN_COOKIE, new_prelogin, httponly=True, samesite="lax", path="/")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if not request.url.path.startswith(("/static", "/vendor")):
-            response.headers.setdefault("Cache-Control", "no-store")  # patient data stays off shared caches
+            response.set_cookie(PRELOGIN_COOKIE, new_prelogin, **cookie_options(request))
         return response

@@ -111,7 +111,7 @@ def test_system_administrator_sets_name_colour_and_logo(client_for, app, web_eng
     assert "医院名称" in _error(_form(sysadmin, page, {"hospital_name": " ", "theme_color": "#aa3300"}, page))
     assert not _error(_form(sysadmin, page, {"hospital_name": "示范人民医院", "theme_color": "#AA3300"}, page))
     home = client_for("clinician").get("/").text
-    assert "示范人民医院" in home and "--theme: #aa3300" in home
+    assert "示范人民医院" in home and 'data-theme-color="#aa3300"' in home
     not_image = _form(sysadmin, f"{page}/logo", {}, page, files={"logo": ("logo.png", b"%PDF-1.4 not an image")})
     assert "无法识别" in _error(not_image)
     too_big = _form(sysadmin, f"{page}/logo", {}, page, files={"logo": ("logo.png", _png(1200))})

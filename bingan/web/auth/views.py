@@ -21,7 +21,7 @@ from bingan.access.sessions import (
 )
 from bingan.web.deps import DB, Ctx, client_ip, pending, pending_stage, public
 from bingan.web.render import page
-from bingan.web.security import SESSION_COOKIE, secure_cookies
+from bingan.web.security import SESSION_COOKIE, cookie_options
 
 router = APIRouter(include_in_schema=False)
 
@@ -57,8 +57,7 @@ def login_submit(
                     next=_safe_next(next), message="", error=str(refusal), username=username)
     session.flush()
     response = RedirectResponse(_after_login(result.web_session.user, result.web_session, next), status_code=303)
-    response.set_cookie(SESSION_COOKIE, result.token, httponly=True, samesite="lax", path="/",
-                        secure=secure_cookies(request, security_settings(session).secure_cookies))
+    response.set_cookie(SESSION_COOKIE, result.token, **cookie_options(request))
     return response
 
 

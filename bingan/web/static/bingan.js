@@ -18,3 +18,19 @@ document.addEventListener("click", (event) => {
   img.style.width = width + "px";
   img.style.maxWidth = "none";
 });
+// Colours chosen by administrators (theme, tags) are applied here: the Content-Security-Policy allows
+// no inline style, and a value set through the style object can only ever be a colour, never more CSS.
+const applyColours = (root) => {
+  root.querySelectorAll("[data-color]").forEach((tag) => { tag.style.background = tag.dataset.color; });
+};
+const themeColour = document.documentElement.dataset.themeColor;
+if (themeColour) document.documentElement.style.setProperty("--theme", themeColour);
+document.addEventListener("DOMContentLoaded", () => applyColours(document));
+document.addEventListener("htmx:afterSettle", (event) => applyColours(event.target));
+document.addEventListener("contextmenu", (event) => {
+  if (event.target.closest && event.target.closest("[data-no-menu]")) event.preventDefault();
+});
+document.addEventListener("click", (event) => {
+  const back = event.target.closest && event.target.closest("[data-back]");
+  if (back && history.length > 1) { event.preventDefault(); history.back(); }
+});
