@@ -9,23 +9,38 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from bingan.access.accounts import AccountError, create_user
+from bingan.access.accounts import AccountError, create_user, site_words
 from bingan.access.audit import Actor, record_event
 from bingan.access.passwords import hash_password, policy_problems
-from bingan.access.permissions import PERMISSIONS, ROLE_DEFAULTS
-from bingan.access.policy import CONFIDENTIALITY_NAMES
-from bingan.storage.models import Campus, Department, PasswordHistory, Role, User, UserScope, WebSession, utcnow
+from bingan.access.permissions import (
+    ACTION_NAMES,
+    ADMIN_FAMILIES,
+    ADMINISTRATION,
+    PATIENT_DATA,
+    PERMISSIONS,
+    ROLE_DEFAULTS,
+)
+from bingan.access.policy import CONFIDENTIALITY_NAMES, aware, decide_for, load_subject
+from bingan.storage.models import (
+    Campus,
+    Department,
+    Grant,
+    PasswordHistory,
+    Record,
+    Role,
+    TotpEnrolment,
+    User,
+    UserScope,
+    WebSession,
+    utcnow,
+)
 
-ADMIN_FAMILIES: dict[str, frozenset[str]] = {
-    "系统管理": frozenset({"system.settings", "system.status"}),
-    "安全管理": frozenset({"users.manage", "roles.manage", "ip_rules.manage", "grants.manage", "leak.trace"}),
-    "审计管理": frozenset({"audit.read", "audit.export"}),
-}
+__all__ = ["ADMIN_FAMILIES"]  # the role page shows the families
 ROLE_CODE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 
 
@@ -56,6 +71,11 @@ def _check_duties(permissions: set[str], whom: str) -> None:
     families = families_of(permissions)
     if len(families) > 1:
         raise AdminError(f"{whom}不能同时拥有{'、'.join(sorted(families))}权限（三员分立）")
+    if permissions & ADMINISTRATION and permissions & PATIENT_DATA:
+        both = sorted(PERMISSIONS[code] for code in permissions & ADMINISTRATION)
+        data = sorted(PERMISSIONS[code] for code in permissions & PATIENT_DATA)
+        raise AdminError(f"{whom}不能既有管理权限（{'、'.join(both)}）"
+                         f"又有病案数据权限（{'、'.join(data)}）（三员分立）")
 
 
 def _audit(session: Session, actor: Actor, action: str, object_type: str, object_id: object, **detail) -> None:
@@ -115,8 +135,8 @@ def add_user(session: Session, actor: Actor, username: str, password: str, chang
 
 
 def update_user(session: Session, actor: Actor, user: User, changes: UserChanges) -> None:
-    if changes.role_codes is not None and user.id == actor.user_id:
-        raise AdminError("不能修改自己的角色")
+    if user.id == actor.user_id:
+        _refuse_own_rights(session, user, changes)
     if changes.role_codes is not None:
         roles = _roles(session, changes.role_codes)
         _check_duties({p for role in roles for p in role.permissions or []}, "该用户")
@@ -125,6 +145,34 @@ def update_user(session: Session, actor: Actor, user: User, changes: UserChanges
     session.flush()
     _audit(session, actor, "user_change", "user", user.id, 操作="修改用户", 用户=user.username,
            内容={k: str(v) for k, v in vars(changes).items() if v is not None and v is not False})
+
+
+def _refuse_own_rights(session: Session, user: User, changes: UserChanges) -> None:
+    """An administrator edits its own name and staff number only, never what it may reach.
+
+    The form posts every field, so a field counts as a change only when it differs from now.
+    """
+    if changes.role_codes is not None and set(changes.role_codes) != {role.code for role in user.roles}:
+        raise AdminError("不能修改自己的角色")
+    scopes = scopes_of(session, user)
+    department = user.department.code if user.department else ""
+    changed = [
+        name for name, new, old in (
+            ("科室", changes.department_code, department),
+            ("其他科室", _codes(changes.extra_departments), _codes(scopes["department"])),
+            ("院区", _codes(changes.campuses), _codes(scopes["campus"])),
+            ("密级", changes.max_confidentiality, user.max_confidentiality),
+        ) if new is not None and new != old
+    ]
+    expiry = None if changes.clear_valid_until else changes.valid_until or aware(user.valid_until)
+    if expiry != aware(user.valid_until):
+        changed.append("有效期")
+    if changed:
+        raise AdminError(f"不能修改自己账号的{'、'.join(changed)}")
+
+
+def _codes(codes: list[str] | None) -> list[str] | None:
+    return None if codes is None else sorted({code.strip() for code in codes if code.strip()})
 
 
 def _apply(session: Session, user: User, changes: UserChanges) -> None:
@@ -187,6 +235,16 @@ def set_active(session: Session, actor: Actor, user: User, active: bool) -> None
     _audit(session, actor, "user_change", "user", user.id, 操作="启用" if active else "停用", 用户=user.username)
 
 
+def reset_second_factor(session: Session, actor: Actor, user: User) -> None:
+    """重置二次验证: the user enrols a new authenticator at the next login; its sessions end."""
+    if user.id == actor.user_id:
+        raise AdminError("不能重置自己的二次验证，请由另一位安全管理员操作")
+    user.totp_secret = ""
+    session.execute(sa.delete(TotpEnrolment).where(TotpEnrolment.user_id == user.id))
+    end_sessions(session, user, "totp_reset")
+    _audit(session, actor, "user_change", "user", user.id, 操作="重置二次验证", 用户=user.username)
+
+
 def unlock(session: Session, actor: Actor, user: User) -> None:
     user.locked_until, user.failed_logins = None, 0
     _audit(session, actor, "user_change", "user", user.id, 操作="解锁", 用户=user.username)
@@ -196,7 +254,7 @@ def reset_password(session: Session, actor: Actor, user: User, password: str) ->
     """A new initial password the user must change at the next login."""
     if user.id == actor.user_id:
         raise AdminError("请在“修改密码”中修改自己的密码")
-    problems = policy_problems(password, user.username)
+    problems = policy_problems(password, user.username, site_words(session))
     if problems:
         raise AdminError("；".join(problems))
     user.password_hash = hash_password(password)
@@ -210,6 +268,36 @@ def reset_password(session: Session, actor: Actor, user: User, password: str) ->
 def end_sessions(session: Session, user: User, reason: str) -> None:
     session.execute(sa.update(WebSession).where(WebSession.user_id == user.id, WebSession.ended_at.is_(None))
                     .values(ended_at=utcnow(), end_reason=reason))
+
+
+# --- grants ----------------------------------------------------------------------------------
+
+GRANTABLE = ("view", "print", "download", "export")
+
+
+def grant_record_access(session: Session, actor: Actor, grantor: User, username: str, record_id: int,
+                        actions: list[str], days: int, reason: str) -> Grant:
+    """A time-bounded right of one user on one record; nobody grants what it could not do itself."""
+    grantee = session.scalars(sa.select(User).where(User.username == username.strip())).first()
+    record = session.get(Record, record_id)
+    if grantee is None or record is None:
+        raise AdminError("用户或病案不存在")
+    if grantee.id == grantor.id:
+        raise AdminError("不能给自己授权")
+    wanted = {action.strip() for action in actions}
+    chosen = [action for action in GRANTABLE if action in wanted] or ["view"]
+    subject = load_subject(session, grantor)
+    subject.grants = {}  # a right received by a grant is not passed on
+    refused = [ACTION_NAMES[action] for action in chosen if not decide_for(subject, action, record)]
+    if refused:
+        raise AdminError(f"您自己没有{'、'.join(refused)}该病案的权限，不能授予他人")
+    days = min(max(days, 1), 90)
+    grant = Grant(user_id=grantee.id, record_id=record.id, actions=chosen, valid_until=utcnow() + timedelta(days=days),
+                  reason=reason[:255], granted_by_id=grantor.id)
+    session.add(grant)
+    record_event(session, actor, "grant", object_type="record", object_id=str(record.id), record_id=record.id,
+                 detail={"用户": grantee.username, "操作": chosen, "天数": days, "原因": reason})
+    return grant
 
 
 # --- roles -----------------------------------------------------------------------------------

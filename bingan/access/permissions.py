@@ -50,8 +50,24 @@ ROLE_DEFAULTS: dict[str, list[str]] = {
     "copy_clerk": [*_READER, "record.print", "scope.all_departments"],
 }
 
-# Administrators must use a second factor (等保 level 3: two factors, one cryptographic).
-ADMIN_ROLES = frozenset({"sysadmin", "secadmin", "auditor"})
+# The three administrator families (三员); nobody holds permissions of two of them.
+ADMIN_FAMILIES: dict[str, frozenset[str]] = {
+    "系统管理": frozenset({"system.settings", "system.status"}),
+    "安全管理": frozenset({"users.manage", "roles.manage", "ip_rules.manage", "grants.manage", "leak.trace"}),
+    "审计管理": frozenset({"audit.read", "audit.export"}),
+}
+
+# Running the system, its accounts and its audit trail. A holder of these reads no patient data
+# (三员分立): a role or user combining them with PATIENT_DATA is refused.
+ADMINISTRATION = frozenset({"system.settings", "system.status", "users.manage", "roles.manage",
+                            "ip_rules.manage", "audit.read", "audit.export"})
+PATIENT_DATA = frozenset({*(f"record.{action}" for action in RECORD_ACTIONS), "scope.all_departments",
+                          "search.use", "lookup.use"})
+
+# Whoever holds one of these must use a second factor (等保 level 3: two factors, one
+# cryptographic): every administrative or granting right, and data rights over the whole hospital.
+SECOND_FACTOR = ADMINISTRATION | frozenset({"grants.manage", "leak.trace", "tags.manage", "announcements.manage",
+                                            "scope.all_departments"})
 
 # Who sees on a record's timeline who read it and from where: the record room and auditors.
 SEES_RECORD_READERS = frozenset({"record.timeline_viewers", "audit.read"})

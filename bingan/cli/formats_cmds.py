@@ -14,6 +14,7 @@ import typer
 
 from bingan.cli.app import app
 from bingan.formats.base import FormatError, Metadata, PageText
+from bingan.formats.signatures import verdict_label
 
 
 @app.command("inspect")
@@ -80,7 +81,6 @@ def _fill(report: dict[str, Any], meta: Metadata, pages: list[PageText]) -> None
 
 
 _SOURCES = {"text": "文字层", "ocr": "文字识别", "none": "无文字"}
-_VERDICTS = {"valid": "有效", "tampered": "已被篡改", "unverifiable": "无法验证"}
 
 
 def _summary(file: Path, report: dict[str, Any]) -> str:
@@ -95,7 +95,7 @@ def _summary(file: Path, report: dict[str, Any]) -> str:
     if meta.get("created"):
         lines.append(f"创建时间：{meta['created']}")
     for signature in report["signatures"]:
-        verdict = _VERDICTS.get(signature["verdict"], signature["verdict"])
+        verdict = verdict_label(signature["verdict"], signature["reason"])
         lines.append(f"签名：{signature['signer'] or '未知签名人'} — {verdict}（{signature['reason']}）")
     for number, (text, source) in enumerate(zip(report["text"], report["page_sources"], strict=True), 1):
         preview = text.replace("\n", " ")[:60]

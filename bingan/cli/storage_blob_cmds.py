@@ -71,6 +71,10 @@ def rotate_key_command(
 
     try:
         key = parse_hex_key(new_key, "--new-key") if new_key else None
-        rotate_master_key(store, key, progress=progress, echo=typer.echo)
+        # The authenticator secrets in the database are sealed with the same key (sealed_secrets).
+        from bingan.access.sealed_secrets import WithSealedSecrets
+        from bingan.storage.db import get_engine
+
+        rotate_master_key(WithSealedSecrets(store, get_engine()), key, progress=progress, echo=typer.echo)
     except BlobError as exc:
         _fail(exc)

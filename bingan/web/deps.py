@@ -136,11 +136,15 @@ def _session_ctx(request: Request, session: Session) -> Ctx:
 
 
 def pending_stage(ctx: Ctx) -> str | None:
-    """Where a signed-in user must go before anything else, if anywhere."""
-    if ctx.user.must_change_password:
-        return "/account/password"
+    """Where a signed-in user must go before anything else, if anywhere.
+
+    The second factor comes first: until it is done the session is only a password, and a
+    password alone changes nothing (not even the password).
+    """
     if not ctx.web_session.second_factor_done and needs_second_factor(ctx.user):
         return "/login/totp" if ctx.user.totp_secret else "/account/totp"
+    if ctx.user.must_change_password:
+        return "/account/password"
     return None
 
 
@@ -161,14 +165,22 @@ def public() -> Any:
 
 
 def _pending_ctx(request: Request, session: Session = DB) -> Ctx:
-    return _session_ctx(request, session)
+    """A session owing a step reaches that step's page only; a full session reaches them all."""
+    ctx = _session_ctx(request, session)
+    stage = pending_stage(ctx)
+    if stage and stage != request.url.path:
+        raise LoginRequired("", location=stage)
+    refusal = ip_problem(session, ctx.ip)
+    if refusal:
+        raise Refused(refusal)
+    return ctx
 
 
 _pending_ctx.__rule__ = ("pending", "")  # type: ignore[attr-defined]
 
 
 def pending() -> Any:
-    """Signed in, possibly still owing a password change or the second factor."""
+    """Signed in, possibly still owing a step (second factor, then password change): its page only."""
     return Depends(_pending_ctx)
 
 

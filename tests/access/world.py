@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 import formats_gen
 
 from bingan.access.accounts import create_user
+from bingan.access.sessions import needs_second_factor
 from bingan.storage.models import (
     Campus,
     Department,
@@ -88,7 +89,7 @@ def build_world(session: Session, *, with_documents: bool = True) -> World:
         user = create_user(session, f"u_{role}", PASSWORD, [role], full_name=f"测试{role}",
                            department_code="0301", must_change_password=False)
         user.staff_number = f"S{ROLES.index(role) + 1:04d}"
-        if role in {"sysadmin", "secadmin", "auditor"}:
+        if needs_second_factor(user):  # administrators, grantors and hospital-wide readers
             user.totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
         world.users[role] = user
     restricted = Tag(name="VIP", restricted=True)

@@ -161,3 +161,23 @@ def test_gbt35275_sign_signature_by_an_untrusted_ca_is_intact_but_untrusted(
 def test_signer_certificate_with_utf8_in_its_email_address_still_names_the_signer() -> None:
     sig = only(sign.signed_ofd(signer_email="张医生@某某医院.cn"))
     assert (sig.verdict, sig.signer) == ("valid", "某某人民医院电子签章")
+
+
+# -- what users and scripts see ----------------------------------------------------------------------
+def test_inspect_reports_the_new_verdict_code_in_json_and_its_label_in_the_summary(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+
+    path = tmp_path / "出院记录.ofd"
+    path.write_bytes(sign.signed_ofd(seal_lists="other"))
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    bingan = str(Path(sys.executable).with_name("bingan"))
+
+    def run(*args: str) -> str:
+        return subprocess.run([bingan, "inspect", str(path), *args], capture_output=True, text=True,
+                              timeout=100, env=env).stdout
+
+    assert [s["verdict"] for s in json.loads(run("--json"))["signatures"]] == ["unauthorised"]
+    assert "— 未经授权（" in run()

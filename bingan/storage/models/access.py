@@ -93,12 +93,22 @@ class WebSession(Base):
     user: Mapped[User] = relationship()
 
 
+class LoginFailure(Base):
+    """A failed login from a client address, kept for the per-address throttle (then removed)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_ip_at", "client_ip", "at"), Index("ix_login_failures_at", "at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_ip: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class TotpEnrolment(Base):
     """A TOTP secret being enrolled, and the last time step used (so a code works only once)."""
 
     __tablename__ = "totp_enrolments"
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    pending_secret: Mapped[str] = mapped_column(String(64), default="")
+    pending_secret: Mapped[str] = mapped_column(String(255), default="")  # sealed (sealed_secrets)
     confirmed_at: Mapped[datetime | None]
     last_step: Mapped[int] = mapped_column(default=0)
 

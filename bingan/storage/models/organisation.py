@@ -65,7 +65,8 @@ class User(Timestamped, Base):
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
-    totp_secret: Mapped[str] = mapped_column(String(64), default="")
+    # The authenticator secret, sealed with the master key (access/sealed_secrets.py).
+    totp_secret: Mapped[str] = mapped_column("totp_sealed", String(255), default="")
     active: Mapped[bool] = mapped_column(default=True)
     valid_until: Mapped[datetime | None]  # temporary accounts expire (等保: remove expired accounts)
     max_confidentiality: Mapped[int] = mapped_column(default=0)  # highest 密级 this user may read

@@ -18,7 +18,8 @@ from bingan.web.inputs import MAX_ID, RowId
 from bingan.web.render import page
 
 router = APIRouter(include_in_schema=False)
-USER_ACTIONS = {"disable": "停用", "enable": "启用", "unlock": "解锁", "reset_password": "重置密码"}
+USER_ACTIONS = {"disable": "停用", "enable": "启用", "unlock": "解锁", "reset_password": "重置密码",
+                "reset_totp": "重置二次验证"}
 
 
 def _choices(ctx: Ctx) -> dict:
@@ -107,6 +108,8 @@ def run_user_action(ctx: Ctx, user_id: int, action: str, password: str = "") -> 
         admin.set_active(ctx.session, ctx.actor, user, action == "enable")
     elif action == "unlock":
         admin.unlock(ctx.session, ctx.actor, user)
+    elif action == "reset_totp":
+        admin.reset_second_factor(ctx.session, ctx.actor, user)
     else:
         admin.reset_password(ctx.session, ctx.actor, user, password)
 

@@ -2,16 +2,18 @@
 IP rules, grants and security settings (security admin)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from bingan.access.administration import AdminError, grant_record_access
 from bingan.access.audit import ACTION_NAMES
 from bingan.access.audit_query import RESULT_NAMES, AuditFilter, export_xlsx, search_events
 from bingan.access.security_settings import SecuritySettings, save_security_settings, security_settings
-from bingan.storage.models import Grant, Record, User, utcnow
+from bingan.storage.models import Grant
 from bingan.web.deps import Ctx, permission
 from bingan.web.inputs import MAX_ID, OffsetParam, parse_id
 from bingan.web.render import page
@@ -94,16 +96,8 @@ def grant_add(
     username: str = Form(...), record_id: int = Form(..., ge=1, le=MAX_ID), actions: str = Form("view"),
     days: int = Form(7), reason: str = Form(""), ctx: Ctx = permission("grants.manage"),
 ) -> Response:
-    grantee = ctx.session.scalars(sa.select(User).where(User.username == username.strip())).first()
-    if grantee is None or ctx.session.get(Record, record_id) is None:
-        return RedirectResponse("/admin/security?error=用户或病案不存在", status_code=303)
-    if grantee.id == ctx.user.id:
-        return RedirectResponse("/admin/security?error=不能给自己授权", status_code=303)
-    chosen = [a.strip() for a in actions.split(",") if a.strip() in {"view", "print", "download", "export"}]
-    grant = Grant(user_id=grantee.id, record_id=record_id, actions=chosen or ["view"],
-                  valid_until=utcnow() + timedelta(days=min(max(days, 1), 90)), reason=reason[:255],
-                  granted_by_id=ctx.user.id)
-    ctx.session.add(grant)
-    ctx.audit("grant", object_type="record", object_id=record_id, record_id=record_id,
-              detail={"用户": grantee.username, "操作": chosen, "天数": days, "原因": reason})
+    try:
+        grant_record_access(ctx.session, ctx.actor, ctx.user, username, record_id, actions.split(","), days, reason)
+    except AdminError as error:
+        return RedirectResponse(f"/admin/security?error={quote(str(error))}", status_code=303)
     return RedirectResponse("/admin/security", status_code=303)

@@ -48,7 +48,7 @@ class UserPatch(BaseModel):
 
 
 class UserAction(BaseModel):
-    action: str = Field(description="disable | enable | unlock | reset_password")
+    action: str = Field(description="disable | enable | unlock | reset_password | reset_totp（重置二次验证）")
     password: str = Field("", max_length=1024)
 
 
@@ -104,6 +104,7 @@ def user_json(ctx: Ctx, user: User) -> dict:
             "department": user.department.code if user.department else None, "roles": [r.code for r in user.roles],
             "active": user.active, "locked_until": user.locked_until, "valid_until": user.valid_until,
             "max_confidentiality": user.max_confidentiality, "must_change_password": user.must_change_password,
+            "second_factor": bool(user.totp_secret),
             "scopes": admin.scopes_of(ctx.session, user)}
 
 
@@ -138,7 +139,7 @@ def user_update(item_id: RowId, body: UserPatch, ctx: Ctx = permission("users.ma
         raise api_refuse(ctx, error) from error
 
 
-@router.post("/users/{item_id}/actions", summary="停用、启用、解锁、重置密码")
+@router.post("/users/{item_id}/actions", summary="停用、启用、解锁、重置密码、重置二次验证")
 def user_action(item_id: RowId, body: UserAction, ctx: Ctx = permission("users.manage")) -> dict:
     try:
         run_user_action(ctx, item_id, body.action, body.password)

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from bingan.access.security_settings import security_settings
+from bingan.access.accounts import FIRST_ADMIN_PASSWORD_FILE, forget_first_admin_password
+from bingan.access.sealed_secrets import SecretBox
 from bingan.access.sessions import (
     LoginRefused,
     change_password,
@@ -91,10 +92,12 @@ def password_submit(
     confirm: str = Form(""),
     ctx: Ctx = pending(),
 ) -> Response:
-    problems = change_password(ctx.session, ctx.user, current, new, confirm, ctx.ip)
+    problems = change_password(ctx.session, ctx.user, current, new, confirm, ctx.ip, ctx.web_session)
     if problems:
         return page(request, "auth/password.html", ctx, status_code=400, problems=problems,
                     forced=ctx.user.must_change_password)
+    if ctx.user.username == "admin":
+        forget_first_admin_password(request.app.state.settings.resolved_home / FIRST_ADMIN_PASSWORD_FILE)
     return RedirectResponse(pending_stage(ctx) or "/?message=密码已修改", status_code=303)
 
 
@@ -104,17 +107,23 @@ def totp_enrol_form(request: Request, ctx: Ctx = pending()) -> Response:
 
 
 def _enrol_page(request: Request, ctx: Ctx, error: str, status_code: int = 200) -> Response:
-    secret = start_enrolment(ctx.session, ctx.user)
+    secret = start_enrolment(ctx.session, ctx.user, _box(request))
     uri = provisioning_uri(ctx.user, secret, request.app.state.settings.hospital_name + " 病案")
     qr_svg = segno.make(uri, error="m").svg_inline(scale=5)
     return page(request, "auth/totp_enrol.html", ctx, status_code=status_code, uri=uri, secret=secret,
-                qr_svg=qr_svg, error=error)
+                qr_svg=qr_svg, error=error, replacing=bool(ctx.user.totp_secret))
+
+
+def _box(request: Request) -> SecretBox:
+    return SecretBox.of(request.app.state.settings)
 
 
 @router.post("/account/totp")
-def totp_enrol_submit(request: Request, code: str = Form(""), ctx: Ctx = pending()) -> Response:
+def totp_enrol_submit(request: Request, code: str = Form(""), current_code: str = Form(""),
+                      ctx: Ctx = pending()) -> Response:
     try:
-        if not confirm_enrolment(ctx.session, ctx.user, ctx.web_session, code, ctx.ip):
+        if not confirm_enrolment(ctx.session, ctx.user, ctx.web_session, code, ctx.ip, _box(request),
+                                 current_code=current_code):
             return _enrol_page(request, ctx, "请先扫描二维码", status_code=400)
     except LoginRefused as refusal:
         return _code_refused(request, ctx, str(refusal), lambda error: _enrol_page(request, ctx, error, 400))
@@ -139,7 +148,7 @@ def totp_form(request: Request, ctx: Ctx = pending()) -> Response:
 @router.post("/login/totp")
 def totp_submit(request: Request, code: str = Form(""), ctx: Ctx = pending()) -> Response:
     try:
-        verify_second_factor(ctx.session, ctx.user, ctx.web_session, code, ctx.ip)
+        verify_second_factor(ctx.session, ctx.user, ctx.web_session, code, ctx.ip, _box(request))
     except LoginRefused as refusal:
         return _code_refused(request, ctx, str(refusal),
                              lambda error: page(request, "auth/totp.html", ctx, status_code=400, error=error))
