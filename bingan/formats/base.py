@@ -44,13 +44,14 @@ class PageText:
     boxes: list[TextBox] = field(default_factory=list)
     source: str = "text"  # text | ocr | none
     needs_ocr: bool = False  # quality check failed: mojibake, (cid:N), private-use, empty with content
+    unmapped: int = 0  # characters read without a Unicode mapping (PDF glyph codes), estimated
 
 
 @dataclass(frozen=True)
 class Signature:
     """A digital signature or seal found in a document, with its verification verdict."""
 
-    verdict: str  # valid | tampered | unverifiable
+    verdict: str  # valid | tampered | invalid | unauthorised | appended | unverifiable (signatures.py)
     reason: str  # Chinese
     signer: str = ""
     signed_at: datetime | None = None

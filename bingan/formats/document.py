@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 OcrMode = bool | Literal["auto"]
 OCR_DPI = 300  # scans are read at 300 dpi; the OCR engine caps the long side itself
 OCR_MAX_SIDE = 1600  # the OCR engine shrinks larger pages to this (ocr.MAX_SIDE): rendering more is waste
-INK_CHECK_DPI = 24
 OCR_VERSION = "ocr-v2"  # part of the cache key: bump when OCR output changes
 UNSUPPORTED = "不支持的文件格式"
 
@@ -108,13 +107,31 @@ class Document:
     @_guarded
     def page_text(self, number: int, ocr: OcrMode = "auto") -> PageText:
         """Text of one page. ``ocr``: "auto" = OCR when the quality check fails (scans,
-        mojibake, (cid:N), private-use glyphs); True = always; False = never."""
+        mojibake, (cid:N), unmapped or private-use glyphs); True = always; False = never."""
         native = self._backend.native_text(number)
         if ocr is False or kinds.is_video(self.media_type):
             return native
-        if ocr is True or native.needs_ocr:
+        if ocr is True:
             return self._ocr(number)
-        return native
+        if not native.needs_ocr:
+            return native
+        if not native.text.strip():
+            return self._ocr(number)  # a scan: nothing to lose
+        return self._better_of(native, number)
+
+    def _better_of(self, layer: PageText, number: int) -> PageText:
+        """The text layer failed the quality check: OCR replaces it only when it reads more
+        sound characters (not mojibake, unmapped, replaced or private-use) than the layer
+        has. An OCR that cannot read the page's script, or fails, never costs its text."""
+        try:
+            read = self._ocr(number)
+        except FormatError as exc:
+            log.warning("page %d: OCR failed, text layer kept: %s", number, exc)
+            return layer
+        if quality.sound_chars(read.text) > quality.sound_chars(layer.text, layer.unmapped):
+            return read
+        log.info("page %d: OCR read less than the text layer, layer kept", number)
+        return layer
 
     def _ocr(self, number: int) -> PageText:
         from bingan.formats.ocr import ocr_cached
@@ -454,7 +471,7 @@ class OfdBackend:
         page = self._texts[number - 1]
         text = quality.normalize_cjk_spaces(page.text)
         needs = quality.check_text(text).needs_ocr if text.strip() else quality.has_ink(
-            self.render(number, INK_CHECK_DPI, None))
+            self.render(number, quality.INK_CHECK_DPI, None))
         return PageText(number=number, text=text, boxes=list(page.boxes),
                         source=page.source if text.strip() else "none", needs_ocr=needs)
 

@@ -27,7 +27,10 @@ guard.hold_across_fork(PDFIUM_LOCK)
 
 DEFAULT_DPI = 150
 MAX_RENDER_PIXELS = 120_000_000  # ~A0 at 300 dpi; more is a hostile or broken page size
-INK_CHECK_DPI = 24  # enough to tell an empty page from one with a scanned picture
+# Enough to see one typed line on a scanned page: at 24 dpi a 12 pt line blurred into grey
+# and the page was taken for blank.
+INK_CHECK_DPI = quality.INK_CHECK_DPI
+UNMAPPED_SAMPLE = 64  # characters per page checked for a missing Unicode mapping
 MAX_PAGES = 100_000
 # Two characters on a line stand in separate fields (table cells, "姓名：张三    性别：男")
 # when the gap between their advance boxes is at least this share of the line height (the
@@ -112,34 +115,38 @@ class PdfFile:
         if self._text_only is not None:
             return self._text_only[number - 1]
         with PDFIUM_LOCK:
-            text, boxes = self._extract(number)
-        page = PageText(number=number, text=text, boxes=boxes, source="text" if text.strip() else "none")
-        page.needs_ocr = self._needs_ocr(number, text)
+            page = self._extract(number)
+        page.needs_ocr = self._needs_ocr(page)
         return page
 
-    def _extract(self, number: int) -> tuple[str, list[TextBox]]:
+    def _extract(self, number: int) -> PageText:
         try:
             page = self._require_doc()[number - 1]
             textpage = page.get_textpage()
             try:
                 height = page.get_height()
-                text = _page_text(textpage)
-                boxes = _line_boxes(textpage, height)
+                raw = textpage.get_text_range()
+                chars = _char_indices(raw, textpage.count_chars())
+                spaced = _with_gaps(textpage, raw, chars)
+                text = quality.normalize_cjk_spaces(_clean(spaced))
+                boxes = _line_boxes(textpage, raw, _lines(spaced, text), chars, height)
+                unmapped = _unmapped(textpage) if text.strip() else 0
             finally:
                 textpage.close()
                 page.close()
         except pdfium.PdfiumError as exc:
             raise FormatError(f"PDF 第 {number} 页无法读取", str(exc)) from exc
-        return text, boxes
+        return PageText(number=number, text=text, boxes=boxes, source="text" if text.strip() else "none",
+                        unmapped=unmapped)
 
-    def _needs_ocr(self, number: int, text: str) -> bool:
-        if text.strip():
-            verdict = quality.check_text(text)
+    def _needs_ocr(self, page: PageText) -> bool:
+        if page.text.strip():
+            verdict = quality.check_text(page.text, page.unmapped)
             if verdict.needs_ocr:
-                log.info("page %d needs OCR: %s", number, verdict.reason)
+                log.info("page %d needs OCR: %s", page.number, verdict.reason)
             return verdict.needs_ocr
         # No text: a scanned page has ink, a blank page has none.
-        return quality.has_ink(self.render(number, dpi=INK_CHECK_DPI))
+        return quality.has_ink(self.render(page.number, dpi=INK_CHECK_DPI))
 
     # -- rendering -----------------------------------------------------------------------
 
@@ -209,25 +216,41 @@ def _clean(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").replace("\ufffe", "")
 
 
-def _page_text(textpage: pdfium.PdfTextPage) -> str:
-    """PDFium's text in its reading order, whitespace between CJK characters by geometry."""
-    raw = textpage.get_text_range()
-    # Text index = character index unless a character outside the BMP took two code units;
-    # then only the text rule applies.
-    if len(raw) == textpage.count_chars():
-        raw = _CJK_GAP.sub(lambda run: _gap(textpage, run.start(), run.end()), raw)
-    return quality.normalize_cjk_spaces(_clean(raw))
+def _char_indices(raw: str, count: int) -> list[int] | None:
+    """PDFium's character index of each character of its text, or None when they disagree.
+
+    A character outside the BMP (𠮷, CJK extension B and later) is two PDFium characters, one
+    per UTF-16 code unit, but one character of the text."""
+    if len(raw) == count:
+        return None  # the identity: most pages
+    indices, index = [], 0
+    for char in raw:
+        indices.append(index)
+        index += 2 if ord(char) > 0xFFFF else 1
+    return indices if index == count else []
 
 
-def _gap(textpage: pdfium.PdfTextPage, start: int, end: int) -> str:
+def _with_gaps(textpage: pdfium.PdfTextPage, raw: str, chars: list[int] | None) -> str:
+    """Each whitespace run next to a CJK character as FIELD_GAP or one space, by geometry
+    (only where text and character indices agree); line breaks stay where they are."""
+    if chars == []:
+        return raw
+    return _CJK_GAP.sub(lambda run: _gap(textpage, _at(chars, run.start()) - 1, _at(chars, run.end())), raw)
+
+
+def _at(chars: list[int] | None, index: int) -> int:
+    return index if chars is None else chars[index]
+
+
+def _gap(textpage: pdfium.PdfTextPage, left: int, right: int) -> str:
     """FIELD_GAP where the characters around a whitespace run stand apart, else one space."""
-    _, low_left, before, high_left = textpage.get_charbox(start - 1, loose=True)
-    after, low_right, _, high_right = textpage.get_charbox(end, loose=True)
+    _, low_left, before, high_left = textpage.get_charbox(left, loose=True)
+    after, low_right, _, high_right = textpage.get_charbox(right, loose=True)
     gap = after - before  # negative on vertical or rotated text: no gap
     height = max(high_left - low_left, high_right - low_right)  # zero for some Type 3 fonts
     if height > 0 and gap >= FIELD_GAP_HEIGHTS * height:
         return quality.FIELD_GAP
-    if gap >= FIELD_GAP_SPACES * _space_width(textpage, start, end):
+    if gap >= FIELD_GAP_SPACES * _space_width(textpage, left + 1, right):
         return quality.FIELD_GAP
     return " "
 
@@ -241,16 +264,66 @@ def _space_width(textpage: pdfium.PdfTextPage, start: int, end: int) -> float:
     return float("inf")
 
 
-def _line_boxes(textpage: pdfium.PdfTextPage, height: float) -> list[TextBox]:
-    """One box per text run PDFium groups into a rectangle (roughly a line segment)."""
+_LINE = re.compile(r"[^\r\n]+")
+
+
+def _lines(spaced: str, text: str) -> list[str]:
+    """The page text's lines, one per line of PDFium's text (normalising never joins or
+    splits lines; cleaning may empty one, then each line is normalised alone)."""
+    lines = _LINE.findall(text)
+    if len(lines) == len(_LINE.findall(spaced)):
+        return lines
+    return [quality.normalize_cjk_spaces(_clean(line)) for line in _LINE.findall(spaced)]
+
+
+def _line_boxes(textpage: pdfium.PdfTextPage, raw: str, lines: list[str], chars: list[int] | None,
+                height: float) -> list[TextBox]:
+    """A box per field of each line: the rectangles PDFium makes of the line's characters.
+
+    Asked line by line, by character range. Asking PDFium for the text inside each rectangle
+    instead scans the whole page per rectangle and made long documents several times
+    slower than reading their text; the text comes from the line itself: one part per field
+    when the line has as many fields as rectangles, else the whole line in their union (a
+    font change inside a line also starts a rectangle)."""
+    if chars == []:
+        return _bounded_boxes(textpage, height)
     boxes = []
-    for index in range(textpage.count_rects()):
-        left, bottom, right, top = textpage.get_rect(index)
-        text = textpage.get_text_bounded(left, bottom, right, top)
-        text = quality.normalize_cjk_spaces(_clean(text)).strip()
-        if text:
-            boxes.append(TextBox(text, left, height - top, right, height - bottom))
+    for line, text in zip(_LINE.finditer(raw), lines, strict=True):
+        start, end = _at(chars, line.start()), _at(chars, line.end() - 1) + 1
+        rects = [textpage.get_rect(index) for index in range(textpage.count_rects(start, end - start))]
+        fields = [field.strip() for field in text.split(quality.FIELD_GAP) if field.strip()]
+        if len(fields) == len(rects):
+            boxes += [_box(field, rect, height) for field, rect in zip(fields, rects, strict=True)]
+        elif rects and text.strip():
+            union = (min(r[0] for r in rects), min(r[1] for r in rects), max(r[2] for r in rects),
+                     max(r[3] for r in rects))
+            boxes.append(_box(text.strip(), union, height))
     return boxes
+
+
+def _box(text: str, rect: tuple[float, float, float, float], height: float) -> TextBox:
+    left, bottom, right, top = rect
+    return TextBox(text, left, height - top, right, height - bottom)
+
+
+def _bounded_boxes(textpage: pdfium.PdfTextPage, height: float) -> list[TextBox]:
+    """A box per rectangle of the page, each with the text PDFium finds inside (slow: for
+    pages whose text and character indices disagree)."""
+    rects = [textpage.get_rect(index) for index in range(textpage.count_rects())]
+    texts = [quality.normalize_cjk_spaces(_clean(textpage.get_text_bounded(*rect))).strip() for rect in rects]
+    return [_box(text, rect, height) for text, rect in zip(texts, rects, strict=True) if text]
+
+
+def _unmapped(textpage: pdfium.PdfTextPage) -> int:
+    """Estimated characters PDFium read without a Unicode mapping (it then reports the glyph's
+    code as if it were the character). Sampled: a call per character would cost as much as
+    reading the text."""
+    count = textpage.count_chars()
+    sample = range(0, count, max(1, count // UNMAPPED_SAMPLE))
+    if not sample:
+        return 0
+    hits = sum(pdfium_c.FPDFText_HasUnicodeMapError(textpage, index) == 1 for index in sample)
+    return round(hits * count / len(sample))
 
 
 def _is_password_error(exc: Exception) -> bool:

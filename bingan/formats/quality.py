@@ -1,12 +1,14 @@
 """Is the text layer of a page worth indexing, or does the page need OCR?
 
 Some Chinese PDFs carry fonts without a usable ToUnicode map: every library then returns
-mojibake, "(cid:N)" placeholders or private-use code points. Those pages go to OCR.
+mojibake, "(cid:N)" placeholders, private-use or unmapped code points. Those pages go to OCR.
+What a page says in any script is not judged: only the marks of a broken layer are.
 """
 from __future__ import annotations
 
+import codecs
 import re
-from collections import Counter
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -41,12 +43,18 @@ _SPACED = re.compile(
     rf"|(?<![^\s])[{_HAN}](?:[{BLANK}]+[{_HAN}])*[{BLANK}]+[{_HAN}](?=[：:])"
 )
 _BLANKS = re.compile(f"[{BLANK}]+")
+_SPACE = re.compile(r"\s")
 
 MIN_CHARS = 8  # below this a ratio says nothing
-MAX_IMPLAUSIBLE = 0.3
+MAX_GARBAGE = 0.3  # share of broken characters that condemns a text layer
 MAX_PRIVATE_USE = 0.05
 INK_LEVEL = 200  # grey value below which a pixel counts as ink
-MIN_INK = 0.002  # share of ink pixels that makes a page "visibly not empty"
+# A page without text is looked at in a small rendering: a scanned page carrying one short
+# typed line ("This is a multi page document. Page 1.") must count as ink. At 24 dpi with a
+# 0.2 % threshold such a line blurred into grey and its page was taken for blank; at 48 dpi
+# the line is ~0.1 % of the pixels, a page number alone ~0.02 %.
+INK_CHECK_DPI = 48
+MIN_INK = 0.0002  # share of ink pixels that makes a page "visibly not empty"
 
 
 @dataclass(frozen=True)
@@ -71,47 +79,143 @@ def _join_spaced(match: re.Match[str]) -> str:
     return indent + _BLANKS.sub("", word) + spaced[len(indent) + len(word):]
 
 
-def check_text(text: str) -> Verdict:
-    """Quality of extracted text alone (no rendering): placeholders, private use, mojibake."""
+def check_text(text: str, unmapped: int = 0) -> Verdict:
+    """Is this text layer broken? Judged by the marks of broken fonts and encodings, never by
+    script: Korean, Arabic, rare name characters (CJK extensions, 𠮷 䶮 㛃) and symbols are text.
+
+    ``unmapped``: characters the PDF reader could not map to Unicode (no ToUnicode entry; it
+    then reports the raw glyph code, which can look like any character)."""
     if _CID.search(text):
         return Verdict(True, "(cid:N) placeholders")
-    # Count each distinct character once: pages repeat characters a lot, and this check
-    # runs on every page the pipeline indexes.
-    counts = Counter(text)
-    visible = sum(n for ch, n in counts.items() if not ch.isspace())
+    visible = len(text) - len(_SPACE.findall(text))
     if not visible:
         return Verdict(False)
-    private = sum(n for ch, n in counts.items() if "\ue000" <= ch <= "\uf8ff")
+    # Judge each distinct character once: pages repeat characters a lot, and this check runs
+    # on every page the pipeline indexes.
+    distinct = set(text)
+    private = sum(text.count(ch) for ch in distinct if _private_use(ch))
     if private >= 3 and private / visible > MAX_PRIVATE_USE:
         return Verdict(True, f"private-use characters: {private}")
-    return _check_mojibake(counts)
-
-
-def _check_mojibake(counts: Counter[str]) -> Verdict:
-    non_ascii = sum(n for ch, n in counts.items() if ord(ch) > 127 and not ch.isspace())
-    if non_ascii < MIN_CHARS:
-        return Verdict(False)
-    implausible = sum(n for ch, n in counts.items() if ord(ch) > 127 and not ch.isspace() and not _plausible(ch))
-    ratio = implausible / non_ascii
-    if ratio > MAX_IMPLAUSIBLE:
-        return Verdict(True, f"mojibake: {ratio:.0%} implausible characters")
+    if any(map(_mojibake_suspect, distinct)):
+        text, mojibake = _without_mojibake(text)
+        non_ascii = len(text) - len(text.encode("ascii", "ignore")) + mojibake
+        # Mojibake hits only non-ASCII characters (ASCII survives every mis-decoding), so
+        # it is weighed against those: "RÃ©sumÃ©" is broken though most letters are fine.
+        if non_ascii >= MIN_CHARS and mojibake / non_ascii > MAX_GARBAGE:
+            return Verdict(True, f"mojibake: {mojibake / non_ascii:.0%} of non-ASCII characters")
+    bad = _broken_count(text) + unmapped
+    if visible >= MIN_CHARS and bad / visible > MAX_GARBAGE:
+        return Verdict(True, f"broken text: {bad / visible:.0%} of characters unmapped or replaced")
     return Verdict(False)
 
 
-@lru_cache(maxsize=8192)
-def _plausible(ch: str) -> bool:
-    """GB2312 covers the characters of ordinary simplified Chinese text.
+def sound_chars(text: str, unmapped: int = 0) -> int:
+    """Visible characters that are not garbage: the measure by which OCR output may replace
+    a text layer (only when it has more of them)."""
+    text = _CID.sub("\ufffd", text)  # a placeholder is one lost character
+    rest, mojibake = _without_mojibake(text)
+    visible = sum(1 for ch in text if not ch.isspace())
+    return max(0, visible - mojibake - _broken_count(rest) - unmapped)
 
-    Mojibake (UTF-8 read as GBK, GBK read as Latin-1) falls mostly outside it, while real
-    medical text rarely leaves it (a rare name character now and then stays under the ratio).
-    """
-    if "\u00c0" <= ch <= "\u00ff" or "\u0080" <= ch <= "\u00bf":
-        return False  # Latin-1 letters in a Chinese record are the signature of "Ã©" garbage
+
+def _broken_count(text: str) -> int:
+    return sum(text.count(ch) for ch in set(text) if _broken(ch))
+
+
+@lru_cache(maxsize=8192)
+def _mojibake_suspect(ch: str) -> bool:
+    """Can this character come out of a mis-decoding (_MISREADS)? Latin-1 and Windows-1252
+    characters, and the GBK characters outside GB2312 that UTF-8 bytes read as GBK mostly
+    become. Only pages with one are tried for mojibake: the proof costs time."""
+    if "\u0080" <= ch <= "\u00ff" or ch in _CP1252_EXTRA:
+        return True
+    try:
+        ch.encode("gbk")
+    except UnicodeEncodeError:
+        return False
     try:
         ch.encode("gb2312")
     except UnicodeEncodeError:
-        return ch in "①②③④⑤⑥⑦⑧⑨⑩™®©±·•…‰′″℃°μ" or "\u2460" <= ch <= "\u24ff"
-    return True
+        return True
+    return False
+
+
+@lru_cache(maxsize=8192)
+def _broken(ch: str) -> bool:
+    """Replacement characters, control codes, private use and unassigned code points: what
+    fonts without a usable Unicode map produce. Planes 2-3 are ideographs even where this
+    Python's Unicode tables are older than the character (CJK extension H and later)."""
+    if ch.isspace():
+        return False
+    if _private_use(ch) or ch == "\ufffd":
+        return True
+    category = unicodedata.category(ch)
+    return category in ("Cc", "Cs") or (category == "Cn" and not 0x20000 <= ord(ch) <= 0x3FFFF)
+
+
+def _private_use(ch: str) -> bool:
+    return "\ue000" <= ch <= "\uf8ff" or ord(ch) >= 0xF0000
+
+
+# Runs of non-ASCII characters (ASCII survives every mis-decoding unchanged, so a run of
+# mojibake never spans it).
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]{2,}")
+# The mis-decodings seen in the wild, and the shortest run that proves one: UTF-8 bytes shown
+# as Windows-1252/Latin-1 ("Ã©") or as GBK ("鍏ラ櫌"); GBK bytes shown as Latin-1 ("ÈëÔº"; four
+# characters, two Chinese ones: a pair of accented letters is often valid GBK by chance).
+_CP1252_EXTRA = frozenset(bytes(range(0x80, 0xA0)).decode("cp1252", "ignore"))
+_MISREADS = (("cp1252", "utf-8", 2), ("latin-1", "utf-8", 2), ("gbk", "utf-8", 2), ("latin-1", "gbk", 4))
+
+
+# Readers show a byte the shown-as codec lacks (0x81 in Windows-1252, a broken GBK pair) as a
+# replacement character or, PDFium in simple fonts, a black square: encoding back, such a
+# character stands for one lost byte, given as a UTF-8 continuation byte (any would do).
+_LOST = frozenset("\ufffd\u25a0")
+_LOST_BYTE = "bingan-lost-byte"
+
+
+def _lost_byte(error: UnicodeError) -> tuple[bytes, int]:
+    lost = error.object[error.start:error.end]  # type: ignore[attr-defined]
+    if not set(lost) <= _LOST:
+        raise error
+    return b"\x80" * len(lost), error.end  # type: ignore[attr-defined]
+
+
+codecs.register_error(_LOST_BYTE, _lost_byte)
+
+
+def _without_mojibake(text: str) -> tuple[str, int]:
+    """The text without its provably mis-decoded runs, and how many characters they had.
+
+    A run is mis-decoded when, encoded back with the wrong codec, it decodes with the right
+    one into fewer characters (a lenient reader's replacement marks allowed at its ends).
+    Real text of any script almost never does: its bytes are not valid UTF-8 or GBK in that
+    order."""
+    count = 0
+
+    def drop(run: re.Match[str]) -> str:
+        nonlocal count
+        if not _misread(run.group()):
+            return run.group()
+        count += sum(1 for ch in run.group() if not ch.isspace())
+        return ""
+
+    return _NON_ASCII_RUN.sub(drop, text), count
+
+
+@lru_cache(maxsize=4096)
+def _misread(run: str) -> bool:
+    for shown_as, written_as, shortest in _MISREADS:
+        if len(run) < shortest:
+            continue
+        try:
+            fixed = run.encode(shown_as, _LOST_BYTE).decode(written_as, "replace")
+        except UnicodeEncodeError:
+            continue
+        damaged = fixed.count("\ufffd")
+        if damaged <= len(fixed) // 4 and len(fixed) - damaged < len(run):
+            return True
+    return False
 
 
 def has_ink(image: Image.Image) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image, ImageDraw
 
-from bingan.formats.quality import FIELD_GAP, check_text, has_ink, normalize_cjk_spaces
+from bingan.formats.quality import FIELD_GAP, check_text, has_ink, normalize_cjk_spaces, sound_chars
 
 GOOD = "主诉：反复胸闷气促5年，加重3天。既往史：2型糖尿病10年，冠状动脉粥样硬化性心脏病。"
 
@@ -92,4 +92,42 @@ def test_blank_image_has_no_ink():
 def test_image_with_text_has_ink():
     image = Image.new("L", (200, 280), 255)
     ImageDraw.Draw(image).rectangle((20, 20, 180, 60), fill=0)
+    assert has_ink(image)
+
+
+@pytest.mark.parametrize("text", [
+    "환자 이름: 김민준  진단: 제2형 당뇨병, 고혈압  처방: 아스피린",
+    "اسم المريض أحمد التشخيص داء السكري من النوع الثاني",
+    "家属：刘䶮 张㛃 李㐂 赵㐄 王𠮷 曾用名：𠮷䶮㛃㐂㐄",
+    "醫院門診病歷記錄，診斷：糖尿病、高血壓。處方：阿斯匹靈",
+    "Größe 1,80 m; naïve résumé – café; Ærø, Øst; coöperate",
+    "• → ≥ ± ½ © ™ — … ✓ ★ ∑ ∫ ≠ ∞ ‰ № ℃ ① ﬁ ﬂ",
+], ids=["korean", "arabic", "rare-names", "traditional", "latin-accents", "symbols"])
+def test_sound_text_of_any_script_needs_no_ocr(text):
+    assert not check_text(text).needs_ocr
+
+
+def test_characters_without_a_unicode_mapping_need_ocr():
+    # PDFium reports the glyph code of an unmapped character: it may look like any character.
+    assert check_text(GOOD, unmapped=len(GOOD) // 2).needs_ocr
+
+
+def test_replacement_characters_need_ocr():
+    assert check_text("入院\ufffd\ufffd\ufffd记录\ufffd\ufffd\ufffd主诉\ufffd\ufffd").needs_ocr
+
+
+def test_utf8_shown_as_latin1_with_lost_bytes_is_mojibake():
+    # PDFium shows bytes a simple font has no glyph name for as a black square.
+    assert check_text(GOOD.encode("utf-8").decode("cp1252", "replace").replace("\ufffd", "■")).needs_ocr
+
+
+def test_sound_characters_exclude_mojibake():
+    # 入院记录 and the five digits of GOOD, which every mis-decoding leaves intact.
+    assert sound_chars("入院记录\n" + GOOD.encode("gbk").decode("latin-1")) == 4 + 5
+
+
+def test_one_typed_line_on_an_empty_page_is_ink():
+    # A 10 pt line ("This is a multi page document. Page 1.") on A4 at the check resolution.
+    image = Image.new("L", (397, 562), 255)
+    ImageDraw.Draw(image).text((48, 48), "This is a multi page document. Page 1.", fill=0)
     assert has_ink(image)
