@@ -65,7 +65,8 @@ def test_lockout_then_search_read_favourite_history_lookup(browser_page, world):
     page, base = browser_page
     for _ in range(5):
         login(page, base, "u_nurse", "wrong-Password-1")
-    assert "已锁定" in page.inner_text("#login-error")
+    # The same words an unknown name gets (issue 9, L1): they mention the lock without confirming it.
+    assert "暂时锁定" in page.inner_text("#login-error")
     shot(page, "01-lockout")
 
     login(page, base, "u_clinician", PASSWORD)
