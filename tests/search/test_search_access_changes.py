@@ -27,7 +27,17 @@ from bingan.ingest.scheduler import refresh_index_access
 from bingan.search.factory import open_search_index
 from bingan.search.port import Scope
 from bingan.storage.db import session_factory
-from bingan.storage.models import Campus, Department, IndexAccessOutbox, Record, Tag, User, UserScope
+from bingan.storage.models import (
+    Campus,
+    Department,
+    Document,
+    DocumentType,
+    IndexAccessOutbox,
+    Record,
+    Tag,
+    User,
+    UserScope,
+)
 
 NUMBER = "0000001"  # the "normal" record of the test hospital: the clinician's department, public
 
@@ -140,3 +150,15 @@ def test_an_unrelated_edit_queues_nothing(hospital):
     change(engine, lambda _session, record: setattr(record, "attending_doctor", "王主任"))
     with session_factory(engine)() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(IndexAccessOutbox)) == 0
+
+
+def test_retyping_a_document_queues_its_record(hospital):
+    engine, _index = hospital
+    with session_factory(engine)() as session, session.begin():
+        record = session.scalars(sa.select(Record).where(Record.record_number == NUMBER)).one()
+        document = session.scalars(sa.select(Document).where(Document.record_id == record.id)).first()
+        other = session.scalars(sa.select(DocumentType).where(DocumentType.id != document.document_type_id)).first()
+        document.document_type = other
+        record_id = record.id
+    with session_factory(engine)() as session:
+        assert record_id in session.scalars(sa.select(IndexAccessOutbox.record_id)).all()

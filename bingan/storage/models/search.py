@@ -18,6 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bingan.storage.models.base import Base, utcnow
+from bingan.storage.models.documents import Document
 from bingan.storage.models.organisation import Campus, Department
 from bingan.storage.models.records import Record, Tag, record_tags
 
@@ -65,6 +66,12 @@ def _queue_access_changes(session: Session, _context: object, _instances: object
     record_ids = {
         record.id for record in session.dirty
         if isinstance(record, Record) and record.id is not None and _changed(record, RECORD_ACCESS_ATTRIBUTES)
+    }
+    # a re-typed document moves its pages to another category (category templates filter by it)
+    record_ids |= {
+        document.record_id for document in session.dirty
+        if isinstance(document, Document) and document.record_id is not None
+        and _changed(document, ("document_type_id", "document_type"))
     }
     for instance in [*session.dirty, *session.deleted]:
         attributes = NAME_ATTRIBUTES.get(type(instance))
