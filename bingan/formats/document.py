@@ -120,18 +120,21 @@ class Document:
         return self._better_of(native, number)
 
     def _better_of(self, layer: PageText, number: int) -> PageText:
-        """The text layer failed the quality check: OCR replaces it only when it reads more
-        sound characters (not mojibake, unmapped, replaced or private-use) than the layer
-        has. An OCR that cannot read the page's script, or fails, never costs its text."""
+        """The text layer failed the quality check or only labels a scan: OCR replaces it
+        only when it reads more sound characters (not mojibake, unmapped, replaced or
+        private-use) than the layer has. An OCR that cannot read the page's script, or
+        fails, never costs its text."""
         try:
             read = self._ocr(number)
         except FormatError as exc:
             log.warning("page %d: OCR failed, text layer kept: %s", number, exc)
             return layer
-        if quality.sound_chars(read.text) > quality.sound_chars(layer.text, layer.unmapped):
-            return read
-        log.info("page %d: OCR read less than the text layer, layer kept", number)
-        return layer
+        if quality.sound_chars(read.text) <= quality.sound_chars(layer.text, layer.unmapped):
+            log.info("page %d: OCR read less than the text layer, layer kept", number)
+            return layer
+        if quality.check_text(layer.text, layer.unmapped).needs_ocr:
+            return read  # a broken layer: nothing in it worth keeping
+        return _with_layer_lines(read, layer)
 
     def _ocr(self, number: int) -> PageText:
         from bingan.formats.ocr import ocr_cached
@@ -150,6 +153,17 @@ class Document:
         meta = self._backend.metadata()
         meta.media_type = self.media_type
         return meta
+
+
+def _with_layer_lines(read: PageText, layer: PageText) -> PageText:
+    """OCR of a scan plus the lines of its sound text layer (a label, a scan date) that OCR
+    did not read: the layer's words are never lost to OCR."""
+    missing = [line.strip() for line in layer.text.split("\n") if line.strip() and line.strip() not in read.text]
+    if not missing:
+        return read
+    boxes = [box for box in layer.boxes if box.text in missing]
+    return PageText(number=read.number, text="\n".join([read.text, *missing]), boxes=[*read.boxes, *boxes],
+                    source="ocr")
 
 
 # -- opening ---------------------------------------------------------------------------

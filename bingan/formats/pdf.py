@@ -31,6 +31,11 @@ MAX_RENDER_PIXELS = 120_000_000  # ~A0 at 300 dpi; more is a hostile or broken p
 # and the page was taken for blank.
 INK_CHECK_DPI = quality.INK_CHECK_DPI
 UNMAPPED_SAMPLE = 64  # characters per page checked for a missing Unicode mapping
+# A page that is one picture (>= SCAN_COVER of its area) with fewer sound characters of text
+# than LABEL_CHARS is a scan with a label; born-digital pages with a figure have their
+# figure beside the text, or a caption longer than that.
+SCAN_COVER = 0.8
+LABEL_CHARS = 40
 MAX_PAGES = 100_000
 # Two characters on a line stand in separate fields (table cells, "姓名：张三    性别：男")
 # when the gap between their advance boxes is at least this share of the line height (the
@@ -144,9 +149,21 @@ class PdfFile:
             verdict = quality.check_text(page.text, page.unmapped)
             if verdict.needs_ocr:
                 log.info("page %d needs OCR: %s", page.number, verdict.reason)
-            return verdict.needs_ocr
+            return verdict.needs_ocr or self._labelled_scan(page)
         # No text: a scanned page has ink, a blank page has none.
         return quality.has_ink(self.render(page.number, dpi=INK_CHECK_DPI))
+
+    def _labelled_scan(self, page: PageText) -> bool:
+        """A picture covering the page under a few words of text (an archive's label, a
+        scan date, a page number): the page's own words are in the picture."""
+        if quality.sound_chars(page.text, page.unmapped) >= LABEL_CHARS:
+            return False
+        with PDFIUM_LOCK:
+            covered = _picture_share(self._require_doc(), page.number)
+        if covered < SCAN_COVER:
+            return False
+        log.info("page %d needs OCR: a full-page picture under %d characters of text", page.number, len(page.text))
+        return True
 
     # -- rendering -----------------------------------------------------------------------
 
@@ -312,6 +329,21 @@ def _bounded_boxes(textpage: pdfium.PdfTextPage, height: float) -> list[TextBox]
     rects = [textpage.get_rect(index) for index in range(textpage.count_rects())]
     texts = [quality.normalize_cjk_spaces(_clean(textpage.get_text_bounded(*rect))).strip() for rect in rects]
     return [_box(text, rect, height) for text, rect in zip(texts, rects, strict=True) if text]
+
+
+def _picture_share(doc: pdfium.PdfDocument, number: int) -> float:
+    """Share of the page the largest picture on it covers."""
+    page = doc[number - 1]
+    try:
+        width, height = page.get_size()
+        largest = 0.0
+        for picture in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=3):
+            left, bottom, right, top = picture.get_bounds()
+            visible = (min(right, width) - max(left, 0.0)) * (min(top, height) - max(bottom, 0.0))
+            largest = max(largest, visible if right > left and top > bottom else 0.0)
+    finally:
+        page.close()
+    return largest / (width * height) if width > 0 and height > 0 else 0.0
 
 
 def _unmapped(textpage: pdfium.PdfTextPage) -> int:

@@ -77,3 +77,11 @@ def test_image_only_pages_carrying_one_typed_line_are_read_by_ocr(gen):
     pages = open_document(gen.multi_page_scan(2)).page_texts()
     assert [page.source for page in pages] == ["ocr", "ocr"]
     assert "multi page document" in pages[0].text and "Page 2" in pages[1].text
+
+
+def test_scan_under_a_short_text_label_is_read_by_ocr_and_keeps_the_label(gen):
+    # An archive stamps a scanned page with an invisible label; the page's words are in the picture.
+    data = gen.scanned_pdf([gen.scan_image(dpi=150)], hidden_text=["Scanned 2024-01-05 p.1"])
+    page = open_document(data).page_texts()[0]
+    assert page.source == "ocr" and "冠状动脉粥样硬化性心脏病" in page.text
+    assert "Scanned 2024-01-05 p.1" in page.text
