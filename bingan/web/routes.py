@@ -2,8 +2,8 @@
 
 Kinds: public, pending (signed in, may still owe a password change or second factor), self
 (any signed-in user, own data), perm (a permission code), record / document (the gate with an
-action), apikey (machine callers with their own authentication), framework (OpenAPI docs,
-static assets: no patient data).
+action), apikey (machine callers with their own authentication), framework (mounted static
+assets: no patient data).
 """
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from starlette.routing import Mount
 
-FRAMEWORK_PATHS = {"/api/v1/openapi.json", "/api/docs", "/docs/oauth2-redirect", "/api/docs/oauth2-redirect"}
 APIKEY_PREFIXES = ("/api/v1/ingest",)
 
 
@@ -51,7 +50,7 @@ def route_table(app: FastAPI) -> list[RouteRule]:
     for route in _flatten(app.routes):
         path = route.path
         methods = tuple(sorted(getattr(route, "methods", None) or ()))
-        if isinstance(route, Mount) or path in FRAMEWORK_PATHS:
+        if isinstance(route, Mount):
             table.append(RouteRule(path, methods, "framework"))
             continue
         if path.startswith(APIKEY_PREFIXES):

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from test_browser_daily_work import browser_page, login, server  # noqa: F401 (fixtures)
 from web_helpers import csrf_of, sign_in
+from world import PASSWORD
 
 from bingan.access.addresses import canonical_address
 from bingan.access.policy import ip_problem
@@ -206,6 +208,22 @@ def test_form_routes_take_small_bodies_and_uploads_their_own(app):
     assert call(app, "POST", "/lookup", [FORM, (b"content-length", str(600 * 1024).encode())], [])[0] != 413
 
 
+def test_a_lookup_upload_is_read_no_further_than_the_number_limit():
+    """A small .xlsx can unpack to millions of rows: reading stops once the limit is passed."""
+    import io
+
+    import xlsxwriter
+
+    from bingan.web.lookup.service import MAX_NUMBERS, numbers_from_upload
+
+    buffer = io.BytesIO()
+    with xlsxwriter.Workbook(buffer) as book:
+        sheet = book.add_worksheet()
+        for row in range(MAX_NUMBERS + 5000):
+            sheet.write_string(row, 0, f"{row:07d}")
+    assert len(numbers_from_upload("list.xlsx", buffer.getvalue())) == MAX_NUMBERS + 1
+
+
 def test_the_global_limit_caps_every_route(app):
     small = app_with(max_request_mb=1)
     assert call(small, "POST", "/admin/leak", [(b"content-length", str(2 * 1024**2).encode())], [])[0] == 413
@@ -270,3 +288,22 @@ def test_vendor_serves_the_assets_the_pages_load(client_for):
     assert scripts
     for path in scripts:
         assert anonymous.get(path).status_code == 200
+
+
+# --- in a real browser: the policy blocks nothing the pages need --------------------------------
+
+@pytest.mark.browser
+def test_api_docs_and_pages_work_under_the_policy_in_a_browser(browser_page, world):  # noqa: F811
+    page, base = browser_page
+    blocked: list[str] = []
+    page.on("console", lambda message: blocked.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    login(page, base, "u_clinician", PASSWORD)
+    page.wait_for_selector("#recent")
+    page.goto(f"{base}/api/docs")
+    page.wait_for_selector(".opblock", timeout=20000)  # Swagger UI rendered the operations
+    page.goto(f"{base}/records/{world.records['normal'].id}")
+    page.wait_for_selector("#front-page")
+    theme = page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--theme')")
+    assert theme.strip() == "#1f5f8b"
+    assert blocked == []

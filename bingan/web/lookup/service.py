@@ -56,6 +56,8 @@ def _from_xlsx(data: bytes) -> list[str]:
         value = row[0] if row else None
         if value is not None and str(value).strip():
             numbers.append(str(int(value)) if isinstance(value, float) and value.is_integer() else str(value).strip())
+        if len(numbers) > MAX_NUMBERS:
+            break  # enough for check_count to refuse: a small file can unpack to millions of rows
     return numbers
 
 
@@ -63,7 +65,7 @@ def check_count(numbers: list[str]) -> None:
     if not numbers:
         raise LookupInputError("请输入或上传至少一个病案号")
     if len(numbers) > MAX_NUMBERS:
-        raise LookupInputError(f"一次最多查询{MAX_NUMBERS}个病案号，当前{len(numbers)}个")
+        raise LookupInputError(f"一次最多查询{MAX_NUMBERS}个病案号，本次超过了这个数量")
 
 
 @dataclass(frozen=True, slots=True)
