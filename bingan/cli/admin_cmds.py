@@ -54,9 +54,9 @@ def serve(
     if password:
         typer.echo(f"管理员登录: 用户名 admin  密码 {password}  (首次登录须修改密码)")
     # The app decides who the client is (BINGAN_TRUSTED_PROXIES); uvicorn's own proxy headers would
-    # believe any X-Forwarded-For arriving from loopback first.
+    # believe any X-Forwarded-For arriving from loopback first. No "server: uvicorn" header either.
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
-                proxy_headers=False)
+                proxy_headers=False, server_header=False)
 
 
 @user_app.command("add")
