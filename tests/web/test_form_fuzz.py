@@ -44,8 +44,10 @@ ROLE_ORDER = ("clinician", "archivist", "secadmin", "sysadmin")
 # form that checks a code or password gets a user of its own.
 OWN_USER = {"/login": "nurse", "/login/totp": "medical_affairs", "/account/totp": "qc",
             "/account/password": "copy_clerk"}
-# Written on purpose by those refusals: the counted failure, the enrolment's pending secret.
-ON_PURPOSE = {**EVERY_TIME, "users": ("failed_logins", "locked_until", "updated_at"), "totp_enrolments": ALL}
+# Written on purpose by those refusals: the counted failure (per account and per address), the
+# enrolment's pending secret.
+ON_PURPOSE = {**EVERY_TIME, "users": ("failed_logins", "locked_until", "updated_at"), "totp_enrolments": ALL,
+              "login_failures": ALL}
 # The error page's message and each form's problems are marked "bad".
 MESSAGE = re.compile(r'class="[^"]*\bbad\b[^"]*"[^>]*>(.*?)</', re.S)
 ENGLISH = re.compile(r"Field required|Input should|Internal Server Error|Not Found|There was an error|Value error")
