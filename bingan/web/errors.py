@@ -17,6 +17,8 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bingan.errors import Refusal
+
 log = logging.getLogger(__name__)
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 MAX_LISTED = 5  # problems named in ``detail``; all of them are in ``errors``
@@ -152,6 +154,11 @@ def add_error_handlers(app: FastAPI) -> None:
     def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         problems = validation_problems(exc)
         return answer(request, 422, validation_detail(problems), errors=problems)
+
+    @app.exception_handler(Refusal)
+    def refused(request: Request, exc: Refusal) -> Response:
+        # The request's transaction was rolled back by the session dependency: nothing changed.
+        return answer(request, 409 if exc.conflict else 400, exc.message)
 
     @app.exception_handler(DataError)
     def data_error(request: Request, exc: DataError) -> Response:

@@ -95,5 +95,4 @@ def _index() -> None:
 
 def _files() -> None:
     """A video's browser-playable rendition: what a user who may only view is shown (M6)."""
-    with op.batch_alter_table("versions") as batch:
-        batch.add_column(sa.Column("playable_sha256", sa.String(64), nullable=True))
+    op.add_column("versions", sa.Column("playable_sha256", sa.String(64), nullable=True))
