@@ -6,6 +6,7 @@ import cProfile
 import pstats
 import re
 import time
+from dataclasses import fields
 from datetime import timedelta
 
 import pyotp
@@ -21,6 +22,7 @@ from bingan.access.audit import Actor
 from bingan.access.passwords import policy_problems
 from bingan.access.permissions import ROLE_DEFAULTS
 from bingan.access.sealed_secrets import SecretBox
+from bingan.access.security_settings import SecuritySettings, security_settings
 from bingan.access.sessions import LoginRefused, login, needs_second_factor
 from bingan.storage.db import session_factory
 from bingan.storage.models import AuditEvent, Grant, Role, TotpEnrolment, User, WebSession, utcnow
@@ -361,3 +363,19 @@ def test_authenticator_secrets_are_stored_sealed(app, web_engine, world):
     _post(client, "/account/totp", "/account/totp", code=_code(new_secret))
     stored = _user(web_engine, "u_auditor").totp_secret
     assert stored.startswith("sealed:") and new_secret not in stored
+
+
+def test_the_security_settings_page_keeps_every_setting_it_saves(client_for, web_engine):
+    """Each setting has its field: saving the page never resets one to its default."""
+    admin = client_for("secadmin")
+    form = admin.get("/admin/security").text
+    values = dict(re.findall(r'<input name="(\w+)" type="number"[^>]*value="(\d+)"', form))
+    assert set(values) >= {field.name for field in fields(SecuritySettings)}
+    values.update(session_max_hours="8", address_failures="20", address_minutes="30", password_history="3")
+    assert _post(admin, "/admin/security", "/admin/security", **values).status_code == 303
+    assert _post(admin, "/admin/security", "/admin/security", **dict(re.findall(
+        r'<input name="(\w+)" type="number"[^>]*value="(\d+)"', admin.get("/admin/security").text))).status_code == 303
+    with session_factory(web_engine)() as session:
+        saved = security_settings(session)
+    assert (saved.session_max_hours, saved.address_failures, saved.address_minutes, saved.password_history) \
+        == (8, 20, 30, 3)

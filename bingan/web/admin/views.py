@@ -77,13 +77,18 @@ def security_page(request: Request, ctx: Ctx = permission("users.manage")) -> Re
 @router.post("/admin/security")
 def security_save(
     lockout_attempts: int = Form(5, le=1000), lockout_minutes: int = Form(10, le=10080),
-    idle_minutes: int = Form(15, le=MAX_ID), password_max_age_days: int = Form(90, le=36500),
+    idle_minutes: int = Form(15, le=MAX_ID), session_max_hours: int = Form(12, le=720),
+    address_failures: int = Form(10, le=100000), address_minutes: int = Form(15, le=10080),
+    password_max_age_days: int = Form(90, le=36500), password_history: int = Form(5, ge=0, le=24),
     audit_retention_days: int = Form(180, le=36500),
     ctx: Ctx = permission("users.manage"),
 ) -> Response:
+    # Every setting has a field on the form: a setting missing here would be reset on each save.
     values = SecuritySettings(
         lockout_attempts=lockout_attempts, lockout_minutes=max(1, lockout_minutes),
-        idle_minutes=min(max(1, idle_minutes), 30), password_max_age_days=max(0, password_max_age_days),
+        idle_minutes=min(max(1, idle_minutes), 30), session_max_hours=session_max_hours,
+        address_failures=address_failures, address_minutes=address_minutes,
+        password_max_age_days=max(0, password_max_age_days), password_history=password_history,
         audit_retention_days=audit_retention_days,
     )
     save_security_settings(ctx.session, values)
