@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="port the web server listens on")
     secret_key: str = Field("", description="session signing key; empty = generated into HOME/secret.key")
     hospital_name: str = Field("示例医院", description="hospital name on pages and watermarks")
+    time_zone: str = Field("Asia/Shanghai", description="the hospital's time zone (IANA name): every date users see, "
+                           "filter, count or export, and export file names, are in it; times are stored in UTC")
     log_level: str = Field("INFO", description="logging level")
     trusted_proxies: str = Field(
         "",
@@ -69,6 +71,17 @@ class Settings(BaseSettings):
         from bingan.access.addresses import parse_networks
 
         parse_networks(value)  # refused at start-up, naming the entry, rather than at the first request
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(value)
+        except (ValueError, KeyError) as error:  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"BINGAN_TIME_ZONE: unknown time zone {value!r} (e.g. Asia/Shanghai)") from error
         return value
 
     @field_validator("cipher")

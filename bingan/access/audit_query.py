@@ -3,17 +3,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from bingan import clock
 from bingan.access.audit import ACTION_NAMES
 from bingan.formats.spreadsheet import Spreadsheet
 from bingan.storage.models import AuditEvent
 
 RESULT_NAMES = {"ok": "成功", "denied": "拒绝", "failed": "失败"}
-CHINA = timedelta(hours=8)
 
 
 @dataclass
@@ -39,15 +39,10 @@ class AuditFilter:
         if self.client_ip:
             clauses.append(AuditEvent.client_ip == self.client_ip)
         if self.date_from:
-            clauses.append(AuditEvent.at >= _day_start(self.date_from))
+            clauses.append(AuditEvent.at >= clock.day_start(self.date_from))
         if self.date_to:
-            clauses.append(AuditEvent.at < _day_start(self.date_to + timedelta(days=1)))
+            clauses.append(AuditEvent.at < clock.day_start(self.date_to + timedelta(days=1)))
         return clauses
-
-
-def _day_start(day: date) -> datetime:
-    """Days are Beijing days; events are stored in UTC."""
-    return datetime.combine(day, time.min, tzinfo=UTC) - CHINA
 
 
 def search_events(
@@ -74,7 +69,7 @@ def _rows(session: Session, flt: AuditFilter, batch: int = 2000) -> Iterator[Aud
         session.expunge_all()
 
 
-HEADERS = ["编号", "时间（北京时间）", "用户", "操作", "对象", "病案ID", "文书ID", "页码", "客户端地址", "结果",
+HEADERS = ["编号", "时间", "用户", "操作", "对象", "病案ID", "文书ID", "页码", "客户端地址", "结果",
            "详情", "哈希"]
 
 
@@ -89,9 +84,8 @@ def export_xlsx(session: Session, flt: AuditFilter) -> bytes:
 
 
 def _cells(event: AuditEvent) -> list[object]:
-    at = event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC)
     return [
-        event.id, (at + CHINA).strftime("%Y-%m-%d %H:%M:%S"), event.username,
+        event.id, clock.local(event.at).strftime("%Y-%m-%d %H:%M:%S"), event.username,
         ACTION_NAMES.get(event.action, event.action), f"{event.object_type} {event.object_id}".strip(),
         event.record_id or "", event.document_id or "", event.page or "", event.client_ip,
         RESULT_NAMES.get(event.result, event.result),

@@ -7,6 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
+from bingan import clock
 from bingan.search.port import PageDoc
 from bingan.storage.models import Document, Page, Record, RecordNumberAlias, Version
 
@@ -74,7 +75,8 @@ def _one(page: Page, version: Version, record: Record, aliases, dtype, category,
         document_type=dtype.code, document_type_name=dtype.name,
         department=department.code if department else "", department_name=department.name if department else "",
         campus=record.campus.code if record.campus else "",
-        admitted_at=record.admitted_at, discharged_at=record.discharged_at, year=when.year if when else None,
+        admitted_at=record.admitted_at, discharged_at=record.discharged_at,
+        year=clock.local_date(when).year if when else None,
         record_kind=record.kind, confidentiality=record.confidentiality,  # type: ignore[arg-type]
         tags=[t.name for t in record.tags],
         diagnosis_codes=[d.code for d in record.diagnoses], diagnosis_names=[d.name for d in record.diagnoses],

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from bingan import clock
 from bingan.search import query as q
 from bingan.search.analysis import TOKEN_RE, fold, is_identifier, keyword, normalize
 from bingan.search.port import PageDoc, Scope
@@ -245,8 +246,8 @@ class Reference:
         }[r.field]
         if value is None:
             return False
-        if isinstance(value, datetime):
-            value = value.date()
+        if isinstance(value, date | datetime):
+            value = clock.local_date(value)  # dates are the hospital's days, as the adapters read them
         return (r.lo is None or value >= r.lo) and (r.hi is None or value < r.hi)
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from elasticsearch import Elasticsearch, NotFoundError
 from elasticsearch.helpers import streaming_bulk
 
+from bingan import clock
 from bingan.search import query as q
 from bingan.search.analysis import fold_page, is_identifier, keyword, normalize
 from bingan.search.port import (
@@ -43,7 +44,7 @@ from bingan.search.port import (
 )
 from bingan.search.snippets import make_snippet
 
-SCHEMA_VERSION = 2  # 2: values folded before indexing (analysis.fold_page)
+SCHEMA_VERSION = 3  # 2: values folded before indexing (analysis.fold_page); 3: dates in the hospital's time zone
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "mappings"
 EXACT_RECORDS = 3000
 HITS_PER_RECORD = 3
@@ -59,7 +60,8 @@ def load_template(prefix: str, version: int = SCHEMA_VERSION) -> dict:
 
 
 def _date(value: date | datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    """An instant with the hospital's offset; a date is the start of the hospital's day."""
+    return clock.local(value).isoformat() if value else None
 
 
 def to_source(doc: PageDoc) -> dict:
@@ -167,9 +169,9 @@ class DslCompiler:
         field = {"discharged": "discharged_at", "admitted": "admitted_at"}.get(r.field, r.field)
         bounds = {}
         if r.lo is not None:
-            bounds["gte"] = r.lo.isoformat() if isinstance(r.lo, date) else r.lo
+            bounds["gte"] = _date(r.lo) if isinstance(r.lo, date) else r.lo
         if r.hi is not None:
-            bounds["lt"] = r.hi.isoformat() if isinstance(r.hi, date) else r.hi
+            bounds["lt"] = _date(r.hi) if isinstance(r.hi, date) else r.hi
         return {"range": {field: bounds}}
 
     @staticmethod
@@ -368,7 +370,7 @@ class ElasticsearchIndex(SearchIndex):
         return RecordHit(
             record_id=src["record_id"], record_number=src["record_number"], stay=src["stay"],
             patient_name=src.get("patient_name", ""), department_name=src.get("department_name", ""),
-            discharged_at=date.fromisoformat(discharged[:10]) if discharged else None,
+            discharged_at=clock.local_date(datetime.fromisoformat(discharged)) if discharged else None,
             score=float(hit.get("_score") or 0.0), hits=page_hits,
             matched_pages=int(pages["total"]["value"]),
         )

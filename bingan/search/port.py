@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
+from bingan import clock
+
 RecordKind = Literal["normal", "death", "special"]
 Sort = Literal["relevance", "discharged_desc", "discharged_asc"]
 FACET_NAMES = ("category", "department", "year", "record_kind")
@@ -62,7 +64,7 @@ class PageDoc:
     def discharge_year(self) -> int | None:
         if self.year is not None:
             return self.year
-        return self.discharged_at.year if self.discharged_at else None
+        return clock.local_date(self.discharged_at).year if self.discharged_at else None
 
 
 @dataclass(frozen=True, slots=True)

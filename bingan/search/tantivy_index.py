@@ -35,6 +35,7 @@ from pathlib import Path
 
 import tantivy
 
+from bingan import clock
 from bingan.search import query as q
 from bingan.search.analysis import (
     BIGRAM_TOKENIZER_NAME,
@@ -65,7 +66,7 @@ from bingan.search.tantivy_query import Compiler, access_terms, as_datetime
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bingan-search")
 # 2: text_bigrams field; 3: word pairs (text, diagnosis, operation), access terms; 4: values
 # folded (analysis.fold: Ⅱ → II, ㎎ → mg, ⽇ → 日) before analysis and storage
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5  # 5: year and date bounds in the hospital's time zone (clock)
 META_FILE = "bingan-search.json"
 EXACT_GROUP_LIMIT = 20_000
 FIRST_ROUND_PAGES = 400
@@ -443,7 +444,7 @@ class TantivySearchIndex(SearchIndex):
             stay=_one(first, "stay", 0),
             patient_name=_one(first, "patient_name", ""),
             department_name=_one(first, "department_name", ""),
-            discharged_at=discharged.date() if discharged else None,
+            discharged_at=clock.local_date(discharged) if discharged else None,
             score=page_hits[0].score,
             hits=page_hits,
             matched_pages=len(hits),

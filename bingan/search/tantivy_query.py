@@ -13,10 +13,11 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 
 import tantivy
 
+from bingan import clock
 from bingan.search import query as q
 from bingan.search.analysis import is_identifier, keyword, normalize, pair_cover, pair_tokens
 from bingan.search.port import CONFIDENTIALITY_LEVELS, PageDoc, Scope
@@ -59,9 +60,8 @@ def scope_access_terms(s: Scope, *, org: bool = True) -> list[str]:
 
 
 def as_datetime(value: date | datetime) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.combine(value, time.min, tzinfo=UTC)
+    """An instant; a date (a query's bound) is the start of that day in the hospital's time."""
+    return clock.instant(value)
 
 
 class Compiler:

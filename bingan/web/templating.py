@@ -1,14 +1,15 @@
 """Jinja2 templates shared by every router, with the filters the pages use."""
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import date, datetime
 from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
+from bingan import clock
+
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
-CHINA = timezone(timedelta(hours=8), "CST")
 
 
 def filesize(value: int | None) -> str:
@@ -22,16 +23,17 @@ def filesize(value: int | None) -> str:
 
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Stored times are UTC; hospitals read Beijing time."""
+    """Stored times are UTC; the hospital reads its own time (clock.local)."""
     if value is None:
         return "-"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(CHINA).strftime(fmt)
+    return clock.local(value).strftime(fmt)
 
 
-def local_date(value: datetime | None) -> str:
-    return local_time(value, "%Y-%m-%d")
+def local_date(value: date | datetime | None) -> str:
+    """The hospital's day; a date (a search hit's discharge day) is one already."""
+    if value is None:
+        return "-"
+    return clock.local_date(value).isoformat()
 
 
 templates.env.filters["filesize"] = filesize

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import date
 
 from es_dsl import matches
 from search_scopes import random_pages, random_scope
@@ -19,12 +18,12 @@ from bingan.search.query import Prefix, parse
 
 def test_template_is_versioned_and_uses_the_shared_token_pattern():
     body = load_template("bingan")
-    assert body["index_patterns"] == ["bingan-pages-v2"] and body["version"] == 2
+    assert body["index_patterns"] == ["bingan-pages-v3"] and body["version"] == 3
     analysis = body["template"]["settings"]["analysis"]
     assert analysis["tokenizer"]["bingan_zh"]["pattern"] == token_pattern()
     assert analysis["filter"]["bingan_bigram"] == {"type": "cjk_bigram", "output_unigrams": True}
     assert all(not k.startswith("_comment") for k in body)
-    assert json.loads((MAPPINGS_DIR / "bingan-pages-v2.json").read_text())["version"] == 2
+    assert json.loads((MAPPINGS_DIR / "bingan-pages-v3.json").read_text())["version"] == 3
 
 
 def test_every_indexed_value_has_a_mapping():
@@ -94,7 +93,8 @@ def test_queries_compile_to_phrases_terms_and_ranges():
     dsl = DslCompiler().compile(parse("肺炎 -糖尿病 出院:2024-03 病案号:0012345").root)
     must, must_not = dsl["bool"]["must"], dsl["bool"]["must_not"]
     assert must[0] == {"match_phrase": {"text": {"query": "肺炎"}}}
-    assert must[1] == {"range": {"discharged_at": {"gte": date(2024, 3, 1).isoformat(),
-                                                   "lt": date(2024, 4, 1).isoformat()}}}
+    # the hospital's month (Asia/Shanghai by default), not UTC's
+    assert must[1] == {"range": {"discharged_at": {"gte": "2024-03-01T00:00:00+08:00",
+                                                   "lt": "2024-04-01T00:00:00+08:00"}}}
     assert must[2] == {"term": {"record_keys": "0012345"}}
     assert must_not == [{"match_phrase": {"text": {"query": "糖尿病"}}}]

@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from bingan import clock
 from bingan.storage.models.base import Base, Timestamped
 from bingan.storage.models.identity import normalise_id_number
 from bingan.storage.models.organisation import Campus, Department
@@ -119,7 +120,7 @@ class Record(Timestamped, Base):
         """实际住院天数: admission and discharge day count as one day."""
         if not (self.admitted_at and self.discharged_at):
             return None
-        return max(1, (self.discharged_at.date() - self.admitted_at.date()).days)
+        return max(1, (clock.local_date(self.discharged_at) - clock.local_date(self.admitted_at)).days)
 
 
 class RecordNumberAlias(Base):

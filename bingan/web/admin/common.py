@@ -1,15 +1,15 @@
 """Helpers the administration views share: refusing with a Chinese message that changes nothing."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, timedelta
 from urllib.parse import quote
 
 from fastapi import HTTPException
 from fastapi.responses import RedirectResponse
 
+from bingan import clock
 from bingan.access.administration import AdminError
 from bingan.web.deps import Ctx
-from bingan.web.templating import CHINA
 
 
 def refuse(ctx: Ctx, back: str, error: AdminError | str) -> RedirectResponse:
@@ -39,11 +39,11 @@ def codes(text: str | list[str] | None) -> list[str]:
 
 
 def end_of_day(value: str) -> datetime | None:
-    """A date typed in the form (Beijing time) as the UTC end of that day; AdminError when malformed."""
+    """A date typed in the form (the hospital's day) as the UTC end of that day; AdminError when malformed."""
     if not value.strip():
         return None
     try:
         day = date.fromisoformat(value.strip())
     except ValueError as error:
         raise AdminError("日期格式应为 YYYY-MM-DD") from error
-    return datetime.combine(day, time(23, 59, 59), CHINA).astimezone(UTC)
+    return clock.day_bounds(day)[1] - timedelta(seconds=1)

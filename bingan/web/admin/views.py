@@ -2,13 +2,14 @@
 IP rules, grants and security settings (security admin)."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from urllib.parse import quote
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from bingan import clock
 from bingan.access.administration import AdminError, grant_record_access
 from bingan.access.audit import ACTION_NAMES
 from bingan.access.audit_query import RESULT_NAMES, AuditFilter, export_xlsx, search_events
@@ -62,7 +63,7 @@ def audit_export(request: Request, ctx: Ctx = permission("audit.export")) -> Res
     flt = audit_filter(request)
     ctx.audit("audit_export", object_type="audit", detail={"筛选": {k: str(v) for k, v in vars(flt).items() if v}})
     data = export_xlsx(ctx.session, flt)
-    name = f"audit-{datetime.now():%Y%m%d-%H%M}.xlsx"
+    name = f"audit-{clock.file_stamp()}.xlsx"
     return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

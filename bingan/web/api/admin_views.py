@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from bingan import clock
 from bingan.access import access_rules as rules
 from bingan.access import administration as admin
 from bingan.access.administration import AdminError, UserChanges
@@ -102,7 +103,8 @@ class AnnouncementIn(BaseModel):
 def user_json(ctx: Ctx, user: User) -> dict:
     return {"id": user.id, "username": user.username, "full_name": user.full_name, "staff_number": user.staff_number,
             "department": user.department.code if user.department else None, "roles": [r.code for r in user.roles],
-            "active": user.active, "locked_until": user.locked_until, "valid_until": user.valid_until,
+            "active": user.active, "locked_until": clock.iso(user.locked_until),
+            "valid_until": clock.iso(user.valid_until),
             "max_confidentiality": user.max_confidentiality, "must_change_password": user.must_change_password,
             "second_factor": bool(user.totp_secret),
             "scopes": admin.scopes_of(ctx.session, user)}
@@ -286,8 +288,8 @@ def appearance_put(body: AppearanceIn, ctx: Ctx = permission("system.settings"))
 @router.get("/announcements", summary="公告")
 def announcements(ctx: Ctx = permission("announcements.manage")) -> list[dict]:
     rows = ctx.session.scalars(sa.select(Announcement).order_by(Announcement.published_at.desc()))
-    return [{"id": a.id, "title": a.title, "body": a.body, "roles": a.roles, "published_at": a.published_at,
-             "expires_at": a.expires_at} for a in rows]
+    return [{"id": a.id, "title": a.title, "body": a.body, "roles": a.roles, "published_at": clock.iso(a.published_at),
+             "expires_at": clock.iso(a.expires_at)} for a in rows]
 
 
 @router.post("/announcements", status_code=201, summary="发布公告")

@@ -6,11 +6,13 @@ returns the token). List endpoints return summaries, never page text.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PlainSerializer
 
+from bingan import clock
 from bingan.access.audit_query import search_events
 from bingan.access.policy import CONFIDENTIALITY_NAMES
 from bingan.web.admin.views import audit_filter
@@ -26,6 +28,9 @@ from bingan.web.security import request_csrf_token
 from bingan.web.status import status_report
 
 router = APIRouter(prefix="/api/v1", tags=["病案 API"])
+# Every datetime the API returns is the hospital's time with its offset (2025-03-01T07:30:00+08:00);
+# dates (a search hit's discharge day) are the hospital's days.
+HospitalTime = Annotated[datetime, PlainSerializer(clock.iso, return_type=str)]
 
 
 class Me(BaseModel):
@@ -43,8 +48,8 @@ class RecordSummary(BaseModel):
     stay: int
     patient_name: str
     department: str | None
-    admitted_at: datetime | None
-    discharged_at: datetime | None
+    admitted_at: HospitalTime | None
+    discharged_at: HospitalTime | None
     status: str
     confidentiality: str
     tags: list[str]
@@ -180,7 +185,7 @@ def lookup(body: LookupRequest, ctx: Ctx = permission("lookup.use")) -> dict:
 def history(ctx: Ctx = signed_in()) -> dict:
     rows, hidden = personal.openable(ctx.subject, personal.history(ctx.session, ctx.user))
     return {"records": [{"record_id": r.id, "record_number": r.record_number, "stay": r.stay_number,
-                         "viewed_at": entry.viewed_at.isoformat()} for entry, r in rows], "hidden": hidden}
+                         "viewed_at": clock.iso(entry.viewed_at)} for entry, r in rows], "hidden": hidden}
 
 
 @router.get("/favourites", summary="收藏夹（仅列出仍可查阅的病案；hidden 为因权限变化未列出的条数）")
@@ -209,7 +214,7 @@ def audit(request: Request, offset: OffsetParam = 0, ctx: Ctx = permission("audi
     total, events = search_events(ctx.session, audit_filter(request), limit=100, offset=offset)
     ctx.audit("view", object_type="audit", detail={"接口": "api"})
     return {"total": total, "events": [
-        {"id": e.id, "at": e.at.isoformat(), "username": e.username, "action": e.action, "record_id": e.record_id,
+        {"id": e.id, "at": clock.iso(e.at), "username": e.username, "action": e.action, "record_id": e.record_id,
          "document_id": e.document_id, "page": e.page, "client_ip": e.client_ip, "result": e.result,
          "detail": e.detail} for e in events]}
 

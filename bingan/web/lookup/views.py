@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
+from bingan import clock
 from bingan.access.policy import decide_for
 from bingan.records.lookup import LookupResult, lookup_record_numbers
 from bingan.storage.models import Record
@@ -85,4 +86,4 @@ async def lookup_export(
     rows = shown_rows(result, openable)
     ctx.audit("export", object_type="lookup", detail={"行数": len(numbers), "可查阅病案": len(openable)})
     return Response(export_xlsx(rows, result.missing), media_type=XLSX,
-                    headers={"Content-Disposition": 'attachment; filename="lookup.xlsx"'})
+                    headers={"Content-Disposition": f'attachment; filename="lookup-{clock.file_stamp()}.xlsx"'})
