@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from bingan.ingest.demo import CAMPUSES, DEPARTMENTS, DemoRecord, document_bytes, generate
+from bingan.ingest.demo import CAMPUSES, DEPARTMENTS, DemoDocument, DemoRecord, document_bytes, generate
 from bingan.ingest.items import Report, enqueue
 from bingan.ingest.pipeline import Pipeline, run_until_settled
 from bingan.storage.models import Campus, Department, Diagnosis, Operation, Patient, Record, Source
@@ -29,9 +30,11 @@ def load_demo(pipe: Pipeline, n: int, *, seed: int = 2026, scanned: int = 0,
     counts: dict[str, int] = {}
     for start in range(0, len(records), BATCH_RECORDS):
         batch = records[start:start + BATCH_RECORDS]
-        item_ids = [i for demo in batch for i in _load_record(pipe, source.id, demo)]
-        for state in run_until_settled(pipe, item_ids, timeout=3600).values():
-            counts[state] = counts.get(state, 0) + 1
+        firsts = [i for demo in batch for i in _load_record(pipe, source.id, demo, demo.documents)]
+        # a later version only once its first is stored, so versions keep their order
+        for documents in (firsts, [i for demo in batch for i in _load_record(pipe, source.id, demo, demo.revisions)]):
+            for state in run_until_settled(pipe, documents, timeout=3600).values():
+                counts[state] = counts.get(state, 0) + 1
         if progress:
             progress(start + len(batch), len(records))
     return counts
@@ -59,23 +62,24 @@ def _organisation(session: Session) -> None:
             session.add(campuses[code])
     session.flush()
     known = set(session.scalars(sa.select(Department.code)))
-    for code, name, *_ in DEPARTMENTS:
-        if code not in known:
-            session.add(Department(code=code, name=name, kind="inpatient", campus_id=campuses["main"].id))
+    for dept in DEPARTMENTS:
+        if dept.code not in known:
+            session.add(Department(code=dept.code, name=dept.name, kind="inpatient", campus_id=campuses["main"].id))
     session.flush()
 
 
-def _load_record(pipe: Pipeline, source_id: int, demo: DemoRecord) -> list[int]:
+def _load_record(pipe: Pipeline, source_id: int, demo: DemoRecord, documents: list[DemoDocument]) -> list[int]:
     with pipe.tx() as session:
         record = upsert_record(session, demo)
         source = session.get(Source, source_id)
         ids = []
-        for document in demo.documents:
-            staged = pipe.staging / f"demo-{document.source_id}{document.extension}"
+        for document in documents:
+            revision = document.source_id if document.revision == 1 else f"{document.source_id}-r{document.revision}"
+            staged = pipe.staging / f"demo-{revision}{document.extension}"
             staged.write_bytes(document_bytes(document, demo))
             item, created = enqueue(session, source, Report(
                 source_document_id=document.source_id, record_number=record.record_number, stay=record.stay_number,
-                document_type_code=document.type_code, revision=document.source_id, title=document.title,
+                document_type_code=document.type_code, revision=revision, title=document.title, author=document.author,
                 filename=f"{document.title}{document.extension}", origin="scanned" if document.scanned else "collected",
             ), staged_path=str(staged))
             if created:
@@ -96,17 +100,18 @@ def upsert_record(session: Session, demo: DemoRecord) -> Record:
         patient = Patient(record_number=demo.record_number, name=demo.name, sex=demo.sex, birth_date=demo.birth,
                           id_number=demo.id_number)
         session.add(patient)
-    department = session.scalars(sa.select(Department).where(Department.code == demo.department[0])).one()
+    department = session.scalars(sa.select(Department).where(Department.code == demo.dept.code)).one()
     campus = session.scalars(sa.select(Campus).where(Campus.code == demo.campus)).one()
     record = Record(
         patient=patient, record_number=demo.record_number, stay_number=demo.stay, campus=campus,
         admitted_at=demo.admitted_at, discharged_at=demo.discharged_at, admission_department=department,
         discharge_department=department, kind=demo.kind, confidentiality=demo.confidentiality,
-        discharge_method=demo.discharge_method, attending_doctor="李华", resident_doctor="陈明",
+        discharge_method=demo.discharge_method,
+        attending_doctor=demo.team.attending, resident_doctor=demo.team.resident,
         front_page=_front_page(demo),
         diagnoses=[Diagnosis(seq=i, code=code, name=name) for i, (code, name) in enumerate(demo.diagnoses)],
-        operations=[Operation(seq=i, code=code, name=name, performed_at=demo.admitted_at)
-                    for i, (code, name) in enumerate(demo.operations)],
+        operations=[Operation(seq=i, code=code, name=name, performed_at=demo.admitted_at + timedelta(days=1),
+                              surgeon=demo.team.chief) for i, (code, name) in enumerate(demo.operations)],
     )
     session.add(record)
     session.flush()
@@ -118,8 +123,7 @@ def _front_page(demo: DemoRecord) -> dict:
     page = {
         "A48": demo.record_number, "A49": str(demo.stay), "A20": demo.id_number,
         "B12": demo.admitted_at.isoformat(), "B15": demo.discharged_at.isoformat(),
-        "B13C": demo.department[0], "B16C": demo.department[0],
-        "B20": str(max(1, (demo.discharged_at.date() - demo.admitted_at.date()).days)),
+        "B13C": demo.dept.code, "B16C": demo.dept.code, "B20": str(demo.days),
         "C03C": demo.diagnoses[0][0], "C04N": demo.diagnoses[0][1], "B34C": demo.discharge_method,
     }
     if demo.operations:
