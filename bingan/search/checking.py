@@ -15,6 +15,7 @@ from bingan import clock
 from bingan.search import query as q
 from bingan.search.analysis import TOKEN_RE, fold, is_identifier, keyword, normalize
 from bingan.search.port import PageDoc, Scope
+from bingan.search.units import hit_pages, is_document_term
 
 DIAGNOSES = [
     ("I25.103", "冠状动脉粥样硬化性心脏病"), ("J18.9", "肺炎"), ("J18.0", "支气管肺炎"),
@@ -133,7 +134,7 @@ def generate_pages(n: int, seed: int = 7, pages_per_record: int = 10) -> Iterato
 
 
 def _page(rng: random.Random, rec: _Record, i: int, serial: int) -> PageDoc:
-    cat = CATEGORIES[i % len(CATEGORIES)]
+    cat = CATEGORIES[i // 2 % len(CATEGORIES)]  # a document (two pages) has one category
     op = rec.ops[0] if rec.ops else None
     return PageDoc(
         record_id=rec.record_id, record_number=rec.number, aliases=rec.aliases, stay=rec.stay,
@@ -183,10 +184,40 @@ class Reference:
         }
 
     def search(self, query: str, scope: Scope) -> set[str]:
-        root = q.parse(query).root
+        """The hit pages (doc ids): at the page unit the matching pages; at the record or
+        document unit the pages of the matching units that match ``units.hit_pages``."""
+        parsed = q.parse(query)
+        visible = [i for i, d in enumerate(self.docs) if scope.admits(d)]
+        if parsed.unit == "page":
+            return {self.docs[i].doc_id for i in visible if self._eval(parsed.root, i)}
+        shown = hit_pages(parsed.root)
         return {
-            d.doc_id for i, d in enumerate(self.docs) if scope.admits(d) and self._eval(root, i)
+            self.docs[i].doc_id
+            for pages in self._group(visible, parsed.unit).values()
+            if self._holds(parsed.root, pages, parsed.unit)
+            for i in pages
+            if self._eval(shown, i)
         }
+
+    def _group(self, pages: list[int], unit: q.Unit) -> dict[int, list[int]]:
+        groups: dict[int, list[int]] = {}
+        for i in pages:
+            d = self.docs[i]
+            groups.setdefault(d.record_id if unit == "record" else d.document_id, []).append(i)
+        return groups
+
+    def _holds(self, node: q.Node, pages: list[int], unit: q.Unit) -> bool:
+        """The definition, unit by unit: a term holds when one of the unit's pages has it."""
+        if isinstance(node, q.Not):
+            return not self._holds(node.child, pages, unit)
+        if isinstance(node, q.Or):
+            return any(self._holds(c, pages, unit) for c in node.children)
+        if isinstance(node, q.And):
+            if unit == "record" and any(is_document_term(c) for c in node.children):
+                documents = self._group(pages, "document").values()
+                return any(self._holds(node, doc_pages, "document") for doc_pages in documents)
+            return all(self._holds(c, pages, unit) for c in node.children)
+        return any(self._eval(node, i) for i in pages)
 
     def _eval(self, node: q.Node, i: int) -> bool:
         if isinstance(node, q.MatchAll):
@@ -275,6 +306,26 @@ def sample_queries(n: int, seed: int = 11) -> list[str]:
         lambda: f"{rng.choice(two)} 出院:{rng.randint(2019, 2024)}-{rng.randint(1, 12):02d}..",
         lambda: f"手术:{rng.choice(OPERATIONS)[1][:4]}",
         lambda: f"{rng.choice(SYMPTOMS)} 年份:{rng.randint(2019, 2025)}",
+    ]
+    return [shapes[i % len(shapes)]() for i in range(n)]
+
+
+def unit_queries(n: int, seed: int = 17) -> list[str]:
+    """Shapes whose meaning depends on the unit: document fields with words (``文书:``/``类别:``
+    keep their own unit), negations alone or under OR, groups, codes with their subdivisions."""
+    rng = random.Random(seed)
+    words = SYMPTOMS + [d[1] for d in DIAGNOSES] + PHRASES
+    shapes = [
+        lambda: f"类别:{rng.choice(CATEGORIES)[1]} {rng.choice(words)}",
+        lambda: f"(文书:{rng.choice(CATEGORIES)[0]}01 {rng.choice(words)}) {rng.choice(SYMPTOMS)}",
+        lambda: f"类别:{rng.choice(CATEGORIES)[0]} -{rng.choice(words)}",
+        lambda: f"NOT 类别:{rng.choice(CATEGORIES)[1]}",
+        lambda: f"{rng.choice(words)} OR -{rng.choice(SYMPTOMS)}",
+        lambda: f"-{rng.choice(words)} -{rng.choice(SYMPTOMS)}",
+        lambda: f"{rng.choice(SYMPTOMS)} {rng.choice(SYMPTOMS)} -{rng.choice(words)}",
+        lambda: f"诊断:{rng.choice(DIAGNOSES)[0][:3]} {rng.choice(SYMPTOMS)}",
+        lambda: f'诊断:"{rng.choice(DIAGNOSES)[0]}" OR 手术:{rng.choice(OPERATIONS)[0][:2]}',
+        lambda: f"科室:{rng.choice(DEPARTMENTS)[1]} -类别:{rng.choice(CATEGORIES)[0]}",
     ]
     return [shapes[i % len(shapes)]() for i in range(n)]
 

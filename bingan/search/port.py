@@ -151,7 +151,7 @@ class RecordHit:
 
 @dataclass(slots=True)
 class SearchResult:
-    """``total`` counts matching pages; facet counts are matching pages too.
+    """``total`` counts the pages hit; facet counts are records.
 
     ``total_records`` is exact when ``total_records_exact``; beyond the exact-count limit of
     the adapter it is an estimate (shown to users as "约").
@@ -163,6 +163,7 @@ class SearchResult:
     facets: dict[str, list[tuple[str, int]]]
     total_records_exact: bool = True
     warnings: list[str] = field(default_factory=list)
+    suggestion: str = ""  # the query the user probably meant (是否要找…), or ""
 
 
 class SearchIndex(abc.ABC):

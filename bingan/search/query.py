@@ -13,18 +13,26 @@ Fields have Chinese and English names (病案号:/record:, 姓名:/name:, 科室
 手术:/operation:, 类别:/category:, 文书:/type:, 身份证:/id:, 住院次数:/stay:, 年份:/year:,
 标签:/tag:, 出院:/discharged:, 入院:/admitted:, 病案类型:/kind:). Ranges: ``a..b``, ``a..``,
 ``..b``, ``>=a``, ``>a``, ``<=a``, ``<a`` or one value; dates may be ``2024``, ``2024-03`` or
-``2024-03-31`` and a partial date covers its whole month/year. Codes and numbers take a
+``2024-03-31`` and a partial date covers its whole month/year. A diagnosis or operation
+code covers its subdivisions as coders write them (``诊断:J18`` = J18, J18.0, J18.900; ``手术:36.06``
+= 36.0601); quoted it is that code only (``诊断:"J18.900"``). Codes and numbers take a
 trailing ``*`` for a prefix (``诊断:J18*``, ``手术:36.06*``, ``病案号:00123*``, ``身份证:110105*``;
 case-insensitive, at least one letter or digit before the ``*``). Full-width punctuation is
 accepted (``科室：心内科``, ``（…）``, ``“…”``, ``「…」``). Parentheses attached to a word are part
 of it (``乙肝表面抗原(+)``, ``HBsAg(-)``); a group opens after a space. Every error a user can
 make raises ``QueryError`` with a Chinese message.
+
+The unit a query is true of (``单位:病案`` default, ``单位:文书``, ``单位:页``; unit:record/
+document/page) is read once from anywhere in the query: AND, OR and NOT combine over all of a
+record's (or a document's) pages, see units.py. Lower-case ``or``/``and``/``not`` between terms are
+searched as words, and ``ParsedQuery.suggestion`` holds the query with them upper-case.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Literal
 
 from bingan.search.analysis import analyze, fold, keyword, normalize
 
@@ -77,6 +85,16 @@ PREFIX_FIELDS = {
     "diagnosis": "diagnosis_codes", "operation": "operation_codes",
 }
 INT_FIELDS = {"stay", "year"}
+# A code as coders write it: ICD-10 (J18, J18.900, I10.x00) or ICD-9-CM-3 (36, 36.0601).
+CODE_FIELDS = {"diagnosis", "operation"}
+_CODE_RE = re.compile(r"(?:[a-z]\d{2}|\d{2})(?:\.[0-9a-z]*)?")
+Unit = Literal["record", "document", "page"]
+UNIT_ALIASES: dict[str, Unit] = {
+    "病案": "record", "record": "record", "文书": "document", "document": "document",
+    "页": "page", "page": "page",
+}
+UNIT_LABELS: dict[Unit, str] = {"record": "病案", "document": "文书", "page": "页"}
+UNIT_FIELDS = {"单位", "unit"}
 KIND_VALUES = {
     "normal": "normal", "普通": "normal", "death": "death", "死亡": "death",
     "special": "special", "特殊": "special",
@@ -134,8 +152,13 @@ Node = Term | Prefix | Range | Not | And | Or | MatchAll
 
 @dataclass(slots=True)
 class ParsedQuery:
+    """The AST and the options that say how to evaluate it (query expansion and the negation
+    switch plug in here as further options)."""
+
     root: Node
     warnings: list[str] = field(default_factory=list)
+    unit: Unit = "record"
+    suggestion: str = ""  # the query the user probably meant (是否要找…), or ""
 
     def highlight_terms(self) -> list[Term]:
         """Text terms a matching page contains (not under a negation), for snippets."""
@@ -337,6 +360,8 @@ class _Parser:
             return parse_range(canonical, value)
         if canonical == "kind":
             return _kind_term(value)
+        if canonical in CODE_FIELDS and not tok.quoted and _CODE_RE.fullmatch(keyword(value)):
+            return _code_tree(canonical, value)
         return _text_term(canonical, value)
 
 
@@ -374,6 +399,15 @@ def _numeral_variants(tokens: tuple[str, ...]) -> list[tuple[str, ...]]:
                 alt[i] = _NUMERALS[alt[i]]
         variants.append(tuple(alt))
     return variants
+
+
+def _code_tree(field_name: str, value: str) -> Node:
+    """The code and its subdivisions: J18 → J18 and J18.*; J18.9 → every code starting J18.9
+    (J18.900); the names still match the value as a phrase."""
+    stem = keyword(value)
+    if "." not in stem:
+        stem += "."
+    return Or((Term(field_name, value, tuple(analyze(value))), Prefix(field_name, stem)))
 
 
 def _refuse_bare_star(word: str) -> None:
@@ -474,8 +508,39 @@ def parse(query: str) -> ParsedQuery:
         raise QueryError("请输入检索词")
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"查询过长（最多 {MAX_QUERY_CHARS} 个字符）")
-    if text == "*":
-        return ParsedQuery(MatchAll())
-    parser = _Parser(_lex(text))
+    toks, unit = _take_unit(_lex(text))
+    if not toks:
+        raise QueryError("请输入检索词（单位:… 只说明按什么单位组合检索词）")
+    if [t.kind for t in toks] == ["WORD"] and toks[0].value == "*" and not toks[0].quoted:
+        return ParsedQuery(MatchAll(), unit=unit)
+    parser = _Parser(toks)
     root = parser.parse()
-    return ParsedQuery(root, parser.warnings)
+    return ParsedQuery(root, parser.warnings, unit=unit, suggestion=_suggestion(text, toks))
+
+
+def _take_unit(toks: list[_Tok]) -> tuple[list[_Tok], Unit]:
+    """Remove the ``单位:`` directive; the record is the default unit."""
+    units = [t for t in toks if t.kind == "FIELD" and t.value.lower() in UNIT_FIELDS]
+    if not units:
+        return toks, "record"
+    if len(units) > 1:
+        raise QueryError("只能指定一个检索单位（单位:病案、单位:文书 或 单位:页）")
+    unit = UNIT_ALIASES.get(units[0].extra.strip().lower())
+    if unit is None:
+        raise QueryError(f"检索单位只能是 病案、文书 或 页，而不是“{units[0].extra}”")
+    return [t for t in toks if t is not units[0]], unit
+
+
+_LOWER_OPERATORS = {"or": "OR", "and": "AND", "not": "NOT"}
+
+
+def _suggestion(text: str, toks: list[_Tok]) -> str:
+    """The query with lower-case or/and/not between terms written upper-case, when any."""
+    if not any(t.kind == "WORD" and not t.quoted and t.value in _LOWER_OPERATORS for t in toks[1:-1]):
+        return ""
+    return upper_operators(text)
+
+
+def upper_operators(text: str) -> str:
+    """``肺炎 or 结核`` → ``肺炎 OR 结核`` (only words standing alone between spaces)."""
+    return re.sub(r"(?<=\s)(or|and|not)(?=\s)", lambda m: _LOWER_OPERATORS[m[1]], text)

@@ -62,11 +62,13 @@ from bingan.search.port import (
 )
 from bingan.search.snippets import make_snippet
 from bingan.search.tantivy_query import Compiler, access_terms, as_datetime
+from bingan.search.units import Key, evaluate, hit_pages
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bingan-search")
 # 2: text_bigrams field; 3: word pairs (text, diagnosis, operation), access terms; 4: values
 # folded (analysis.fold: Ⅱ → II, ㎎ → mg, ⽇ → 日) before analysis and storage
-SCHEMA_VERSION = 5  # 5: year and date bounds in the hospital's time zone (clock)
+SCHEMA_VERSION = 6  # 5: year and date bounds in the hospital's time zone (clock); 6: document_id
+# indexed and fast (the document unit, units.py)
 META_FILE = "bingan-search.json"
 EXACT_GROUP_LIMIT = 20_000
 FIRST_ROUND_PAGES = 400
@@ -85,10 +87,9 @@ class IndexBusyError(RuntimeError):
 def build_schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("doc_id", tokenizer_name=RAW, index_option="basic")
-    for name in ("record_id", "version_id"):
+    for name in ("record_id", "version_id", "document_id"):
         sb.add_integer_field(name, stored=True, indexed=True, fast=True)
-    for name in ("document_id", "page"):
-        sb.add_integer_field(name, stored=True)
+    sb.add_integer_field("page", stored=True)
     for name in ("stay", "year", "confidentiality", "sealed"):
         sb.add_integer_field(name, stored=name in ("stay", "year"), indexed=True, fast=True)
     sb.add_text_field("record_number", stored=True, tokenizer_name=KW, index_option="basic")
@@ -340,12 +341,39 @@ class TantivySearchIndex(SearchIndex):
 
     # ------------------------------------------------------------ searching
 
-    def compile(self, query: str, scope: Scope) -> tuple[tantivy.Query, q.ParsedQuery]:
+    def compile(self, query: str, scope: Scope) -> tuple[tantivy.Query, q.ParsedQuery, int | None]:
+        """The query over the hit pages, the parsed query, and the number of matching records
+        when the unit is the record or the document (None at the page unit)."""
         parsed = q.parse(query)
         scope_q = self._compiler.scope(scope)
-        user = self._compiler.compile(parsed.root, scope_q)
-        scoped = tantivy.Query.boolean_query([(Occur.Must, user), (Occur.Must, scope_q)])
-        return scoped, parsed
+        if parsed.unit == "page":
+            return self._scoped(parsed.root, scope_q), parsed, None
+        units = evaluate(parsed.root, parsed.unit, self._keys(scope_q))
+        field, values = ("record_id", {r for r, _ in units})
+        if parsed.unit == "document":
+            field, values = ("document_id", {d for _, d in units})
+        restrict = self._compiler.any_of(field, sorted(values))
+        pages = self._scoped(hit_pages(parsed.root), scope_q)
+        compiled = tantivy.Query.boolean_query([(Occur.Must, pages), (Occur.Must, restrict)])
+        return compiled, parsed, len({r for r, _ in units})
+
+    def _scoped(self, node: q.Node, scope_q: tantivy.Query) -> tantivy.Query:
+        user = self._compiler.compile(node, scope_q)
+        return tantivy.Query.boolean_query([(Occur.Must, user), (Occur.Must, scope_q)])
+
+    def _keys(self, scope_q: tantivy.Query) -> Callable[[q.Node, q.Unit], set[Key]]:
+        """Units having an in-scope page that matches a node: every match's record_id (and
+        document_id) read from the fast fields. Memoised for one search (the universe of a
+        negation may be asked for more than once)."""
+        searcher = self._index.searcher()
+        memo: dict[tuple, set[Key]] = {}
+
+        def keys(node: q.Node, unit: q.Unit) -> set[Key]:
+            if (node, unit) not in memo:
+                memo[node, unit] = _unit_keys(searcher, self._scoped(node, scope_q), unit)
+            return memo[node, unit]
+
+        return keys
 
     def search(
         self,
@@ -359,7 +387,7 @@ class TantivySearchIndex(SearchIndex):
         sort: Sort = "relevance",
     ) -> SearchResult:
         q.check_window(offset, limit)
-        compiled, parsed = self.compile(query, scope)
+        compiled, parsed, n_records = self.compile(query, scope)
         searcher = self._index.searcher()
         # Facets and the record estimate come from one aggregation pass (no scoring) that runs
         # on a second core while this thread scores the top pages: tantivy releases the GIL in
@@ -368,7 +396,7 @@ class TantivySearchIndex(SearchIndex):
         # Without facets the pass still runs (for the record estimate), in parallel as well:
         # run after the top-k pass it would add its whole cost whenever the matches exceed the
         # first top-k round; when they do not, it is a small pass wasted.
-        key = (parsed.root, _scope_key(scope), self._generation())
+        key = (parsed.root, parsed.unit, _scope_key(scope), self._generation())
         stats = self._stats.get(key)
         pending = None if stats else _POOL.submit(self._aggregate, searcher, compiled, facets=facets)
         groups, total, distinct = self._collect(
@@ -378,8 +406,8 @@ class TantivySearchIndex(SearchIndex):
             stats = pending.result()
             if facets:
                 self._stats.put(key, stats)
-        complete = distinct is not None
-        total_records = distinct if complete else stats.records
+        complete = distinct is not None or n_records is not None
+        total_records = n_records if n_records is not None else distinct if complete else stats.records
         terms = parsed.highlight_terms()
         records = [
             self._record(searcher, hits, terms)
@@ -392,6 +420,7 @@ class TantivySearchIndex(SearchIndex):
             facets=stats.facets if facets and stats else {},
             total_records_exact=complete,
             warnings=parsed.warnings,
+            suggestion=parsed.suggestion,
         )
 
     def _collect(self, searcher, compiled, sort: Sort, *, need: int, group: bool):
@@ -454,16 +483,38 @@ class TantivySearchIndex(SearchIndex):
         """One pass over every match: page count, distinct-record estimate, facet counts."""
         # no page count here: the top-k pass counts (an extra aggregation costs a column read
         # per match)
-        spec: dict = {"records": {"cardinality": {"field": "record_id"}}}
-        if facets:
-            spec.update({n: {"terms": {"field": n, "size": FACET_SIZE}} for n in FACET_NAMES})
+        records = {"cardinality": {"field": "record_id"}}
+        spec: dict = {"records": records}
+        if facets:  # counted in records, as the headline: a sub-aggregation per bucket
+            spec.update({
+                n: {"terms": {"field": n, "size": FACET_SIZE}, "aggs": {"records": records}}
+                for n in FACET_NAMES
+            })
         agg = searcher.aggregate(compiled, spec)
         counts = {
-            name: [(str(b["key"]), int(b["doc_count"])) for b in agg[name]["buckets"]]
+            name: sorted(
+                ((str(b["key"]), round(b["records"]["value"])) for b in agg[name]["buckets"]),
+                key=lambda kv: -kv[1],
+            )
             for name in FACET_NAMES
             if facets
         }
         return _Stats(records=round(agg["records"]["value"] or 0), facets=counts)
+
+
+KEYS_FIRST_ROUND = 10_000
+
+
+def _unit_keys(searcher, query: tantivy.Query, unit: q.Unit) -> set[Key]:
+    """(record_id, document_id or 0) of every page the query matches."""
+    res = searcher.search(query, limit=KEYS_FIRST_ROUND, count=True)
+    if len(res.hits) < res.count:
+        res = searcher.search(query, limit=res.count, count=False)
+    addresses = [a for _, a in res.hits]
+    records = searcher.fast_field_values("record_id", addresses)
+    if unit == "record":
+        return {(r, 0) for r in records}
+    return set(zip(records, searcher.fast_field_values("document_id", addresses), strict=True))
 
 
 def _scope_key(s: Scope) -> tuple:

@@ -1,12 +1,20 @@
-"""~2,000 generated pages, ~100 queries: the index must agree with a brute-force scan exactly."""
+"""~2,000 generated pages, ~100 queries: the index must agree with a brute-force scan exactly,
+at every unit (病案, the default; 文书; 页)."""
 from __future__ import annotations
 
 import pytest
 
-from bingan.search.checking import Reference, generate_pages, prefix_queries, sample_queries
+from bingan.search.checking import (
+    Reference,
+    generate_pages,
+    prefix_queries,
+    sample_queries,
+    unit_queries,
+)
 from bingan.search.port import Scope
 
-QUERIES = sample_queries(100) + prefix_queries(28)
+QUERIES = sample_queries(100) + prefix_queries(28) + unit_queries(40)
+UNITS = {"record": "", "document": " 单位:文书", "page": " 单位:页"}
 SCOPES = {
     "everything": Scope.everything(),
     "clinician": Scope(
@@ -35,24 +43,26 @@ def page_ids(index, query: str, scope: Scope) -> set[str]:
     return ids
 
 
+@pytest.mark.parametrize("unit", UNITS)
 @pytest.mark.parametrize("scope_name", SCOPES)
-def test_precision_and_recall_are_exactly_one(built, scope_name):
+def test_precision_and_recall_are_exactly_one(built, scope_name, unit):
     index, reference = built
     scope = SCOPES[scope_name]
     wrong = []
     nonempty = 0
-    for query in QUERIES:
+    for query in (query + UNITS[unit] for query in QUERIES):
         got, want = page_ids(index, query, scope), reference.search(query, scope)
         nonempty += bool(want)
         if got != want:
             wrong.append((query, len(got - want), len(want - got)))
     assert wrong == []  # (query, false positives, misses)
-    assert nonempty >= 80  # the queries really find things
+    assert nonempty >= 110  # the queries really find things
 
 
-def test_grouped_totals_match_the_reference(built):
+@pytest.mark.parametrize("unit", UNITS)
+def test_grouped_totals_match_the_reference(built, unit):
     index, reference = built
-    for query in QUERIES[:30]:
+    for query in (query + UNITS[unit] for query in QUERIES[:30]):
         want = reference.search(query, Scope.everything())
         result = index.search(query, Scope.everything(), limit=5)
         records = {d.record_id for d in reference.docs if d.doc_id in want}

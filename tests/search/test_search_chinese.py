@@ -143,7 +143,8 @@ def test_field_queries(make_index):
     assert numbers(index, "dept:HXK") == {"0000002"}
     assert numbers(index, "科室：呼吸") == {"0000002"}  # full-width colon
     assert numbers(index, "诊断:J18.9") == {"0000002"}
-    assert numbers(index, "诊断:J18") == set()
+    assert numbers(index, "诊断:J18") == {"0000002"}  # a code covers its subdivisions
+    assert numbers(index, '诊断:"J18"') == set()  # quoted: that code only
     assert numbers(index, "诊断:糖尿病") == {"0000002"}
     assert numbers(index, "diagnosis:心脏病") == {"0000001"}
     assert numbers(index, "诊断:肺炎2型") == set()  # two values never join into one phrase

@@ -1,0 +1,122 @@
+"""The unit a query is true of: 病案 (one stay, the default), 文书 (one document) or 页 (one page).
+
+A clinician asking ``肺炎 咳嗽`` means a record in which both words occur, on any of its current
+pages; ``肺炎 -结核`` a record with 肺炎 and 结核 on none of its pages. So, at the record or document
+unit, every term is first lifted to the set of units having a matching page (within the user's
+scope: pages the user may not see never make a unit match), and AND, OR and NOT are set algebra
+over those units. A term itself is still tested page by page: a phrase never runs across a page
+or a field boundary.
+
+Field terms keep their own unit: 文书: and 类别: name a document, so at the record unit an AND
+group holding one is evaluated per document (``文书:出院记录 肺炎`` = 肺炎 inside a discharge summary;
+``(文书:出院记录 肺炎) 咳嗽`` = that, and 咳嗽 anywhere in the record). Fields of the record (诊断:,
+科室:, 出院:…) are the same on all its pages.
+
+The pages shown for a matching unit (snippets, page counts) are its pages matching the query's
+positive part (``hit_pages``): the terms not under a NOT, an AND of them read as OR (its terms
+may stand on different pages), except that a document field keeps restricting the terms of its
+group. A unit that matches through negation alone shows all its pages.
+
+This module is pure: an adapter supplies ``keys`` (the units having an in-scope page matching a
+node, in one index query) and the evaluation below decides which subtrees can go to the index
+whole.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bingan.search import query as q
+
+DOCUMENT_FIELDS = frozenset({"type", "category"})
+# A unit key: (record_id, document_id); document_id is 0 at the record unit.
+Key = tuple[int, int]
+Keys = Callable[[q.Node, q.Unit], set[Key]]
+
+
+def is_document_term(node: q.Node) -> bool:
+    """文书:/类别: (with its numeral variants, an OR of terms of the same field)."""
+    if isinstance(node, q.Or):
+        return all(is_document_term(c) for c in node.children)
+    return isinstance(node, q.Term) and node.field in DOCUMENT_FIELDS
+
+
+def _uniform(node: q.Node, unit: q.Unit) -> bool:
+    """Every leaf has one value on all pages of a unit (an attribute of the record, or of the
+    document at the document unit): the subtree can be tested on any page."""
+    if isinstance(node, q.Term):
+        if node.field is None:
+            return False
+        return node.field not in DOCUMENT_FIELDS or unit == "document"
+    if isinstance(node, q.Prefix | q.Range | q.MatchAll):
+        return True
+    if isinstance(node, q.Not):
+        return _uniform(node.child, unit)
+    return all(_uniform(c, unit) for c in node.children)
+
+
+def _liftable(node: q.Node, unit: q.Unit) -> bool:
+    """One index query gives the units of this subtree: a leaf, a uniform subtree, or an OR of
+    liftable subtrees (a unit has a page matching A or B iff it has one matching A or one
+    matching B)."""
+    if isinstance(node, q.Term | q.Prefix | q.Range | q.MatchAll):
+        return True
+    if isinstance(node, q.Or):
+        return all(_liftable(c, unit) for c in node.children)
+    return _uniform(node, unit)
+
+
+def evaluate(node: q.Node, unit: q.Unit, keys: Keys) -> set[Key]:
+    """The units (record or document) for which ``node`` holds."""
+    if _liftable(node, unit):
+        return keys(node, unit)
+    if isinstance(node, q.Or):
+        return set().union(*(evaluate(c, unit, keys) for c in node.children))
+    if isinstance(node, q.Not):
+        return keys(q.MatchAll(), unit) - evaluate(node.child, unit, keys)
+    assert isinstance(node, q.And)
+    if unit == "record" and any(is_document_term(c) for c in node.children):
+        return {(record, 0) for record, _ in evaluate(node, "document", keys)}
+    positive = [c for c in node.children if not isinstance(c, q.Not)]
+    negative = [c.child for c in node.children if isinstance(c, q.Not)]
+    if positive:
+        sets = sorted((evaluate(c, unit, keys) for c in positive), key=len)
+        found = sets[0].intersection(*sets[1:])
+    else:
+        found = keys(q.MatchAll(), unit)
+    for child in negative:
+        if not found:
+            break
+        found -= evaluate(child, unit, keys)
+    return found
+
+
+def hit_pages(node: q.Node) -> q.Node:
+    """The page-level query whose matches, inside the matching units, are the hit pages."""
+    return _skeleton(node) or q.MatchAll()
+
+
+def _skeleton(node: q.Node) -> q.Node | None:
+    """None: the subtree holds through negation alone (it names no page)."""
+    if isinstance(node, q.Term | q.Prefix | q.Range | q.MatchAll):
+        return node
+    if isinstance(node, q.Not):
+        return None
+    parts = [_skeleton(c) for c in node.children if not isinstance(c, q.Not)]
+    if isinstance(node, q.Or):
+        return q.MatchAll() if None in parts or not parts else _either(parts)
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return None
+    fields = [p for p in parts if is_document_term(p)]
+    rest = [p for p in parts if not is_document_term(p)]
+    if not fields:
+        return _either(rest)
+    return q.And((*fields, _either(rest))) if rest else _all(fields)
+
+
+def _either(parts: list[q.Node]) -> q.Node:
+    return parts[0] if len(parts) == 1 else q.Or(tuple(parts))
+
+
+def _all(parts: list[q.Node]) -> q.Node:
+    return parts[0] if len(parts) == 1 else q.And(tuple(parts))
