@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from bingan.ingest.pipeline import Pipeline
 from bingan.ingest.reindex import rebuild_if_needed
+from bingan.records.lifecycle import close_collections
 from bingan.storage.models import CollectedItem, Source, utcnow
 from bingan.storage.models.ingest import ACTIVE_ITEM_STATES
 
@@ -106,6 +107,8 @@ def tick(pipe: Pipeline, *, run_inline: bool = False) -> dict:
     sources = due_sources(pipe)
     rebuild = pipe.index.needs_rebuild()
     access_updated = refresh_index_access(pipe)
+    with pipe.tx() as session:
+        close_collections(session)  # records/lifecycle: 采集中 → 待提交 once collection is complete
     if run_inline:
         for source_id in sources:
             run_source(pipe, source_id)

@@ -14,6 +14,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from bingan.records.changes import hold_for_review
+from bingan.records.lifecycle import content_frozen
 from bingan.storage.models import Document, DocumentType, Page, Record, Version, utcnow
 
 
@@ -89,6 +91,8 @@ def add_version(session: Session, record: Record, source: DocumentSource, conten
         previous = None if document is None else document.current_version
         number = 1 if document is None else _next_number(session, document)
         old_pages = _page_keys(session, previous) if previous is not None else []
+    if content_frozen(record):
+        return _held_version(session, record, document, source, content, number, old_pages)
     if document is None:
         document = _new_document(session, record, source)
     else:
@@ -100,6 +104,26 @@ def add_version(session: Session, record: Record, source: DocumentSource, conten
     document.removed = False
     session.flush()
     _insert_pages(session, version.id, content.pages)
+    return VersionOutcome(document, version, created=True)
+
+
+def _held_version(session: Session, record: Record, document: Document | None, source: DocumentSource,
+                  content: NewContent, number: int, old_pages: list[sa.Row]) -> VersionOutcome:
+    """Content for a frozen record (archived, sealed, held): stored, but the record shows what
+    was archived until the change is accepted (bingan/records/changes.py). A document new to
+    the record stays hidden (removed) with the held version as its only one."""
+    new_document = document is None
+    if new_document:
+        document = _new_document(session, record, source)
+        document.removed = True
+    version = _new_version(document, source, content, number, page_changes(old_pages, content.pages),
+                           updated=not new_document)
+    session.add(version)
+    if new_document:
+        document.current_version = version
+    session.flush()
+    _insert_pages(session, version.id, content.pages)
+    hold_for_review(session, document, version, new_document=new_document)
     return VersionOutcome(document, version, created=True)
 
 
@@ -181,5 +205,9 @@ def page_changes(old: Sequence[Page | PageFacts | sa.Row], new: list[PageFacts])
 
 
 def withdraw_document(document: Document) -> None:
-    """The source withdrew the document: hide it, keep every version (retention)."""
+    """The source withdrew the document: hide it, keep every version (retention).
+
+    A frozen record (archived, sealed, held) keeps the documents it was archived with."""
+    if content_frozen(document.record):
+        return
     document.removed = True

@@ -18,6 +18,7 @@ import formats_gen
 
 from bingan.access.accounts import create_user
 from bingan.access.sessions import needs_second_factor
+from bingan.records import lifecycle
 from bingan.storage.models import (
     Campus,
     Department,
@@ -25,6 +26,7 @@ from bingan.storage.models import (
     Document,
     DocumentType,
     Grant,
+    IndexAccessOutbox,
     Page,
     Patient,
     Record,
@@ -105,6 +107,7 @@ def build_world(session: Session, *, with_documents: bool = True) -> World:
         for state, record in world.records.items():
             world.documents[state] = [add_pdf_document(session, record, "入院记录")]
     session.flush()
+    session.execute(sa.delete(IndexAccessOutbox))  # the seal above: nothing is indexed yet, tests index this world
     return world
 
 
@@ -119,13 +122,18 @@ def _record(session: Session, world: World, index: int, state: str, restricted: 
         admitted_at=datetime(2026, 3, 1 + index, 9, 30, tzinfo=UTC),
         discharged_at=datetime(2026, 3, 10 + index, 15, 0, tzinfo=UTC),
         admission_department_id=department.id, discharge_department_id=department.id,
-        status="archived", confidentiality=2 if state == "confidential" else 0, sealed=state == "sealed",
+        confidentiality=2 if state == "confidential" else 0,
         attending_doctor="李主任", front_page={"A48": number, "B34C": "1"},
     )
     record.diagnoses = [Diagnosis(seq=0, code="J18.9", name="肺炎")]
     if state == "restricted_tag":
         record.tags = [restricted]
     session.add(record)
+    session.flush()
+    for status in ("awaiting", "submitted", "qc", "archived"):
+        lifecycle.move(session, lifecycle.SYSTEM, record, status, "测试病案")
+    if state == "sealed":
+        lifecycle.seal(session, lifecycle.SYSTEM, record, "医疗纠纷")
     return record
 
 

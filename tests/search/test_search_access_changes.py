@@ -24,6 +24,7 @@ from bingan.access.policy import scope_for
 from bingan.config import get_settings
 from bingan.ingest.pipeline import Pipeline
 from bingan.ingest.scheduler import refresh_index_access
+from bingan.records import lifecycle
 from bingan.search.factory import open_search_index
 from bingan.search.port import Scope
 from bingan.storage.db import session_factory
@@ -74,8 +75,8 @@ def _tag(session, record):
     record.tags.append(session.scalars(sa.select(Tag).where(Tag.name == "VIP")).one())
 
 
-def _seal(_session, record):
-    record.sealed = True
+def _seal(session, record):
+    lifecycle.seal(session, lifecycle.SYSTEM, record, "医疗纠纷")
 
 
 def _confidential(_session, record):

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from web_helpers import csrf_of
 
+from bingan.records import lifecycle
 from bingan.storage.db import session_factory
 from bingan.storage.models import Category, Favourite, Record, Tag, User
 
@@ -100,7 +101,7 @@ def test_history_api_leaves_out_records_sealed_after_the_visit(client_for, world
     normal = world.records["normal"]
     assert clinician.get(f"/api/v1/records/{normal.id}").status_code == 200
     with session_factory(web_engine)() as session, session.begin():
-        session.get(Record, normal.id).sealed = True
+        lifecycle.seal(session, lifecycle.SYSTEM, session.get(Record, normal.id), "医疗纠纷")
     listed = clinician.get("/api/v1/history").json()
     assert listed == {"records": [], "hidden": 1}
 

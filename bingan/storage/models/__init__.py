@@ -23,6 +23,7 @@ from bingan.storage.models.documents import (
     Version,
 )
 from bingan.storage.models.ingest import CollectedItem, CollectionRun, Source, SourceMapping
+from bingan.storage.models.lifecycle import PendingChange
 from bingan.storage.models.organisation import Campus, Department, PasswordHistory, Role, User
 from bingan.storage.models.records import (
     Diagnosis,
@@ -58,6 +59,7 @@ __all__ = [
     "Page",
     "PasswordHistory",
     "Patient",
+    "PendingChange",
     "Record",
     "RecordNumberAlias",
     "Role",

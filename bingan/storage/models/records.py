@@ -25,13 +25,16 @@ RECORD_KINDS = ("normal", "death", "special")
 VISIT_TYPES = ("inpatient", "outpatient")
 # Life cycle of a record in the record room. Later workflows (QC H, borrowing L, sealing M,
 # recall N) keep their own tables and move the record along these states.
+# Only bingan/records/lifecycle.py writes status, status_changed_at, archived_at, sealed and
+# legal_hold; its MOVES table says which changes of status are allowed.
 RECORD_STATUSES = (
     "collecting",  # 采集中: stay open or documents still arriving
-    "submitted",  # 已提交: clinician submitted for archiving
+    "awaiting",  # 待提交: collection complete, the clinician has not submitted yet
+    "submitted",  # 待质控: clinician submitted for archiving
     "qc",  # 质控中
     "returned",  # 已退回: sent back to the clinician for correction
     "archived",  # 已归档
-    "recalled",  # 已召回: archived record reopened on request
+    "recalled",  # 召回中: archived record reopened on request, until resubmitted
 )
 ID_TYPES = ("resident_id", "passport", "hk_macau_permit", "taiwan_permit", "foreign_permanent", "other")
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa  # noqa: F401
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
-depends_on = None
+depends_on = "0003"  # _lifecycle moves records by their collection (sources, collected_items)
 
 
 def upgrade() -> None:
@@ -22,7 +22,54 @@ def upgrade() -> None:
 
 
 def _lifecycle() -> None:
-    """The record life cycle."""
+    """The record life cycle: pending changes of frozen records, and existing records whose
+    collection is complete move from 采集中 to 待提交 (the rule of records.lifecycle.close_collections:
+    discharged longer ago than the longest collection window of an enabled source, and no item
+    of the stay still in the pipeline). Grants already carry revoked_at (0004)."""
+    op.create_table(
+        "pending_changes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("record_id", sa.Integer(), nullable=False),
+        sa.Column("document_id", sa.Integer(), nullable=False),
+        sa.Column("version_id", sa.Integer(), nullable=False),
+        sa.Column("new_document", sa.Boolean(), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("collected_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("decided_by_id", sa.Integer(), nullable=True),
+        sa.Column("reason", sa.String(255), nullable=False),
+        sa.ForeignKeyConstraint(["record_id"], ["records.id"], name="fk_pending_changes_record_id_records",
+                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["document_id"], ["documents.id"], name="fk_pending_changes_document_id_documents",
+                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["version_id"], ["versions.id"], name="fk_pending_changes_version_id_versions",
+                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["decided_by_id"], ["users.id"], name="fk_pending_changes_decided_by_id_users"),
+        sa.PrimaryKeyConstraint("id", name="pk_pending_changes"),
+        sa.UniqueConstraint("version_id", name="uq_pending_changes_version_id"),
+    )
+    op.create_index("ix_pending_changes_record_state", "pending_changes", ["record_id", "state"])
+    _close_finished_collections()
+
+
+def _close_finished_collections() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    bind = op.get_bind()
+    window = bind.execute(sa.text(
+        "SELECT MAX(CASE WHEN recollect_days * 24 > collection_delay_hours THEN recollect_days * 24 "
+        "ELSE collection_delay_hours END) FROM sources WHERE enabled")).scalar() or 0
+    now = datetime.now(UTC)
+    bind.execute(sa.text(
+        "UPDATE records SET status = 'awaiting', status_changed_at = :now "
+        "WHERE status = 'collecting' AND discharged_at IS NOT NULL AND discharged_at <= :until "
+        "AND NOT EXISTS (SELECT 1 FROM collected_items c WHERE c.state IN "
+        "('pending', 'fetched', 'stored', 'extracted') AND (c.record_id = records.id OR "
+        "(c.record_number = records.record_number AND c.stay = records.stay_number "
+        "AND c.visit_type = records.visit_type)))"
+    ).bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True)),
+                 sa.bindparam("until", type_=sa.DateTime(timezone=True))),
+        {"now": now, "until": now - timedelta(hours=int(window))})
 
 
 def _approvals() -> None:
