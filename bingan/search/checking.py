@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from bingan import clock
 from bingan.search import query as q
 from bingan.search.analysis import TOKEN_RE, fold, is_identifier, keyword, normalize
+from bingan.search.negation import negated_spans
 from bingan.search.port import PageDoc, Scope
+from bingan.search.synonyms import EXPANDED_FIELDS, Dictionary, words
 from bingan.search.units import hit_pages, is_document_term
 
 DIAGNOSES = [
@@ -154,12 +156,28 @@ def _page(rng: random.Random, rec: _Record, i: int, serial: int) -> PageDoc:
 # ---------------------------------------------------------------- reference matcher
 
 SEP = "\x1f"
+RUN_BREAK = "\x1e"
 
 
 def token_string(text: str) -> str:
     """Tokens joined by a separator, so contiguous token runs are plain substrings."""
     toks = TOKEN_RE.findall(fold(normalize(text)).lower())
     return SEP + SEP.join(toks) + SEP
+
+
+def affirmed_token_string(text: str) -> str:
+    """``token_string`` of the runs of tokens no negated span touches, each run closed by a
+    mark no token holds: a phrase is found only where it stands wholly outside every negation."""
+    folded = fold(normalize(text))
+    spans = negated_spans(folded)
+    runs: list[list[str]] = [[]]
+    for m in TOKEN_RE.finditer(folded):
+        if any(start < m.end() and m.start() < end for start, end in spans):
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append(m[0].lower())
+    return "".join(SEP + SEP.join(run) + SEP + RUN_BREAK for run in runs)
 
 
 def _contains(haystack: str, tokens: tuple[str, ...]) -> bool:
@@ -173,9 +191,14 @@ def _values(value: str | list[str]) -> list[str]:
 class Reference:
     """Brute force over every page: the specification the index must reproduce exactly."""
 
-    def __init__(self, docs: list[PageDoc]) -> None:
+    def __init__(self, docs: list[PageDoc], *, affirmed: bool = False, synonyms: Dictionary | None = None) -> None:
+        """``affirmed``, ``synonyms``: the switches 排除否定描述 and 同义词扩展, evaluated here by
+        their definitions (token positions against ``negated_spans``, a term against every
+        spelling of its group) rather than by the field and the query rewriting the index uses."""
         self.docs = docs
         self.text = [token_string(d.text) for d in docs]
+        self.affirmed = [affirmed_token_string(d.text) for d in docs] if affirmed else None
+        self.synonyms = synonyms
         self.names = {
             # values of a multi-valued field never join into one phrase: a line break between
             f: [token_string("\n".join(_values(getattr(d, f)))) for d in docs]
@@ -242,6 +265,12 @@ class Reference:
         }[field]
 
     def _term(self, t: q.Term, i: int) -> bool:
+        if self.synonyms is None or t.field not in EXPANDED_FIELDS:
+            return self._spelling(t, i)
+        spellings = [t, *(replace(t, text=o, tokens=words(o)) for o in self.synonyms.spellings(t.tokens))]
+        return any(self._spelling(s, i) for s in spellings)
+
+    def _spelling(self, t: q.Term, i: int) -> bool:
         d, kw = self.docs[i], keyword(t.text)
         raw = normalize(t.text).strip()
         field_checks = {
@@ -263,7 +292,7 @@ class Reference:
         }
         if t.field is not None:
             return field_checks[t.field]()
-        if _contains(self.text[i], t.tokens):
+        if _contains(self.text[i] if self.affirmed is None else self.affirmed[i], t.tokens):
             return True
         return is_identifier(list(t.tokens)) and (
             field_checks["record"]() or field_checks["id"]()
@@ -352,5 +381,50 @@ def prefix_queries(n: int, seed: int = 13) -> list[str]:
         lambda: f"诊断:{cut(rng.choice(DIAGNOSES)[0])} {rng.choice(SYMPTOMS)}",
         lambda: f"诊断:{cut(rng.choice(DIAGNOSES)[0])} -诊断:{cut(rng.choice(DIAGNOSES)[0])}",
         lambda: f"诊断:{cut(rng.choice(DIAGNOSES)[0])} OR 手术:{cut(rng.choice(OPERATIONS)[0])}",
+    ]
+    return [shapes[i % len(shapes)]() for i in range(n)]
+
+
+# Negated and affirmed mentions as records write them, for the switch 排除否定描述.
+NEGATION_TEMPLATES = [
+    "否认{d}病史", "无{s}", "未见{e}异常", "患者无明显诱因出现{s}", "否认{d}、{d2}病史", "无{s}但有{s2}",
+    "{e}阴性", "双肺未闻及{s}", "不伴{s}、{s2}", "{e}未见{d}征象", "排除{d}", "{s}不明显", "予{drug}后{s}好转",
+]
+
+
+def negated_pages(n: int, seed: int = 19) -> Iterator[PageDoc]:
+    """``generate_pages`` with negated and affirmed clauses before and after each page's text."""
+    rng = random.Random(seed)
+
+    def clause() -> str:
+        return rng.choice(NEGATION_TEMPLATES).format(
+            d=rng.choice(DIAGNOSES)[1], d2=rng.choice(DIAGNOSES)[1], s=rng.choice(SYMPTOMS),
+            s2=rng.choice(SYMPTOMS), e=rng.choice(EXAMS), drug=rng.choice(DRUGS))
+
+    for doc in generate_pages(n, seed=seed):
+        before = "".join(clause() + rng.choice(PUNCT) for _ in range(rng.randint(0, 3)))
+        after = "".join(rng.choice(PUNCT) + clause() for _ in range(rng.randint(0, 3)))
+        yield replace(doc, text=before + doc.text + after)
+
+
+def negation_queries(n: int, seed: int = 23) -> list[str]:
+    """Words that stand negated and affirmed in ``negated_pages``, alone and combined, at every
+    unit, and spellings of the default synonym groups (心衰 for 心力衰竭, 房颤, COPD, PCI…)."""
+    rng = random.Random(seed)
+    words = SYMPTOMS + [d[1] for d in DIAGNOSES] + EXAMS
+    synonyms = ["心衰", "房颤", "冠心病", "慢阻肺", "COPD", "DM", "T2DM", "经皮冠状动脉介入治疗", "ECG",
+                "心脏彩超", "核磁共振", "降钙素原", "脑梗", "急性心梗", "上消化道出血", "高血压病"]
+    shapes = [
+        lambda: rng.choice(words),
+        lambda: f"{rng.choice(SYMPTOMS)} {rng.choice(words)}",
+        lambda: f"{rng.choice(words)} -{rng.choice(words)}",
+        lambda: f"{rng.choice(SYMPTOMS)} OR {rng.choice(DIAGNOSES)[1]}",
+        lambda: f"单位:页 {rng.choice(words)} {rng.choice(SYMPTOMS)}",
+        lambda: f"单位:文书 {rng.choice(words)} -{rng.choice(SYMPTOMS)}",
+        lambda: f"患者{rng.choice(SYMPTOMS)}",
+        lambda: rng.choice(synonyms),
+        lambda: f"{rng.choice(synonyms)} -{rng.choice(synonyms)}",
+        lambda: f"诊断:{rng.choice(synonyms)} {rng.choice(SYMPTOMS)}",
+        lambda: f"{rng.choice(synonyms)} OR {rng.choice(words)}",
     ]
     return [shapes[i % len(shapes)]() for i in range(n)]

@@ -103,11 +103,13 @@ KIND_VALUES = {
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """A word or phrase; ``field`` None = page text. ``tokens`` as the analyser cuts them."""
+    """A word or phrase; ``field`` None = page text. ``tokens`` as the analyser cuts them.
+    ``affirmed``: page text outside negated mentions only (negation.exclude_negated)."""
 
     field: str | None
     text: str
     tokens: tuple[str, ...]
+    affirmed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -501,8 +503,12 @@ def parse_range(field_name: str, value: str) -> Range:
 # ---------------------------------------------------------------- entry point
 
 
-def parse(query: str) -> ParsedQuery:
-    """Parse a user query; ``*`` alone lists everything in scope."""
+def parse(query: str | ParsedQuery) -> ParsedQuery:
+    """Parse a user query; ``*`` alone lists everything in scope. A query parsed already passes
+    through: the web layer parses, applies the switches 同义词扩展 (synonyms.Dictionary.expand)
+    and 排除否定描述 (negation.exclude_negated) and hands the adapter the result."""
+    if isinstance(query, ParsedQuery):
+        return query
     text = fold(normalize(query)).strip()
     if not text:
         raise QueryError("请输入检索词")

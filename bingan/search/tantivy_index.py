@@ -49,6 +49,7 @@ from bingan.search.analysis import (
     token_pattern,
     word_pair_values,
 )
+from bingan.search.negation import affirmed_text
 from bingan.search.port import (
     FACET_NAMES,
     PageDoc,
@@ -67,8 +68,8 @@ from bingan.search.units import Key, evaluate, hit_pages
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bingan-search")
 # 2: text_bigrams field; 3: word pairs (text, diagnosis, operation), access terms; 4: values
 # folded (analysis.fold: Ⅱ → II, ㎎ → mg, ⽇ → 日) before analysis and storage
-SCHEMA_VERSION = 6  # 5: year and date bounds in the hospital's time zone (clock); 6: document_id
-# indexed and fast (the document unit, units.py)
+SCHEMA_VERSION = 7  # 5: year and date bounds in the hospital's time zone (clock); 6: document_id
+# indexed and fast (the document unit, units.py); 7: affirmed_text/affirmed_pairs (negation.py)
 META_FILE = "bingan-search.json"
 EXACT_GROUP_LIMIT = 20_000
 FIRST_ROUND_PAGES = 400
@@ -106,7 +107,8 @@ def build_schema() -> tantivy.Schema:
     for name in ("admitted_at", "discharged_at"):
         sb.add_date_field(name, stored=True, indexed=True, fast=True)
     sb.add_text_field("text", stored=True, tokenizer_name=ZH)
-    for name in ("text_pairs", "diagnosis_pairs", "operation_pairs"):
+    sb.add_text_field("affirmed_text", tokenizer_name=ZH)  # negated mentions cut out (negation.py)
+    for name in ("text_pairs", "affirmed_pairs", "diagnosis_pairs", "operation_pairs"):
         sb.add_text_field(name, tokenizer_name=BIGRAM_TOKENIZER_NAME)
     sb.add_text_field("access", tokenizer_name=RAW, index_option="basic")
     return sb.build()
@@ -118,6 +120,9 @@ def _name_pairs(names: list[str]) -> list[str]:
 
 def _to_document(doc: PageDoc, schema: tantivy.Schema) -> tantivy.Document:
     doc = fold_page(doc)
+    text = doc.text or ""
+    text_pairs = word_pair_values(text)
+    affirmed = affirmed_text(text)
     fields: dict[str, object] = {
         "doc_id": doc.doc_id,
         "record_id": doc.record_id,
@@ -144,8 +149,10 @@ def _to_document(doc: PageDoc, schema: tantivy.Schema) -> tantivy.Document:
         "department_name": doc.department_name,
         "diagnosis_names": doc.diagnosis_names,
         "operation_names": doc.operation_names,
-        "text": doc.text or "",
-        "text_pairs": word_pair_values(doc.text or ""),
+        "text": text,
+        "text_pairs": text_pairs,
+        "affirmed_text": affirmed,
+        "affirmed_pairs": text_pairs if affirmed == text else word_pair_values(affirmed),
         "diagnosis_pairs": _name_pairs(doc.diagnosis_names),
         "operation_pairs": _name_pairs(doc.operation_names),
         "access": access_terms(doc),

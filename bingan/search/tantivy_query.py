@@ -20,6 +20,7 @@ import tantivy
 from bingan import clock
 from bingan.search import query as q
 from bingan.search.analysis import is_identifier, keyword, normalize, pair_cover, pair_tokens
+from bingan.search.negation import text_fields
 from bingan.search.port import CONFIDENTIALITY_LEVELS, PageDoc, Scope
 
 ACCESS_UNION_MAX = 64  # more access terms than this: one term-set bitset instead of a union
@@ -136,7 +137,7 @@ class Compiler:
         kw = keyword(t.text)
         match t.field:
             case None:
-                text = self.text(t.tokens)
+                text = self.text(t.tokens, *text_fields(t))
                 if not is_identifier(list(t.tokens)):
                     return text
                 return self.either(

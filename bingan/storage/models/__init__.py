@@ -33,7 +33,7 @@ from bingan.storage.models.records import (
     RecordNumberAlias,
     Tag,
 )
-from bingan.storage.models.search import IndexAccessOutbox
+from bingan.storage.models.search import IndexAccessOutbox, SynonymGroup
 
 __all__ = [
     "Announcement",
@@ -65,6 +65,7 @@ __all__ = [
     "Role",
     "Source",
     "SourceMapping",
+    "SynonymGroup",
     "SystemSetting",
     "Tag",
     "TagPermission",

@@ -79,3 +79,14 @@ def _queue_access_changes(session: Session, _context: object, _instances: object
             record_ids |= _records_using(session, instance)
     if record_ids:
         queue_access_refresh(session, record_ids)
+
+
+class SynonymGroup(Base):
+    """One group of the medical synonym and abbreviation dictionary (检索词典): spellings of one
+    concept (心衰、心力衰竭、心功能不全) that the switch "同义词扩展" searches together
+    (bingan/search/synonyms.py). Seeded with ``synonyms.DEFAULT_GROUPS``, edited on /admin/synonyms."""
+
+    __tablename__ = "synonym_groups"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    terms: Mapped[list] = mapped_column(default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -4,6 +4,8 @@ to-dos and messages, search dictionaries, reading tools.
 Revision ID: 0006
 Revises: 0005
 """
+from datetime import UTC, datetime
+
 from alembic import op  # noqa: F401
 import sqlalchemy as sa  # noqa: F401
 
@@ -77,7 +79,18 @@ def _approvals() -> None:
 
 
 def _search() -> None:
-    """Search dictionaries."""
+    """Search dictionaries: the medical synonym and abbreviation groups, seeded with the defaults
+    (bingan.search.synonyms.DEFAULT_GROUPS) once; the hospital edits them afterwards."""
+    from bingan.search.synonyms import DEFAULT_GROUPS
+
+    groups = op.create_table(
+        "synonym_groups",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("terms", sa.JSON(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    now = datetime.now(UTC)
+    op.bulk_insert(groups, [{"terms": list(group), "updated_at": now} for group in DEFAULT_GROUPS])
 
 
 def _reading() -> None:
