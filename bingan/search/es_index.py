@@ -30,6 +30,7 @@ from elasticsearch.helpers import streaming_bulk
 from bingan import clock
 from bingan.search import query as q
 from bingan.search.analysis import fold_page, is_identifier, keyword, normalize
+from bingan.search.negation import affirmed_text, text_fields
 from bingan.search.port import (
     CONFIDENTIALITY_LEVELS,
     FACET_NAMES,
@@ -44,7 +45,8 @@ from bingan.search.port import (
 )
 from bingan.search.snippets import make_snippet
 
-SCHEMA_VERSION = 3  # 2: values folded before indexing (analysis.fold_page); 3: dates in the hospital's time zone
+SCHEMA_VERSION = 4  # 2: values folded before indexing (analysis.fold_page); 3: dates in the hospital's time zone;
+# 4: affirmed_text, the page text without its negated mentions (negation.py)
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "mappings"
 EXACT_RECORDS = 3000
 HITS_PER_RECORD = 3
@@ -80,6 +82,7 @@ def to_source(doc: PageDoc) -> dict:
         "department_name": doc.department_name, "diagnosis_names": doc.diagnosis_names,
         "operation_names": doc.operation_names, "admitted_at": _date(doc.admitted_at),
         "discharged_at": _date(doc.discharged_at), "text": doc.text or "",
+        "affirmed_text": affirmed_text(doc.text or ""),
     }
 
 
@@ -131,7 +134,7 @@ class DslCompiler:
         raw = normalize(t.text).strip()
         match t.field:
             case None:
-                text = self.phrase("text", t.text)
+                text = self.phrase(text_fields(t)[0], t.text)
                 if not is_identifier(list(t.tokens)):
                     return text
                 return self.either(

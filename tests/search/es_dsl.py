@@ -7,6 +7,9 @@ multi-valued field matches when any value does; keyword fields with the ``bingan
 normalizer compare lowercased."""
 from __future__ import annotations
 
+from bingan.search.analysis import TOKEN_RE
+from bingan.search.checking import _contains, token_string
+
 NORMALIZED = {"record_number", "record_keys", "id_number", "diagnosis_codes", "operation_codes"}
 
 
@@ -55,5 +58,13 @@ def _prefix(spec: dict, source: dict) -> bool:
     return any(str(v).lower().startswith(value) for v in _values(source, field))
 
 
+def _match_phrase(spec: dict, source: dict) -> bool:
+    """The bingan_zh analyser's tokens (the shared token pattern), each value on its own: a
+    phrase never runs from one value of a multi-valued field into the next."""
+    (field, opts), = spec.items()
+    tokens = TOKEN_RE.findall(opts["query"].lower())
+    return any(_contains(token_string(v), tuple(tokens)) for v in _values(source, field))
+
+
 _KINDS = {"bool": _bool, "term": _term, "terms": _terms, "range": _range, "prefix": _prefix,
-          "match_all": lambda spec, source: True}
+          "match_phrase": _match_phrase, "match_all": lambda spec, source: True}

@@ -10,20 +10,22 @@ from es_dsl import matches
 from search_scopes import random_pages, random_scope
 
 from bingan.search.analysis import token_pattern
-from bingan.search.checking import Reference, generate_pages, prefix_queries
+from bingan.search.checking import Reference, generate_pages, negated_pages, negation_queries, prefix_queries
 from bingan.search.es_index import MAPPINGS_DIR, DslCompiler, load_template, search_body, to_source
+from bingan.search.negation import exclude_negated
 from bingan.search.port import FACET_NAMES, Scope
 from bingan.search.query import Prefix, parse
+from bingan.search.synonyms import DEFAULT_GROUPS, Dictionary, switched
 
 
 def test_template_is_versioned_and_uses_the_shared_token_pattern():
     body = load_template("bingan")
-    assert body["index_patterns"] == ["bingan-pages-v3"] and body["version"] == 3
+    assert body["index_patterns"] == ["bingan-pages-v4"] and body["version"] == 4
     analysis = body["template"]["settings"]["analysis"]
     assert analysis["tokenizer"]["bingan_zh"]["pattern"] == token_pattern()
     assert analysis["filter"]["bingan_bigram"] == {"type": "cjk_bigram", "output_unigrams": True}
     assert all(not k.startswith("_comment") for k in body)
-    assert json.loads((MAPPINGS_DIR / "bingan-pages-v3.json").read_text())["version"] == 3
+    assert json.loads((MAPPINGS_DIR / "bingan-pages-v4.json").read_text())["version"] == 4
 
 
 def test_every_indexed_value_has_a_mapping():
@@ -98,3 +100,23 @@ def test_queries_compile_to_phrases_terms_and_ranges():
                                                    "lt": "2024-04-01T00:00:00+08:00"}}}
     assert must[2] == {"term": {"record_keys": "0012345"}}
     assert must_not == [{"match_phrase": {"text": {"query": "糖尿病"}}}]
+
+
+def test_the_negation_switch_searches_the_text_without_negated_mentions():
+    doc = next(generate_pages(1))
+    doc.text = "否认结核病史，咳嗽3天"
+    assert to_source(doc)["affirmed_text"] == "\n，咳嗽3天"
+    dsl = DslCompiler().compile(exclude_negated(parse("结核 诊断:结核").root))
+    assert dsl["bool"]["must"] == [{"match_phrase": {"affirmed_text": {"query": "结核"}}},
+                                   DslCompiler().compile(parse("诊断:结核").root)]
+
+
+def test_both_switches_compile_to_queries_that_agree_with_the_reference():
+    docs = list(negated_pages(400, seed=29))
+    sources = [to_source(d) for d in docs]
+    dictionary = Dictionary(DEFAULT_GROUPS)
+    reference = Reference(docs, affirmed=True, synonyms=dictionary)
+    for text in (f"单位:页 {t}" for t in negation_queries(40) if "单位:" not in t):
+        dsl = DslCompiler().compile(switched(parse(text), dictionary=dictionary, affirmed=True).root)
+        got = {d.doc_id for d, src in zip(docs, sources, strict=True) if matches(dsl, src)}
+        assert got == reference.search(text, Scope.everything()), text
