@@ -32,12 +32,13 @@ PERMISSIONS: dict[str, str] = {
     "system.settings": "系统设置",
     "system.status": "系统状态",
     "announcements.manage": "发布公告",
+    "flows.manage": "管理审批流程",
 }
 
 _READER = ["record.view", "search.use", "lookup.use"]
 
 ROLE_DEFAULTS: dict[str, list[str]] = {
-    "sysadmin": ["system.settings", "system.status", "announcements.manage"],
+    "sysadmin": ["system.settings", "system.status", "announcements.manage", "flows.manage"],
     "secadmin": ["users.manage", "roles.manage", "ip_rules.manage", "grants.manage", "leak.trace"],
     "auditor": ["audit.read", "audit.export"],
     "archivist": [*_READER, "record.download", "record.print", "record.export", "record.change",
@@ -52,14 +53,14 @@ ROLE_DEFAULTS: dict[str, list[str]] = {
 
 # The three administrator families (三员); nobody holds permissions of two of them.
 ADMIN_FAMILIES: dict[str, frozenset[str]] = {
-    "系统管理": frozenset({"system.settings", "system.status"}),
+    "系统管理": frozenset({"system.settings", "system.status", "flows.manage"}),
     "安全管理": frozenset({"users.manage", "roles.manage", "ip_rules.manage", "grants.manage", "leak.trace"}),
     "审计管理": frozenset({"audit.read", "audit.export"}),
 }
 
 # Running the system, its accounts and its audit trail. A holder of these reads no patient data
 # (三员分立): a role or user combining them with PATIENT_DATA is refused.
-ADMINISTRATION = frozenset({"system.settings", "system.status", "users.manage", "roles.manage",
+ADMINISTRATION = frozenset({"system.settings", "system.status", "flows.manage", "users.manage", "roles.manage",
                             "ip_rules.manage", "audit.read", "audit.export"})
 PATIENT_DATA = frozenset({*(f"record.{action}" for action in RECORD_ACTIONS), "scope.all_departments",
                           "search.use", "lookup.use"})

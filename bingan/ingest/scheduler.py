@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from bingan.ingest.pipeline import Pipeline
 from bingan.ingest.reindex import rebuild_if_needed
+from bingan.records.approvals.scheduled import remind_and_escalate
 from bingan.records.lifecycle import close_collections
 from bingan.storage.models import CollectedItem, Source, utcnow
 from bingan.storage.models.ingest import ACTIVE_ITEM_STATES
@@ -108,6 +109,8 @@ def tick(pipe: Pipeline, *, run_inline: bool = False) -> dict:
     rebuild = pipe.index.needs_rebuild()
     access_updated = refresh_index_access(pipe)
     with pipe.tx() as session:
+        approvals_due = remind_and_escalate(session)  # records/approvals: overdue steps
+    with pipe.tx() as session:
         close_collections(session)  # records/lifecycle: 采集中 → 待提交 once collection is complete
     if run_inline:
         for source_id in sources:
@@ -121,7 +124,8 @@ def tick(pipe: Pipeline, *, run_inline: bool = False) -> dict:
             celery_app.send_task("bingan.ingest.run_source", args=[source_id])
         if rebuild:  # the worker owns the index writer; it checks again before starting
             celery_app.send_task("bingan.ingest.rebuild_index")
-    return {"kicked": len(kicked), "sources": sources, "rebuild_index": rebuild, "access_updated": access_updated}
+    return {"kicked": len(kicked), "sources": sources, "rebuild_index": rebuild, "access_updated": access_updated,
+            "approvals": approvals_due}
 
 
 def refresh_index_access(pipe: Pipeline) -> int:

@@ -12,6 +12,14 @@ from bingan.storage.models.access import (
     UserScope,
     WebSession,
 )
+from bingan.storage.models.approvals import (
+    ApprovalAction,
+    ApprovalAttachment,
+    ApprovalFlow,
+    ApprovalRequest,
+    ApprovalTask,
+    Message,
+)
 from bingan.storage.models.audit import AuditEvent, SystemSetting
 from bingan.storage.models.base import Base, utcnow
 from bingan.storage.models.documents import (
@@ -37,6 +45,11 @@ from bingan.storage.models.search import IndexAccessOutbox, SynonymGroup
 
 __all__ = [
     "Announcement",
+    "ApprovalAction",
+    "ApprovalAttachment",
+    "ApprovalFlow",
+    "ApprovalRequest",
+    "ApprovalTask",
     "AuditEvent",
     "Base",
     "BrowsingHistory",
@@ -55,6 +68,7 @@ __all__ = [
     "IndexAccessOutbox",
     "IpRule",
     "LoginFailure",
+    "Message",
     "Operation",
     "Page",
     "PasswordHistory",

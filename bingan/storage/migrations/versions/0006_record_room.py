@@ -75,7 +75,97 @@ def _close_finished_collections() -> None:
 
 
 def _approvals() -> None:
-    """Approval flows, requests, to-dos and messages."""
+    """Approval flows, requests, to-dos and messages; the system administrator edits flows."""
+    fk = sa.ForeignKey
+    now = dict(nullable=False)
+    op.create_table(
+        "approval_flows",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("kind", sa.String(32), **now), sa.Column("name", sa.String(100), **now),
+        sa.Column("position", sa.Integer(), **now),
+        sa.Column("campus_id", sa.Integer(), fk("campuses.id", name="fk_approval_flows_campus_id_campuses")),
+        sa.Column("match", sa.JSON(), **now), sa.Column("steps", sa.JSON(), **now),
+        sa.Column("active", sa.Boolean(), **now), sa.Column("updated_at", sa.DateTime(timezone=True), **now),
+    )
+    op.create_index("ix_approval_flows_kind", "approval_flows", ["kind", "position"])
+    op.create_table(
+        "approval_requests",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("kind", sa.String(32), **now),
+        sa.Column("record_id", sa.Integer(),
+                  fk("records.id", ondelete="CASCADE", name="fk_approval_requests_record_id_records"), **now),
+        sa.Column("applicant_id", sa.Integer(), fk("users.id", name="fk_approval_requests_applicant_id_users"), **now),
+        sa.Column("flow_id", sa.Integer(),
+                  fk("approval_flows.id", ondelete="SET NULL", name="fk_approval_requests_flow_id_approval_flows")),
+        sa.Column("flow_name", sa.String(100), **now), sa.Column("steps", sa.JSON(), **now),
+        sa.Column("reason", sa.Text(), **now), sa.Column("payload", sa.JSON(), **now),
+        sa.Column("status", sa.String(16), **now), sa.Column("current_step", sa.Integer(), **now),
+        sa.Column("round", sa.Integer(), **now), sa.Column("step_started_at", sa.DateTime(timezone=True), **now),
+        sa.Column("reminded", sa.Boolean(), **now), sa.Column("escalated", sa.Boolean(), **now),
+        sa.Column("outcome_note", sa.Text(), **now), sa.Column("created_at", sa.DateTime(timezone=True), **now),
+        sa.Column("decided_at", sa.DateTime(timezone=True)),
+    )
+    op.create_index("ix_approval_requests_applicant", "approval_requests", ["applicant_id", "status"])
+    op.create_index("ix_approval_requests_record", "approval_requests", ["record_id", "status"])
+    request_fk = "approval_requests.id"
+    op.create_table(
+        "approval_tasks",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("request_id", sa.Integer(),
+                  fk(request_fk, ondelete="CASCADE", name="fk_approval_tasks_request_id_approval_requests"), **now),
+        sa.Column("step", sa.Integer(), **now), sa.Column("round", sa.Integer(), **now),
+        sa.Column("user_id", sa.Integer(), fk("users.id", ondelete="CASCADE", name="fk_approval_tasks_user_id_users"),
+                  **now),
+        sa.Column("escalated", sa.Boolean(), **now), sa.Column("created_at", sa.DateTime(timezone=True), **now),
+        sa.Column("done_at", sa.DateTime(timezone=True)), sa.Column("outcome", sa.String(16), **now),
+    )
+    op.create_index("ix_approval_tasks_request_id", "approval_tasks", ["request_id"])
+    op.create_index("ix_approval_tasks_open", "approval_tasks", ["user_id", "done_at"])
+    op.create_table(
+        "approval_actions",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("request_id", sa.Integer(),
+                  fk(request_fk, ondelete="CASCADE", name="fk_approval_actions_request_id_approval_requests"), **now),
+        sa.Column("step", sa.Integer()), sa.Column("round", sa.Integer(), **now),
+        sa.Column("user_id", sa.Integer(), fk("users.id", name="fk_approval_actions_user_id_users")),
+        sa.Column("action", sa.String(16), **now), sa.Column("opinion", sa.Text(), **now),
+        sa.Column("to_step", sa.Integer()), sa.Column("at", sa.DateTime(timezone=True), **now),
+    )
+    op.create_index("ix_approval_actions_request_id", "approval_actions", ["request_id"])
+    op.create_table(
+        "approval_attachments",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("request_id", sa.Integer(),
+                  fk(request_fk, ondelete="CASCADE", name="fk_approval_attachments_request_id_approval_requests"),
+                  **now),
+        sa.Column("uploaded_by_id", sa.Integer(), fk("users.id", name="fk_approval_attachments_uploaded_by_id_users"),
+                  **now),
+        sa.Column("filename", sa.String(255), **now), sa.Column("media_type", sa.String(100), **now),
+        sa.Column("size", sa.Integer(), **now), sa.Column("sha256", sa.String(64), **now),
+        sa.Column("at", sa.DateTime(timezone=True), **now),
+    )
+    op.create_index("ix_approval_attachments_request_id", "approval_attachments", ["request_id"])
+    op.create_table(
+        "messages",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("user_id", sa.Integer(), fk("users.id", ondelete="CASCADE", name="fk_messages_user_id_users"),
+                  **now),
+        sa.Column("kind", sa.String(16), **now), sa.Column("title", sa.String(200), **now),
+        sa.Column("body", sa.Text(), **now), sa.Column("link", sa.String(255), **now),
+        sa.Column("created_at", sa.DateTime(timezone=True), **now), sa.Column("read_at", sa.DateTime(timezone=True)),
+    )
+    op.create_index("ix_messages_user_read", "messages", ["user_id", "read_at"])
+    _give_permission("sysadmin", "flows.manage")
+
+
+def _give_permission(role_code: str, code: str) -> None:
+    """A built-in role gains a new permission; a role the administrators removed stays removed."""
+    roles = sa.table("roles", sa.column("id", sa.Integer()), sa.column("code", sa.String()),
+                     sa.column("permissions", sa.JSON()))
+    bind = op.get_bind()
+    for role_id, permissions in bind.execute(sa.select(roles.c.id, roles.c.permissions).where(roles.c.code == role_code)):
+        if code not in (permissions or []):
+            bind.execute(roles.update().where(roles.c.id == role_id).values(permissions=[*(permissions or []), code]))
 
 
 def _search() -> None:
