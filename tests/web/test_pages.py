@@ -132,3 +132,18 @@ def test_api_record_documents_and_openapi(client_for, world):
     sealed = clinician.get(f"/api/v1/records/{world.records['sealed'].id}")
     assert sealed.status_code == 403 and "封存" in sealed.json()["detail"]
     assert "/api/v1/search" in clinician.get("/api/v1/openapi.json").json()["paths"]
+
+
+def test_an_empty_search_shows_the_help_with_examples(client_for):
+    page = client_for("archivist").get("/search").text
+    assert 'id="search-help"' in page and "诊断:J18" in page
+
+
+def test_lower_case_operators_offer_the_upper_case_query(client_for):
+    page = client_for("archivist").get("/search", params={"q": "肺炎 or 哮喘"}).text
+    assert 'id="search-suggestion"' in page and "是否要找" in page and "肺炎 OR 哮喘" in page
+
+
+def test_the_search_unit_is_a_choice_of_the_form(client_for):
+    page = client_for("archivist").get("/search", params={"q": "肺炎", "unit": "page"}).text
+    assert '<option value="page" selected>' in page and "按页组合检索词" in page

@@ -9,12 +9,18 @@ from sqlalchemy.orm import Session
 
 from bingan.access.policy import scope_for
 from bingan.search.port import SearchIndex, SearchResult
-from bingan.search.query import QueryError
+from bingan.search.query import UNIT_LABELS, QueryError, parse
+from bingan.search.synonyms import load_dictionary, switched
 from bingan.storage.models import Category, Department
 from bingan.web.deps import Ctx
 from bingan.web.inputs import parse_id
 
 RECORD_KIND_NAMES = {"normal": "普通", "death": "死亡", "special": "特殊"}
+
+# Examples shown in the UI (placeholders, home page box, help): each returns results on the demo
+# data (tests/web/test_ui_examples.py runs them).
+EXAMPLES = ["肺炎 -结核", "诊断:J18", "骨折 科室:骨科", "剖宫产"]
+UNIT_CHOICES = {unit: f"按{label}" for unit, label in UNIT_LABELS.items()}
 
 # form field -> query-language field
 STRUCTURED = {
@@ -30,6 +36,9 @@ class SearchForm:
     date_to: str = ""
     page: int = 1
     sort: str = ""
+    unit: str = "record"
+    affirmed: bool = False  # 排除否定描述
+    synonyms: bool = False  # 同义词扩展
 
     @classmethod
     def from_request(cls, request: Request) -> SearchForm:
@@ -37,7 +46,8 @@ class SearchForm:
         fields = {key: params.get(key, "").strip() for key in STRUCTURED}
         return cls(q=params.get("q", "").strip(), fields=fields, date_from=params.get("from", "").strip(),
                    date_to=params.get("to", "").strip(), page=parse_id(params.get("page")) or 1,
-                   sort=params.get("sort", ""))
+                   sort=params.get("sort", ""), unit=params.get("unit", "record"),
+                   affirmed=params.get("affirmed") == "1", synonyms=params.get("synonyms") == "1")
 
     def query(self) -> str:
         parts = [self.q] if self.q else []
@@ -47,6 +57,8 @@ class SearchForm:
                 parts.append(f'{label}:"{value}"' if " " in value else f"{label}:{value}")
         if self.date_from or self.date_to:
             parts.append(f"出院:{self.date_from}..{self.date_to}")
+        if parts and self.unit in UNIT_LABELS and self.unit != "record":
+            parts.append(f"单位:{UNIT_LABELS[self.unit]}")  # type: ignore[index]
         return " ".join(parts)
 
 
@@ -62,17 +74,22 @@ def index_of(request: Request) -> SearchIndex:
 def run_search(
     request: Request, ctx: Ctx, form: SearchForm, per_page: int, sort: str
 ) -> tuple[SearchResult | None, str]:
-    """(result, error message); an empty query shows the form only."""
+    """(result, error message); an empty query shows the form and the help only."""
     query = form.query()
     if not query:
         return None, ""
     scope = scope_for(ctx.session, ctx.user, ctx.ip, subject=ctx.subject)
+    dictionary = load_dictionary(ctx.session) if form.synonyms else None
     try:
-        result = index_of(request).search(query, scope, limit=per_page, offset=(form.page - 1) * per_page,
+        parsed = switched(parse(query), dictionary=dictionary, affirmed=form.affirmed)
+        result = index_of(request).search(parsed, scope, limit=per_page, offset=(form.page - 1) * per_page,
                                           group_by_record=True, facets=True, sort=sort)  # type: ignore[arg-type]
     except QueryError as error:
         return None, str(error)
-    ctx.audit("search", object_type="search", detail={"检索式": query[:200], "命中病案": result.total_records})
+    switches = {"排除否定描述": "是"} if form.affirmed else {}
+    switches |= {"同义词扩展": "是"} if form.synonyms else {}
+    ctx.audit("search", object_type="search",
+              detail={"检索式": query[:200], **switches, "命中病案": result.total_records})
     return result, ""
 
 
