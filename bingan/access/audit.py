@@ -43,7 +43,7 @@ ANCHOR_KEY = "audit_anchor"
 LEGACY_CHAIN = 1  # SHA-256 without a key, before migration 0005
 KEYED_CHAIN = 2  # HMAC-SHA256 under the audit key
 ACTION_NAMES = {
-    "login": "登录", "login_failed": "登录失败", "logout": "退出", "locked": "账号锁定",
+    "login": "登录", "second_factor": "二次验证", "login_failed": "登录失败", "logout": "退出", "locked": "账号锁定",
     "session_timeout": "会话超时", "password_change": "修改密码", "totp_enrol": "绑定动态口令",
     "view": "查阅", "page_view": "查看页面", "download": "下载", "print": "打印", "export": "导出",
     "change": "修改", "search": "检索", "lookup": "批量查询", "denied": "拒绝访问",

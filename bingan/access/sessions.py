@@ -168,8 +168,9 @@ def _open_session(session: Session, user: User, actor: Actor, user_agent: str) -
         user_agent=user_agent[:255], second_factor_done=not needs_second_factor(user),
     )
     session.add(web_session)
-    pending = not web_session.second_factor_done
-    record_event(session, actor, "login", object_type="session", detail={"二次验证": pending})
+    # one "login" per login; the second-factor step, when needed, is its own event (second_factor)
+    detail = {"二次验证": "待验证" if needs_second_factor(user) else "无需"}
+    record_event(session, actor, "login", object_type="session", detail=detail)
     return LoginResult(token, web_session)
 
 
@@ -330,5 +331,6 @@ def verify_second_factor(session: Session, user: User, web_session: WebSession, 
     user.totp_secret = box.fresh(user.totp_secret)
     web_session.second_factor_done = True
     user.failed_logins = 0
-    record_event(session, Actor.of(user, client_ip), "login", object_type="session", detail={"二次验证": "通过"})
+    record_event(session, Actor.of(user, client_ip), "second_factor", object_type="session",
+                 detail={"方式": "动态口令"})
     return True

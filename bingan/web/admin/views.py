@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from bingan import clock
 from bingan.access.administration import AdminError, grant_record_access
 from bingan.access.audit import ACTION_NAMES
-from bingan.access.audit_query import RESULT_NAMES, AuditFilter, export_xlsx, search_events
+from bingan.access.audit_query import RESULT_NAMES, AuditFilter, describe, export_xlsx, search_events
 from bingan.access.security_settings import SecuritySettings, save_security_settings, security_settings
 from bingan.storage.models import Grant
 from bingan.web.deps import Ctx, permission
@@ -54,7 +54,8 @@ def audit_page(request: Request, offset: OffsetParam = 0, ctx: Ctx = permission(
     total, events = search_events(ctx.session, flt, limit=PAGE_SIZE, offset=offset)
     ctx.audit("view", object_type="audit", detail={"筛选": {k: str(v) for k, v in vars(flt).items() if v}})
     query = request.url.query
-    return page(request, "admin/audit.html", ctx, events=events, total=total, flt=flt, offset=offset,
+    return page(request, "admin/audit.html", ctx, events=describe(ctx.session, events), total=total, flt=flt,
+                offset=offset,
                 page_size=PAGE_SIZE, actions=ACTION_NAMES, results=RESULT_NAMES, query=query)
 
 

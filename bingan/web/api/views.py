@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, PlainSerializer
 
 from bingan import clock
-from bingan.access.audit_query import search_events
+from bingan.access.audit_query import describe, search_events
 from bingan.access.policy import CONFIDENTIALITY_NAMES
 from bingan.web.admin.views import audit_filter
 from bingan.web.deps import Ctx, RecordAccess, document_gate, permission, record_gate, signed_in
@@ -214,9 +214,9 @@ def audit(request: Request, offset: OffsetParam = 0, ctx: Ctx = permission("audi
     total, events = search_events(ctx.session, audit_filter(request), limit=100, offset=offset)
     ctx.audit("view", object_type="audit", detail={"接口": "api"})
     return {"total": total, "events": [
-        {"id": e.id, "at": clock.iso(e.at), "username": e.username, "action": e.action, "record_id": e.record_id,
-         "document_id": e.document_id, "page": e.page, "client_ip": e.client_ip, "result": e.result,
-         "detail": e.detail} for e in events]}
+        {"id": e.id, "at": clock.iso(e.at), "username": e.username, "action": e.action, "object": shown.object,
+         "record_id": e.record_id, "document_id": e.document_id, "page": e.page, "client_ip": e.client_ip,
+         "result": e.result, "detail": e.detail} for shown in describe(ctx.session, events) for e in [shown.event]]}
 
 
 @router.get("/status", summary="系统状态（系统管理员）")
