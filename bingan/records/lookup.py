@@ -1,13 +1,20 @@
-"""Bulk record-number lookup (Z1): thousands of numbers, aliases included, in two indexed queries.
+"""Bulk record-number lookup (Z1): thousands of numbers, aliases and 住院号 included, in three indexed queries.
 
 The numbers travel as ONE parameter whatever their count: a JSON array read by ``json_each``
 on SQLite, an array compared with ``= ANY`` on PostgreSQL. That is below any bind limit, is one
 statement to plan, and each database probes the unique index per number (bench/ingest.py).
 Rows are read through Core: thousands of found rows need no ORM identity map or loading.
+
+Numbers come as people and spreadsheets write them: full-width digits (０１０００５１) are read as
+ASCII, and where the hospital's record numbers are zero-padded to a fixed width
+(``BINGAN_RECORD_NUMBER_WIDTH``), a shorter all-digit number — Excel drops leading zeros from
+numeric cells, 0100051 → 100051 — is also tried padded. A number asked is matched, as typed
+first and padded second, against 病案号, then its aliases, then 住院号 (one stay's inpatient number).
 """
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,31 +38,59 @@ class RecordRef:
 
 @dataclass
 class LookupResult:
-    """``found`` is keyed by the number as asked (an alias maps to its record number's records)."""
+    """``found`` is keyed by the number as asked (an alias maps to its record number's records,
+    a 住院号 to its one stay)."""
 
     found: dict[str, list[RecordRef]] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     via_alias: dict[str, str] = field(default_factory=dict)  # asked alias -> record number
+    via_inpatient: set[str] = field(default_factory=set)  # asked numbers found as 住院号
 
 
-def lookup_record_numbers(session: Session, numbers: Iterable[str]) -> LookupResult:
+def normalise(number: str) -> str:
+    """What a typed or pasted number means: full-width forms as ASCII (NFKC), no surrounding space."""
+    return unicodedata.normalize("NFKC", number).strip()
+
+
+def padded(number: str, width: int) -> str | None:
+    """The number as the hospital writes it, when a spreadsheet dropped its leading zeros."""
+    if width and number.isascii() and number.isdigit() and len(number) < width:
+        return number.zfill(width)
+    return None
+
+
+def lookup_record_numbers(session: Session, numbers: Iterable[str], width: int = 0) -> LookupResult:
     asked = _clean(numbers)
-    canonical = dict.fromkeys(asked)
-    aliases = _aliases(session, asked)
-    targets = {number: aliases.get(number, number) for number in canonical}
-    records = _records(session, set(targets.values()))
-    result = LookupResult(via_alias={a: n for a, n in aliases.items() if a in canonical})
-    for number, target in targets.items():
-        refs = records.get(target) or records.get(number)
-        if refs:
-            result.found[number] = refs
-        else:
-            result.missing.append(number)
+    tries = {number: [n for n in (number, padded(number, width)) if n] for number in asked}
+    candidates = sorted({n for tried in tries.values() for n in tried})
+    aliases = _aliases(session, candidates)
+    records = _records(session, Record.record_number, set(candidates) | set(aliases.values()))
+    stays = _records(session, Record.inpatient_number, set(candidates))
+    result = LookupResult()
+    for number, tried in tries.items():
+        _match(result, number, tried, records, aliases, stays)
     return result
 
 
+def _match(result: LookupResult, number: str, tried: list[str], records: dict[str, list[RecordRef]],
+           aliases: dict[str, str], stays: dict[str, list[RecordRef]]) -> None:
+    for candidate in tried:
+        if candidate in records:
+            result.found[number] = records[candidate]
+            return
+        if candidate in aliases and aliases[candidate] in records:
+            result.found[number] = records[aliases[candidate]]
+            result.via_alias[number] = aliases[candidate]
+            return
+        if candidate in stays:
+            result.found[number] = stays[candidate]
+            result.via_inpatient.add(number)
+            return
+    result.missing.append(number)
+
+
 def _clean(numbers: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(n.strip() for n in numbers if n and n.strip()))
+    return list(dict.fromkeys(n for n in (normalise(n) for n in numbers if n) if n))
 
 
 def _sqlite(session: Session) -> bool:
@@ -85,7 +120,8 @@ def _aliases(session: Session, numbers: list[str]) -> dict[str, str]:
     return {alias: number for alias, number in rows}
 
 
-def _records(session: Session, numbers: set[str]) -> dict[str, list[RecordRef]]:
+def _records(session: Session, column: sa.ColumnElement, numbers: set[str]) -> dict[str, list[RecordRef]]:
+    """The records whose ``column`` (病案号 or 住院号) is one of ``numbers``, keyed by that value."""
     by_number: dict[str, list[RecordRef]] = {}
     if not numbers:
         return by_number
@@ -93,12 +129,12 @@ def _records(session: Session, numbers: set[str]) -> dict[str, list[RecordRef]]:
     # cheaper than SQLAlchemy's per-row DateTime processing over thousands of rows.
     discharged = sa.type_coerce(Record.discharged_at, sa.String) if _sqlite(session) else Record.discharged_at
     query = sa.select(
-        Record.id, Record.record_number, Record.stay_number, Record.visit_type, Patient.name, discharged
+        column, Record.id, Record.record_number, Record.stay_number, Record.visit_type, Patient.name, discharged
     ).join(Patient, Patient.id == Record.patient_id)
-    for rid, number, stay, visit, name, when in session.connection().execute(  # Core rows: no ORM loading
-        query.where(one_of(session, Record.record_number, sorted(numbers)))
+    for key, rid, number, stay, visit, name, when in session.connection().execute(  # Core rows: no ORM loading
+        query.where(one_of(session, column, sorted(numbers)))
     ):
-        by_number.setdefault(number, []).append(RecordRef(rid, number, stay, visit, name, _datetime(when)))
+        by_number.setdefault(key, []).append(RecordRef(rid, number, stay, visit, name, _datetime(when)))
     for refs in by_number.values():
         refs.sort(key=lambda r: (r.visit_type, r.stay))
     return by_number

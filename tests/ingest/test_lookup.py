@@ -27,3 +27,46 @@ def test_nothing_asked_finds_nothing(engine):
     with session_factory(engine)() as session:
         result = lookup_record_numbers(session, ["", "  "])
     assert result.found == {} and result.missing == []
+
+
+def _records(session, *numbers: str, inpatient: str = "") -> None:
+    patient = Patient(record_number=numbers[0], name="王建国", sex="M")
+    session.add_all([Record(patient=patient, record_number=n, stay_number=1, inpatient_number=inpatient)
+                     for n in numbers])
+    session.commit()
+
+
+def test_a_number_excel_stripped_of_its_zeros_is_found_by_the_hospitals_width(engine):
+    with session_factory(engine)() as session:
+        _records(session, "0100051")
+        result = lookup_record_numbers(session, ["100051"], width=7)
+    assert result.found["100051"][0].record_number == "0100051" and result.missing == []
+
+
+def test_without_a_width_numbers_are_matched_as_typed(engine):
+    with session_factory(engine)() as session:
+        _records(session, "0100051")
+        result = lookup_record_numbers(session, ["100051"])
+    assert result.missing == ["100051"]
+
+
+def test_a_number_typed_exactly_wins_over_its_padded_form(engine):
+    with session_factory(engine)() as session:
+        _records(session, "0000051", "51")
+        result = lookup_record_numbers(session, ["51"], width=7)
+    assert [ref.record_number for ref in result.found["51"]] == ["51"]
+
+
+def test_full_width_digits_are_read_as_the_number(engine):
+    with session_factory(engine)() as session:
+        _records(session, "0100051")
+        result = lookup_record_numbers(session, ["０１０００５１", "１０００５１"], width=7)
+    assert set(result.found) == {"0100051", "100051"} and result.missing == []
+
+
+def test_an_inpatient_number_finds_its_stay(engine):
+    with session_factory(engine)() as session:
+        _records(session, "0100051", inpatient="ZY2026000123")
+        result = lookup_record_numbers(session, ["ZY2026000123"])
+    assert result.found["ZY2026000123"][0].record_number == "0100051"
+    assert result.via_inpatient == {"ZY2026000123"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bingan.formats.spreadsheet import Spreadsheet
@@ -20,8 +22,18 @@ class LookupInputError(ValueError):
     """A Chinese message about the uploaded or pasted numbers."""
 
 
+# Column headings of a record-number list (病案号 first: a sheet with both columns is looked up by it).
+NUMBER_HEADINGS = ("病案号", "病历号", "病案编号", "住院号")
+
+
 def numbers_from_text(text: str) -> list[str]:
-    return [part for part in SPLIT.split(text) if part]
+    """Pasted numbers: one per line or separated by commas and spaces; lines with tabs are rows
+    copied from a spreadsheet (the number column is found as in an upload); a first word with no
+    digit is a heading (病案号), not a number."""
+    if "\t" in text:
+        return numbers_from_rows(line.split("\t") for line in text.splitlines())
+    words = [part for part in SPLIT.split(text) if part]
+    return words[1:] if words and not _has_digit(words[0]) else words
 
 
 def numbers_from_upload(filename: str, data: bytes) -> list[str]:
@@ -30,8 +42,50 @@ def numbers_from_upload(filename: str, data: bytes) -> list[str]:
         return _from_xlsx(data)
     text = _decode(data)
     if name.endswith(".csv"):
-        return [row[0].strip() for row in csv.reader(io.StringIO(text)) if row and row[0].strip()]
+        return numbers_from_rows(csv.reader(io.StringIO(text)))
     return numbers_from_text(text)
+
+
+def numbers_from_rows(rows: Iterable[Sequence[object]]) -> list[str]:
+    """The number column of a table: the one headed 病案号 (or 住院号…) when the first row is a
+    heading, else the first; the heading row itself is not a number asked."""
+    numbers: list[str] = []
+    column = 0
+    for index, row in enumerate(rows):
+        cells = [_cell(value) for value in row]
+        if index == 0 and _is_heading(cells):
+            column = _number_column(cells)
+            continue
+        value = cells[column] if column < len(cells) else ""
+        if value:
+            numbers.append(value)
+        if len(numbers) > MAX_NUMBERS:
+            break  # enough for check_count to refuse: a small file can unpack to millions of rows
+    return numbers
+
+
+def _cell(value: object) -> str:
+    """A cell as the number it holds: Excel's numeric cells come as floats (100051.0)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return unicodedata.normalize("NFKC", str(value)).strip()
+
+
+def _has_digit(text: str) -> bool:
+    return any(character.isdigit() for character in unicodedata.normalize("NFKC", text))
+
+
+def _is_heading(cells: list[str]) -> bool:
+    return any(cell in NUMBER_HEADINGS for cell in cells) or bool(cells and cells[0] and not _has_digit(cells[0]))
+
+
+def _number_column(cells: list[str]) -> int:
+    for heading in NUMBER_HEADINGS:
+        if heading in cells:
+            return cells.index(heading)
+    return 0
 
 
 def _decode(data: bytes) -> str:
@@ -51,14 +105,7 @@ def _from_xlsx(data: bytes) -> list[str]:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:
         raise LookupInputError("无法读取 Excel 文件，请确认是 .xlsx 格式") from exc
-    numbers = []
-    for row in book.active.iter_rows(values_only=True):
-        value = row[0] if row else None
-        if value is not None and str(value).strip():
-            numbers.append(str(int(value)) if isinstance(value, float) and value.is_integer() else str(value).strip())
-        if len(numbers) > MAX_NUMBERS:
-            break  # enough for check_count to refuse: a small file can unpack to millions of rows
-    return numbers
+    return numbers_from_rows(book.active.iter_rows(values_only=True))
 
 
 def check_count(numbers: list[str]) -> None:
@@ -74,7 +121,7 @@ class ShownRow:
     may open the record (the existence of a record number is not patient data, its contents are)."""
 
     asked: str
-    via_alias: bool
+    via: str  # "" | 别名 | 住院号: how the number asked led to the record
     record_id: int
     record_number: str
     stay: int
@@ -87,7 +134,7 @@ class ShownRow:
 def shown_rows(result: LookupResult, openable: set[int]) -> list[ShownRow]:
     """The rows of the page and of its export: one list, so the export never shows more."""
     return [
-        ShownRow(asked=asked, via_alias=asked in result.via_alias, record_id=ref.record_id,
+        ShownRow(asked=asked, via=_via(result, asked), record_id=ref.record_id,
                  record_number=ref.record_number, stay=ref.stay,
                  visit="住院" if ref.visit_type == "inpatient" else "门诊", openable=ref.record_id in openable,
                  patient_name=ref.patient_name if ref.record_id in openable else HIDDEN,
@@ -96,12 +143,18 @@ def shown_rows(result: LookupResult, openable: set[int]) -> list[ShownRow]:
     ]
 
 
+def _via(result: LookupResult, asked: str) -> str:
+    if asked in result.via_alias:
+        return "别名"
+    return "住院号" if asked in result.via_inpatient else ""
+
+
 def export_xlsx(rows: list[ShownRow], missing: list[str]) -> bytes:
     book = Spreadsheet()  # typed record numbers stay text, never formulas
-    found = book.sheet("已找到", ["查询号", "病案号", "住院次数", "类型", "姓名", "出院时间", "查阅"])
+    found = book.sheet("已找到", ["查询号", "病案号", "住院次数", "类型", "姓名", "出院时间", "查阅", "匹配方式"])
     for row in rows:
         found.append([row.asked, row.record_number, row.stay, row.visit, row.patient_name,
-                      row.discharged, "" if row.openable else NOT_OPENABLE])
+                      row.discharged, "" if row.openable else NOT_OPENABLE, row.via])
     missing_sheet = book.sheet("未找到", ["病案号"])
     for number in missing:
         missing_sheet.append([number])

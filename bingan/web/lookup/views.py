@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from bingan import clock
 from bingan.access.policy import decide_for
+from bingan.config import get_settings
 from bingan.records.lookup import LookupResult, lookup_record_numbers
 from bingan.storage.models import Record
 from bingan.web.deps import Ctx, Refused, permission
@@ -43,7 +44,7 @@ async def _numbers(text: str, upload: UploadFile | None) -> list[str]:
 
 
 def run_lookup(ctx: Ctx, numbers: list[str]) -> tuple[LookupResult, set[int]]:
-    result = lookup_record_numbers(ctx.session, numbers)
+    result = lookup_record_numbers(ctx.session, numbers, width=get_settings().record_number_width)
     ids = [ref.record_id for refs in result.found.values() for ref in refs]
     openable = set()
     for start in range(0, len(ids), 900):
