@@ -14,9 +14,13 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
 from bingan.search import negation
 from bingan.search import query as q
 from bingan.search.analysis import analyze, fold, normalize
+from bingan.storage.models import SynonymGroup
 
 EXPANDED_FIELDS = (None, "diagnosis", "operation")
 MAX_TERM_CHARS = 50
@@ -170,3 +174,8 @@ def switched(parsed: q.ParsedQuery, *, dictionary: Dictionary | None, affirmed: 
     given) and 排除否定描述 (``affirmed``); both off leaves it as it is."""
     root = dictionary.expand(parsed.root) if dictionary is not None else parsed.root
     return replace(parsed, root=negation.exclude_negated(root) if affirmed else root)
+
+
+def load_dictionary(session: Session) -> Dictionary:
+    """The hospital's groups as they stand (a few dozen rows: read for each expanded search)."""
+    return Dictionary(session.scalars(sa.select(SynonymGroup.terms).order_by(SynonymGroup.id)))

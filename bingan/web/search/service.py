@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from bingan.access.policy import scope_for
 from bingan.search.port import SearchIndex, SearchResult
-from bingan.search.query import UNIT_LABELS, QueryError
+from bingan.search.query import UNIT_LABELS, QueryError, parse
+from bingan.search.synonyms import load_dictionary, switched
 from bingan.storage.models import Category, Department
 from bingan.web.deps import Ctx
 from bingan.web.inputs import parse_id
@@ -78,12 +79,17 @@ def run_search(
     if not query:
         return None, ""
     scope = scope_for(ctx.session, ctx.user, ctx.ip, subject=ctx.subject)
+    dictionary = load_dictionary(ctx.session) if form.synonyms else None
     try:
-        result = index_of(request).search(query, scope, limit=per_page, offset=(form.page - 1) * per_page,
+        parsed = switched(parse(query), dictionary=dictionary, affirmed=form.affirmed)
+        result = index_of(request).search(parsed, scope, limit=per_page, offset=(form.page - 1) * per_page,
                                           group_by_record=True, facets=True, sort=sort)  # type: ignore[arg-type]
     except QueryError as error:
         return None, str(error)
-    ctx.audit("search", object_type="search", detail={"检索式": query[:200], "命中病案": result.total_records})
+    switches = {"排除否定描述": "是"} if form.affirmed else {}
+    switches |= {"同义词扩展": "是"} if form.synonyms else {}
+    ctx.audit("search", object_type="search",
+              detail={"检索式": query[:200], **switches, "命中病案": result.total_records})
     return result, ""
 
 
