@@ -66,11 +66,17 @@ def _page_docs(version: Version, record: Record, aliases: list[str]) -> Iterator
         yield _one(page, version, record, aliases, dtype, category, department, when)
 
 
+def _keys(record: Record, aliases: list[str]) -> list[str]:
+    """Numbers the record is found by besides its 病案号: old/merged numbers and its 住院号 (per stay)."""
+    inpatient = record.inpatient_number.strip()
+    return [*aliases, inpatient] if inpatient and inpatient != record.record_number else list(aliases)
+
+
 def _one(page: Page, version: Version, record: Record, aliases, dtype, category, department, when) -> PageDoc:
     return PageDoc(
         record_id=record.id, record_number=record.record_number, stay=record.stay_number,
         document_id=version.document_id, version_id=version.id, page=page.number, text=page.text,
-        patient_name=record.patient.name, id_number=record.patient.id_number or "", aliases=list(aliases),
+        patient_name=record.patient.name, id_number=record.patient.id_number or "", aliases=_keys(record, aliases),
         category=category.code, category_name=category.name,
         document_type=dtype.code, document_type_name=dtype.name,
         department=department.code if department else "", department_name=department.name if department else "",

@@ -45,8 +45,8 @@ from bingan.search.port import (
 )
 from bingan.search.snippets import make_snippet
 
-SCHEMA_VERSION = 4  # 2: values folded before indexing (analysis.fold_page); 3: dates in the hospital's time zone;
-# 4: affirmed_text, the page text without its negated mentions (negation.py)
+SCHEMA_VERSION = 5  # 2: values folded before indexing (analysis.fold_page); 3: dates in the hospital's time zone;
+# 4: affirmed_text, the page text without its negated mentions (negation.py); 5: record_keys include the 住院号
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "mappings"
 EXACT_RECORDS = 3000
 HITS_PER_RECORD = 3
@@ -227,7 +227,9 @@ def search_body(
         "aggs": {"records": {"cardinality": {"field": "record_id", "precision_threshold": EXACT_RECORDS}}},
     }
     if facets:
-        body["aggs"].update({n: {"terms": {"field": n, "size": FACET_SIZE}} for n in FACET_NAMES})
+        # counted in records, as the headline count: a distinct-record count per bucket
+        per_bucket = {"records": {"cardinality": {"field": "record_id", "precision_threshold": EXACT_RECORDS}}}
+        body["aggs"].update({n: {"terms": {"field": n, "size": FACET_SIZE}, "aggs": per_bucket} for n in FACET_NAMES})
     if group:
         body["collapse"] = {"field": "record_id", "inner_hits": {
             "name": "pages", "size": HITS_PER_RECORD, "sort": [{"_score": "desc"}]}}
@@ -347,7 +349,7 @@ class ElasticsearchIndex(SearchIndex):
             total_records=n_records,
             records=records,
             facets={
-                name: [(str(b.get("key_as_string", b["key"])), int(b["doc_count"]))
+                name: [(str(b.get("key_as_string", b["key"])), int(b["records"]["value"]))
                        for b in aggs[name]["buckets"]]
                 for name in FACET_NAMES
             } if facets else {},

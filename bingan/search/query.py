@@ -9,7 +9,8 @@ Grammar (whitespace separates terms; AND is the default)::
     primary := "(" or ")" | field ":" value | "\"phrase\"" | word
     value   := word | "\"phrase\"" | range
 
-Fields have Chinese and English names (病案号:/record:, 姓名:/name:, 科室:/dept:, 诊断:/diagnosis:,
+Fields have Chinese and English names (病案号:/record: — also 住院号:/inpatient: —, 姓名:/name:,
+科室:/dept:, 诊断:/diagnosis:,
 手术:/operation:, 类别:/category:, 文书:/type:, 身份证:/id:, 住院次数:/stay:, 年份:/year:,
 标签:/tag:, 出院:/discharged:, 入院:/admitted:, 病案类型:/kind:). Ranges: ``a..b``, ``a..``,
 ``..b``, ``>=a``, ``>a``, ``<=a``, ``<a`` or one value; dates may be ``2024``, ``2024-03`` or
@@ -58,6 +59,7 @@ def check_window(offset: int, limit: int) -> None:
 
 FIELD_ALIASES: dict[str, str] = {
     "病案号": "record", "record": "record", "mrn": "record",
+    "住院号": "record", "inpatient": "record",  # a stay's 住院号 is one of the numbers its record is found by
     "姓名": "name", "name": "name",
     "科室": "dept", "dept": "dept", "department": "dept",
     "诊断": "diagnosis", "diagnosis": "diagnosis", "dx": "diagnosis",

@@ -68,8 +68,9 @@ from bingan.search.units import Key, evaluate, hit_pages
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bingan-search")
 # 2: text_bigrams field; 3: word pairs (text, diagnosis, operation), access terms; 4: values
 # folded (analysis.fold: Ⅱ → II, ㎎ → mg, ⽇ → 日) before analysis and storage
-SCHEMA_VERSION = 7  # 5: year and date bounds in the hospital's time zone (clock); 6: document_id
-# indexed and fast (the document unit, units.py); 7: affirmed_text/affirmed_pairs (negation.py)
+SCHEMA_VERSION = 8  # 5: year and date bounds in the hospital's time zone (clock); 6: document_id
+# indexed and fast (the document unit, units.py); 7: affirmed_text/affirmed_pairs (negation.py);
+# 8: record_keys include the stay's 住院号
 META_FILE = "bingan-search.json"
 EXACT_GROUP_LIMIT = 20_000
 FIRST_ROUND_PAGES = 400

@@ -20,12 +20,12 @@ from bingan.search.synonyms import DEFAULT_GROUPS, Dictionary, switched
 
 def test_template_is_versioned_and_uses_the_shared_token_pattern():
     body = load_template("bingan")
-    assert body["index_patterns"] == ["bingan-pages-v4"] and body["version"] == 4
+    assert body["index_patterns"] == ["bingan-pages-v5"] and body["version"] == 5
     analysis = body["template"]["settings"]["analysis"]
     assert analysis["tokenizer"]["bingan_zh"]["pattern"] == token_pattern()
     assert analysis["filter"]["bingan_bigram"] == {"type": "cjk_bigram", "output_unigrams": True}
     assert all(not k.startswith("_comment") for k in body)
-    assert json.loads((MAPPINGS_DIR / "bingan-pages-v4.json").read_text())["version"] == 4
+    assert json.loads((MAPPINGS_DIR / "bingan-pages-v5.json").read_text())["version"] == 5
 
 
 def test_every_indexed_value_has_a_mapping():

@@ -11,7 +11,7 @@ from bingan.access.policy import scope_for
 from bingan.search.port import SearchIndex, SearchResult
 from bingan.search.query import UNIT_LABELS, QueryError, parse
 from bingan.search.synonyms import load_dictionary, switched
-from bingan.storage.models import Category, Department
+from bingan.storage.models import Campus, Category, Department, Record
 from bingan.web.deps import Ctx
 from bingan.web.inputs import parse_id
 
@@ -91,6 +91,18 @@ def run_search(
     ctx.audit("search", object_type="search",
               detail={"检索式": query[:200], **switches, "命中病案": result.total_records})
     return result, ""
+
+
+def record_facts(session: Session, result: SearchResult | None) -> dict[int, tuple[str, str]]:
+    """住院号 and campus name of the records on the page (the index keeps neither for display)."""
+    ids = [r.record_id for r in result.records] if result else []
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa.select(Record.id, Record.inpatient_number, Campus.name)
+        .outerjoin(Campus, Record.campus_id == Campus.id).where(Record.id.in_(ids))
+    )
+    return {rid: (number, campus or "") for rid, number, campus in rows}
 
 
 def facet_names(session: Session, result: SearchResult | None) -> dict[str, dict[str, str]]:

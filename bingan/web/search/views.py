@@ -16,11 +16,13 @@ from bingan.web.search.service import (
     UNIT_CHOICES,
     SearchForm,
     facet_names,
+    record_facts,
     run_search,
 )
 
 router = APIRouter(include_in_schema=False)
-FACET_LABELS = {"category": "病案分类", "department": "科室", "year": "出院年份", "record_kind": "病案类型"}
+# what each facet counts by (文书类别 is a document's category, 病案类型 the record's kind); counts are records
+FACET_LABELS = {"category": "文书类别", "department": "科室", "year": "出院年份", "record_kind": "病案类型"}
 FACET_FIELDS = {"category": "类别", "department": "科室", "year": "年份", "record_kind": "病案类型"}
 
 
@@ -37,5 +39,7 @@ def search_page(request: Request, ctx: Ctx = permission("search.use")) -> Respon
     return page(request, template, ctx, form=form, result=result, error=error, sort=sort,
                 sort_choices=personal.SORT_CHOICES, structured=STRUCTURED, facet_labels=FACET_LABELS,
                 facet_fields=FACET_FIELDS, facet_names=facet_names(ctx.session, result), base_query=urlencode(params),
+                facet_query=urlencode({k: v for k, v in params.items() if k != "q"}),
+                facts=record_facts(ctx.session, result),
                 pages=pages, per_page=prefs.per_page, examples=EXAMPLES, unit_choices=UNIT_CHOICES,
                 suggestion=suggestion and urlencode(suggestion))
