@@ -28,7 +28,7 @@ $(NODE_STAMP): package.json
 	@touch $(NODE_STAMP)
 
 run: setup
-	$(BIN)/bingan serve
+	$(BIN)/bingan serve --demo
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

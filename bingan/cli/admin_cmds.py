@@ -6,7 +6,7 @@ import sys
 import typer
 
 from bingan.cli.app import app
-from bingan.config import get_settings
+from bingan.config import Settings, get_settings
 from bingan.storage.db import get_engine, transaction
 from bingan.storage.migrate import upgrade
 
@@ -28,34 +28,66 @@ def _prepare_home() -> None:
         path.mkdir(parents=True, exist_ok=True)
 
 
-@app.command()
-def serve(
-    host: str = typer.Option(None, help="监听地址 (默认 BINGAN_HOST)"),
-    port: int = typer.Option(None, help="端口 (默认 BINGAN_PORT)"),
-) -> None:
-    """启动 Web 服务；首次启动时建库、创建管理员并载入演示数据。"""
-    import uvicorn
+def start_up(settings: Settings, *, demo: bool) -> list[str]:
+    """Everything `bingan serve` does before the web server answers; returns the lines for the console.
 
+    Without ``demo`` an empty database gets its administrator and nothing else: no fake patients
+    and no demo accounts on a hospital's production server.
+    """
     from bingan.access.accounts import ensure_first_admin
-    from bingan.web.app import create_app
+    from bingan.ingest.demo.accounts import ADMIN_PURPOSE
 
-    settings = get_settings()
     _prepare_home()
     upgrade(get_engine())
     with transaction() as session:
         password = ensure_first_admin(session, settings.resolved_home / "admin-password.txt")
-    host, port = host or settings.host, port or settings.port
-    from bingan.ingest.embedded import start_background, start_demo_if_empty
-
-    start_background()  # collection worker + beat as child processes, stopped when serve exits
-    typer.echo(f"Bingan 病案管理系统: http://{host}:{port}/")
-    if start_demo_if_empty(settings):
-        typer.echo("数据库中还没有病案：正在后台载入约 200 份演示病案，检索结果将在几分钟内陆续出现")
+    lines = []
     if password:
-        typer.echo(f"管理员登录: 用户名 admin  密码 {password}  (首次登录须修改密码)")
+        lines.append(f"管理员  admin       密码 {password}  {ADMIN_PURPOSE}（首次登录须修改密码，并绑定手机验证器）")
+    if demo:
+        lines += _demo(settings)
+    return lines
+
+
+def _demo(settings: Settings) -> list[str]:
+    from bingan.ingest.demo.accounts import ACCOUNTS_FILE, describe, ensure_demo_accounts
+    from bingan.ingest.embedded import DEMO_RECORDS, start_demo_if_empty
+
+    accounts_file = settings.resolved_home / ACCOUNTS_FILE
+    with transaction() as session:
+        created = ensure_demo_accounts(session, accounts_file)
+    lines = ["演示账号（每个角色一个，密码只显示这一次，另存于 " + str(accounts_file) + "）：", *describe(created)] \
+        if created else [f"演示账号见 {accounts_file}"]
+    if start_demo_if_empty(settings):
+        lines.append(f"正在后台载入 {DEMO_RECORDS} 份演示病案（日志 {settings.log_dir / 'demo.log'}），"
+                     "检索结果陆续出现，载入完成时这里会提示")
+    return lines
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="监听地址 (默认 BINGAN_HOST)"),
+    port: int = typer.Option(None, help="端口 (默认 BINGAN_PORT)"),
+    demo: bool = typer.Option(False, "--demo", help="载入演示病案并为每个角色建演示账号 (make run 使用；生产环境勿用)"),
+) -> None:
+    """启动 Web 服务；首次启动时建库并创建管理员，加 --demo 时另载入演示病案和演示账号。"""
+    import uvicorn
+
+    from bingan.cli.logs import capture_warnings, log_config
+    from bingan.ingest.embedded import start_background
+    from bingan.web.app import create_app
+
+    settings = get_settings()
+    capture_warnings()
+    lines = start_up(settings, demo=demo)
+    host, port = host or settings.host, port or settings.port
+    start_background(settings.log_dir)  # collection worker + beat as child processes, stopped when serve exits
+    typer.echo(f"Bingan 病案管理系统: http://{host}:{port}/    （日志在 {settings.log_dir}）")
+    for line in lines:
+        typer.echo(line)
     # The app decides who the client is (BINGAN_TRUSTED_PROXIES); uvicorn's own proxy headers would
     # believe any X-Forwarded-For arriving from loopback first. No "server: uvicorn" header either.
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=log_config(settings),
                 proxy_headers=False, server_header=False)
 
 

@@ -55,6 +55,7 @@ def _demo_source(session: Session) -> Source:
 
 
 def _organisation(session: Session) -> None:
+    """The demo hospital's campuses and departments (idempotent)."""
     campuses = {c.code: c for c in session.scalars(sa.select(Campus))}
     for code, name in CAMPUSES:
         if code not in campuses:

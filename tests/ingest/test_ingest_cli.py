@@ -30,13 +30,13 @@ def test_demo_records_are_searchable_including_ofd_documents():
     done = run("demo", "--records", "3")
     assert done.returncode == 0, done.stderr
     assert "演示数据已导入" in done.stdout and "indexed" in done.stdout and "failed" not in done.stdout
-    found = search_json("肺炎")
+    found = search_json("结核")  # every admission note's past history (否认…结核…)
     assert found["total"] >= 3 and len(found["records"]) == 3
     # 检验报告 is delivered as OFD: its text layer is what search finds.
-    lab = search_json("白细胞计数 OR 血红蛋白 OR 血小板计数 OR 空腹血糖 OR 肌酐")
+    lab = search_json("白细胞计数 OR 血红蛋白 OR 血小板计数 OR 肌酐")
     assert {hit["document"] for r in lab["records"] for hit in r["hits"]} == {"检验报告"}
     again = run("demo", "--records", "3")
-    assert again.returncode == 0 and search_json("肺炎")["total"] == found["total"]  # nothing added twice
+    assert again.returncode == 0 and search_json("结核")["total"] == found["total"]  # nothing added twice
 
 
 def add_record(number: str) -> None:
@@ -131,19 +131,19 @@ def test_reindex_resumes_from_its_checkpoint_after_being_killed():
 
 def test_search_as_a_user_applies_the_access_policy():
     assert run("demo", "--records", "3").returncode == 0
-    everything = search_json("肺炎")
+    everything = search_json("结核")
     assert len(everything["records"]) == 3
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    added = subprocess.run([BINGAN, "user", "add", "cardio", "--role", "clinician", "--department", "NK01"],
+    added = subprocess.run([BINGAN, "user", "add", "ortho", "--role", "clinician", "--department", "WK02"],
                            input="Xq7#mPv2!tRz9$Lk\n", capture_output=True, text=True, env=env, timeout=60)
     assert added.returncode == 0, added.stderr
-    own = search_json("肺炎", "--as", "cardio")
-    assert [r["record_number"] for r in own["records"]] == ["0100001"]  # 心血管内科 only
+    own = search_json("结核", "--as", "ortho")
+    assert [r["record_number"] for r in own["records"]] == ["0100002"]  # 骨科 only
     from bingan.storage.db import get_engine, transaction
     from bingan.storage.models import IpRule
 
     with transaction(get_engine()) as session:
         session.add(IpRule(cidr="127.0.0.0/8", kind="block", active=True))
-    blocked = search_json("肺炎", "--as", "cardio")
+    blocked = search_json("结核", "--as", "ortho")
     assert blocked == {"total": 0, "records": []}  # the console address is blocked for this user too
-    assert search_json("肺炎", "--as", "cardio", "--ip", "10.1.2.3")["total"] >= 1
+    assert search_json("结核", "--as", "ortho", "--ip", "10.1.2.3")["total"] >= 1

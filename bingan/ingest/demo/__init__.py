@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from bingan.ingest.demo.documents import OFD_TYPES, DemoDocument, documents, revised
-from bingan.ingest.demo.hospital import CAMPUSES, DEPARTMENTS, STAFF, START, DemoRecord, patients, stay
+from bingan.ingest.demo.hospital import CAMPUSES, DEPARTMENTS, SHOWCASE, STAFF, START, DemoRecord, patients, stay
 from bingan.ingest.demo.render import CID_FONT, document_bytes, pdf_bytes, write_files
 
 __all__ = [
@@ -42,10 +42,11 @@ def generate(n: int, seed: int = 2026, *, scanned: int = 0) -> Iterator[DemoReco
     while made < n:
         patient_no += 1
         stays = 2 if rng.random() < 0.15 and made + 1 < n else 1
-        dept, person = patients(rng)
+        shown = SHOWCASE[patient_no - 1] if patient_no <= len(SHOWCASE) else None
+        dept, person = patients(rng, shown)
         admitted = START + timedelta(days=rng.randint(0, 540), hours=rng.randint(0, 23), minutes=rng.randint(0, 59))
         for stay_no in range(1, stays + 1):
-            record = stay(rng, f"{100000 + patient_no:07d}", stay_no, dept, person, admitted)
+            record = stay(rng, f"{100000 + patient_no:07d}", stay_no, dept, person, admitted, shown)
             record.documents = list(documents(rng, record, scan=made >= n - scanned))
             record.revisions = revised(rng, record)
             made += 1

@@ -305,10 +305,34 @@ START = datetime(2025, 1, 6, 0, 0, tzinfo=UTC)
 WEIGHTS = {"NK02": 3, "WK02": 2, "FK01": 2, "PK01": 2}  # enough 肺炎, 骨折, 剖宫产 for the search examples
 
 
-def patients(rng: random.Random) -> tuple[Department, tuple]:
+@dataclass(frozen=True)
+class Showcase:
+    """A patient the demo starts with, so that even a small demo answers every search example."""
+
+    department: str
+    diagnosis: str
+    sex: str
+    history: tuple[str, ...] = ()  # 既往史 facts that are true for this patient
+
+
+# 肺炎, 结核 (active, and only as 否认结核病史), 骨折, 剖宫产 and J18 — and, for the 呼吸内科
+# clinician, 骨折 and 剖宫产 in the past history of a ward patient.
+SHOWCASE = [
+    Showcase("NK02", "J18.900", "M"),
+    Showcase("WK02", "S72.000", "F"),
+    Showcase("FK01", "O82.000", "F", ("caesarean",)),
+    Showcase("NK02", "A15.000", "M"),
+    Showcase("PK01", "J18.000", "M"),
+    Showcase("NK02", "J18.900", "F", ("caesarean", "fracture", "htn")),
+]
+
+
+def patients(rng: random.Random, shown: Showcase | None = None) -> tuple[Department, tuple]:
     """A department and a patient who plausibly lies in it."""
     dept = rng.choices(DEPARTMENTS, weights=[WEIGHTS.get(d.code, 1) for d in DEPARTMENTS])[0]
     sex = rng.choice(dept.sexes)
+    if shown:
+        dept, sex = next(d for d in DEPARTMENTS if d.code == shown.department), shown.sex
     if dept.code == "ZL01" and sex == "M":
         sex = rng.choice("MF")
     age = rng.randint(*dept.ages)
@@ -320,11 +344,19 @@ def patients(rng: random.Random) -> tuple[Department, tuple]:
 
 
 def stay(
-    rng: random.Random, number: str, stay_no: int, dept: Department, person: tuple, admitted: datetime
+    rng: random.Random,
+    number: str,
+    stay_no: int,
+    dept: Department,
+    person: tuple,
+    admitted: datetime,
+    shown: Showcase | None = None,
 ) -> DemoRecord:
     name, sex, idn, birth, place = person
     mains = [d for d in dept.main if not (d.code == "C50.900" and sex == "M")]
     main = rng.choice(mains)
+    if shown and stay_no == 1:
+        main = next(d for d in mains if d.code == shown.diagnosis)
     others = rng.sample(dept.others, k=rng.randint(0, min(2, len(dept.others))))
     staff = STAFF[dept.code]
     died = dept.code in ("NK01", "NK02", "NK04", "ZL01") and rng.random() < 0.05
@@ -361,6 +393,7 @@ def stay(
         confidentiality=3 if rng.random() < 0.02 else (1 if rng.random() < 0.1 else 0),
         discharge_method="5" if died else rng.choice("1111124"),
     )
+    record.history |= dict.fromkeys(shown.history if shown else (), True)
     if record.history["caesarean"] and main.code == "O82.000":
         record.diagnoses.insert(1, ("O34.201", "瘢痕子宫妊娠"))
     if not died and rng.random() < 0.03:

@@ -1,0 +1,116 @@
+"""One demo account per role (三员分立 and the record-room roles), created only with the demo patients.
+
+Passwords are random, shown once by ``bingan serve --demo`` and kept in a 0600 file in HOME.
+Roles that need a second factor enrol it at first login (the page shows a QR code).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from bingan.access.accounts import create_user
+from bingan.access.passwords import generate_password
+from bingan.access.sessions import needs_second_factor
+from bingan.ingest.demo.hospital import STAFF
+from bingan.storage.models import User
+
+ACCOUNTS_FILE = "demo-accounts.txt"
+CLINICAL_DEPARTMENT = "NK02"  # 呼吸内科: 肺炎 and 肺结核 patients, and their histories of 骨折 and 剖宫产
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    role: str
+    full_name: str
+    purpose: str  # one line, Chinese: what this account is for
+    department: str | None = None
+
+
+_ward = STAFF[CLINICAL_DEPARTMENT]
+ACCOUNTS = [
+    DemoAccount(
+        "secadmin", "secadmin", "安全管理员", "安全管理员（三员之一）：创建用户、分配角色和科室、IP 规则与临时授权"
+    ),
+    DemoAccount(
+        "auditor", "auditor", "审计管理员", "审计管理员（三员之一）：查看和导出审计日志——谁在何时查阅了哪份病案"
+    ),
+    DemoAccount(
+        "archivist",
+        "archivist",
+        "病案室 " + STAFF["NK01"].nurses[-1],
+        "病案管理员（病案室）：全院检索、归档、打印、导出、加标签",
+    ),
+    DemoAccount(
+        "clinician",
+        "clinician",
+        _ward.attendings[0],
+        f"临床医生（呼吸内科主治医师 {_ward.attendings[0]}）：检索和查阅本科室病案",
+        CLINICAL_DEPARTMENT,
+    ),
+    DemoAccount(
+        "nurse", "nurse", _ward.nurses[0], f"护士（呼吸内科 {_ward.nurses[0]}）：查阅本科室病案", CLINICAL_DEPARTMENT
+    ),
+    DemoAccount("qc", "qc", "质控科", "质控员：全院病案质量检查，退回修改"),
+    DemoAccount("medaffairs", "medical_affairs", "医务处", "医务处：审批借阅与复印申请，授予临时查阅权限"),
+    DemoAccount("copyclerk", "copy_clerk", "复印窗口", "复印窗口：为患者及其代理人复印、打印病案"),
+]
+ADMIN_PURPOSE = "系统管理员（三员之一）：系统设置、运行状态与公告；不创建用户，也不查阅病案"
+
+
+@dataclass(frozen=True)
+class Created:
+    account: DemoAccount
+    password: str
+    second_factor: bool
+
+
+def ensure_demo_accounts(session: Session, accounts_file: Path) -> list[Created]:
+    """Create the demo accounts that do not exist yet; an empty list when all do.
+
+    Departments come first (the clinician belongs to one), so this runs before the demo load.
+    """
+    from bingan.ingest.demo_load import _organisation
+
+    _organisation(session)
+    existing = set(session.scalars(sa.select(User.username).where(User.username.in_([a.username for a in ACCOUNTS]))))
+    created = []
+    for account in ACCOUNTS:
+        if account.username in existing:
+            continue
+        password = generate_password()
+        user = create_user(
+            session,
+            account.username,
+            password,
+            [account.role],
+            full_name=account.full_name,
+            department_code=account.department,
+            must_change_password=False,
+        )
+        created.append(Created(account, password, needs_second_factor(user)))
+    if created:
+        _keep(accounts_file, created)
+    return created
+
+
+def _keep(path: Path, created: list[Created]) -> None:
+    """The passwords in a file only the hospital's operator reads (as admin-password.txt)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a") as handle:
+        for line in describe(created):
+            handle.write(line + "\n")
+
+
+def describe(created: list[Created]) -> list[str]:
+    return [
+        f"  {c.account.username:<11} 密码 {c.password}  {c.account.purpose}"
+        + ("（首次登录时绑定手机验证器：页面显示二维码）" if c.second_factor else "")
+        for c in created
+    ]
