@@ -9,29 +9,27 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from bingan.access.accounts import AccountError, create_user, site_words
 from bingan.access.audit import Actor, record_event
+from bingan.access.grants import grant as grant_record_access  # noqa: F401  moved; borrowing imports it here
 from bingan.access.passwords import hash_password, policy_problems
 from bingan.access.permissions import (
-    ACTION_NAMES,
     ADMIN_FAMILIES,
     ADMINISTRATION,
     PATIENT_DATA,
     PERMISSIONS,
     ROLE_DEFAULTS,
 )
-from bingan.access.policy import CONFIDENTIALITY_NAMES, aware, decide_for, load_subject
+from bingan.access.policy import CONFIDENTIALITY_NAMES, aware
 from bingan.storage.models import (
     Campus,
     Department,
-    Grant,
     PasswordHistory,
-    Record,
     Role,
     TotpEnrolment,
     User,
@@ -268,36 +266,6 @@ def reset_password(session: Session, actor: Actor, user: User, password: str) ->
 def end_sessions(session: Session, user: User, reason: str) -> None:
     session.execute(sa.update(WebSession).where(WebSession.user_id == user.id, WebSession.ended_at.is_(None))
                     .values(ended_at=utcnow(), end_reason=reason))
-
-
-# --- grants ----------------------------------------------------------------------------------
-
-GRANTABLE = ("view", "print", "download", "export")
-
-
-def grant_record_access(session: Session, actor: Actor, grantor: User, username: str, record_id: int,
-                        actions: list[str], days: int, reason: str) -> Grant:
-    """A time-bounded right of one user on one record; nobody grants what it could not do itself."""
-    grantee = session.scalars(sa.select(User).where(User.username == username.strip())).first()
-    record = session.get(Record, record_id)
-    if grantee is None or record is None:
-        raise AdminError("用户或病案不存在")
-    if grantee.id == grantor.id:
-        raise AdminError("不能给自己授权")
-    wanted = {action.strip() for action in actions}
-    chosen = [action for action in GRANTABLE if action in wanted] or ["view"]
-    subject = load_subject(session, grantor)
-    subject.grants = {}  # a right received by a grant is not passed on
-    refused = [ACTION_NAMES[action] for action in chosen if not decide_for(subject, action, record)]
-    if refused:
-        raise AdminError(f"您自己没有{'、'.join(refused)}该病案的权限，不能授予他人")
-    days = min(max(days, 1), 90)
-    grant = Grant(user_id=grantee.id, record_id=record.id, actions=chosen, valid_until=utcnow() + timedelta(days=days),
-                  reason=reason[:255], granted_by_id=grantor.id)
-    session.add(grant)
-    record_event(session, actor, "grant", object_type="record", object_id=str(record.id), record_id=record.id,
-                 detail={"用户": grantee.username, "操作": chosen, "天数": days, "原因": reason})
-    return grant
 
 
 # --- roles -----------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ grants and leak tracing; the audit administrator only reads the audit trail.
 """
 from __future__ import annotations
 
-# Record actions the gate decides; a role needs ``record.<action>`` (or a grant) for each.
+from dataclasses import dataclass
+
+# Record actions a role or a category template is given as ``record.<action>``.
 RECORD_ACTIONS = ("view", "download", "print", "export", "change", "approve", "tag")
 
 PERMISSIONS: dict[str, str] = {
@@ -32,6 +34,9 @@ PERMISSIONS: dict[str, str] = {
     "system.settings": "系统设置",
     "system.status": "系统状态",
     "announcements.manage": "发布公告",
+    "borrow.apply": "申请借阅",
+    "seal.apply": "申请封存与解封",
+    "seal.manage": "封存管理（封存清单、导出封存件）",
     "flows.manage": "管理审批流程",
 }
 
@@ -45,9 +50,10 @@ ROLE_DEFAULTS: dict[str, list[str]] = {
                   "record.tag", "scope.all_departments", "tags.manage", "announcements.manage",
                   "record.timeline_viewers"],
     "qc": [*_READER, "record.change", "record.tag", "scope.all_departments"],
-    "clinician": [*_READER, "record.print", "record.tag"],
+    "clinician": [*_READER, "record.print", "record.tag", "borrow.apply"],
     "nurse": ["record.view", "search.use"],
-    "medical_affairs": [*_READER, "record.export", "record.approve", "scope.all_departments", "grants.manage"],
+    "medical_affairs": [*_READER, "record.export", "record.approve", "scope.all_departments", "grants.manage",
+                        "seal.apply", "seal.manage"],
     "copy_clerk": [*_READER, "record.print", "scope.all_departments"],
 }
 
@@ -63,12 +69,12 @@ ADMIN_FAMILIES: dict[str, frozenset[str]] = {
 ADMINISTRATION = frozenset({"system.settings", "system.status", "flows.manage", "users.manage", "roles.manage",
                             "ip_rules.manage", "audit.read", "audit.export"})
 PATIENT_DATA = frozenset({*(f"record.{action}" for action in RECORD_ACTIONS), "scope.all_departments",
-                          "search.use", "lookup.use"})
+                          "search.use", "lookup.use", "borrow.apply", "seal.apply", "seal.manage"})
 
 # Whoever holds one of these must use a second factor (等保 level 3: two factors, one
 # cryptographic): every administrative or granting right, and data rights over the whole hospital.
 SECOND_FACTOR = ADMINISTRATION | frozenset({"grants.manage", "leak.trace", "tags.manage", "announcements.manage",
-                                            "scope.all_departments"})
+                                            "scope.all_departments", "seal.manage"})
 
 # Who sees on a record's timeline who read it and from where: the record room and auditors.
 SEES_RECORD_READERS = frozenset({"record.timeline_viewers", "audit.read"})
@@ -76,8 +82,46 @@ SEES_RECORD_READERS = frozenset({"record.timeline_viewers", "audit.read"})
 ACTION_NAMES = {
     "view": "查阅", "download": "下载", "print": "打印", "export": "导出",
     "change": "修改", "approve": "审批", "tag": "加标签",
+    "apply_borrow": "申请借阅", "apply_seal": "申请封存", "apply_unseal": "申请解封",
+    "seal_list": "打印封存清单", "seal_export": "导出封存件",
 }
 
 
+@dataclass(frozen=True)
+class ActionRule:
+    """What the gate asks of a user for one action on one record, besides who the user is
+    (active, allowed address): ``access`` stays about who; what a record's *state* allows
+    (only archived records print…) belongs to the workflow domain.
+
+    ``department_scope``: the record must be within the user's data scope — departments,
+    campuses, confidentiality level, restricted tags. Applying for something (to borrow a
+    record you may not see) does not need it: the approval flow decides.
+    ``while_sealed``: allowed on a sealed record (applying to unseal, the seal manager's list
+    and export). ``grantable``: a grant on the record can give it instead of the permission.
+    """
+
+    permission: str
+    department_scope: bool = True
+    while_sealed: bool = False
+    grantable: bool = False
+
+
+ACTION_RULES: dict[str, ActionRule] = {
+    "view": ActionRule("record.view", grantable=True),
+    "download": ActionRule("record.download", grantable=True),
+    "print": ActionRule("record.print", grantable=True),
+    "export": ActionRule("record.export", grantable=True),
+    "change": ActionRule("record.change"),
+    "approve": ActionRule("record.approve"),
+    "tag": ActionRule("record.tag"),
+    "apply_borrow": ActionRule("borrow.apply", department_scope=False),
+    "apply_seal": ActionRule("seal.apply", department_scope=False),
+    "apply_unseal": ActionRule("seal.apply", department_scope=False, while_sealed=True),
+    "seal_list": ActionRule("seal.manage", department_scope=False, while_sealed=True),
+    "seal_export": ActionRule("seal.manage", department_scope=False, while_sealed=True),
+}
+GRANTABLE = tuple(action for action, rule in ACTION_RULES.items() if rule.grantable)
+
+
 def permission_for(action: str) -> str:
-    return f"record.{action}"
+    return ACTION_RULES[action].permission

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bingan.access.addresses import Address, parse_address, parse_network
-from bingan.access.permissions import ACTION_NAMES, permission_for
+from bingan.access.permissions import ACTION_NAMES, ACTION_RULES
 from bingan.search.port import Scope
 from bingan.storage.models import (
     Campus,
@@ -209,20 +209,23 @@ def _category_problem(subject: Subject, action: str, document: Document | None) 
 def decide_for(
     subject: Subject, action: str, record: Record, *, document: Document | None = None, ip_refusal: str | None = None
 ) -> Decision:
-    """The decision from loaded facts; ``decide`` is the usual entry point."""
+    """The decision from loaded facts; ``decide`` is the usual entry point. What an action asks
+    (permission, data scope, sealed, grantable) is its row in ``ACTION_RULES``."""
     refusal = user_problem(subject.user) or ip_refusal
     if refusal:
         return Decision(False, refusal)
-    if record.sealed:
-        return Decision(False, "病案已封存，任何操作均不允许")
-    granted = action in subject.grants.get(record.id, set())
-    if not granted:
-        if permission_for(action) not in subject.permissions:
-            return Decision(False, f"您的角色没有{ACTION_NAMES.get(action, action)}病案的权限")
-        refusal = _org_problem(subject, record)
-        if refusal:
-            return Decision(False, refusal)
-    refusal = _label_problem(subject, record) or _category_problem(subject, action, document)
+    rule = ACTION_RULES.get(action)
+    if rule is None:
+        return Decision(False, f"未知的病案操作“{action}”")
+    if record.sealed and not rule.while_sealed:
+        return Decision(False, "病案已封存，除封存管理外任何操作均不允许")
+    granted = rule.grantable and action in subject.grants.get(record.id, set())
+    if not granted and rule.permission not in subject.permissions:
+        return Decision(False, f"您的角色没有{ACTION_NAMES.get(action, action)}病案的权限")
+    if not rule.department_scope:
+        return ALLOW
+    refusal = None if granted else _org_problem(subject, record)
+    refusal = refusal or _label_problem(subject, record) or _category_problem(subject, action, document)
     return Decision(False, refusal) if refusal else ALLOW
 
 

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 ROUTER_MODULES = (
     "bingan.web.auth.views", "bingan.web.home.views", "bingan.web.search.views",
     "bingan.web.records.views", "bingan.web.lookup.views", "bingan.web.personal.views",
-    "bingan.web.admin.views", "bingan.web.admin.leak_views",
+    "bingan.web.admin.views", "bingan.web.admin.grants_views", "bingan.web.admin.leak_views",
     "bingan.web.admin.users_views", "bingan.web.admin.system_views", "bingan.web.admin.dictionary_views",
     "bingan.web.api.admin_views",
     "bingan.web.api.views",

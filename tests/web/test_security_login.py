@@ -271,11 +271,13 @@ def test_the_hospital_name_is_refused_in_a_new_password(app, web_engine):
 
 def test_a_grantor_cannot_grant_an_action_it_does_not_hold(client_for, web_engine, world):
     grantor = client_for("medical_affairs")  # may view and export, not print
-    record = world.records["normal"].id
-    refused = _post(grantor, "/admin/grants", "/settings", username="u_nurse", record_id=record, actions="print")
-    assert "error=" in refused.headers["location"]
-    allowed = _post(grantor, "/admin/grants", "/settings", username="u_nurse", record_id=record, actions="view")
-    assert "error=" not in allowed.headers["location"]
+    number = world.records["normal"].record_number
+    refused = _post(grantor, "/admin/grants", "/admin/grants", username="u_nurse", record_number=number,
+                    actions="print")
+    assert refused.status_code == 400 and "不能授予他人" in refused.text
+    allowed = _post(grantor, "/admin/grants", "/admin/grants", username="u_nurse", record_number=number,
+                    actions="view")
+    assert allowed.status_code == 303
     with session_factory(web_engine)() as session:
         assert session.scalars(sa.select(Grant.actions).where(Grant.user_id == world.users["nurse"].id)).all() == [
             ["view"]]
@@ -283,9 +285,9 @@ def test_a_grantor_cannot_grant_an_action_it_does_not_hold(client_for, web_engin
 
 def test_a_grantor_cannot_grant_on_a_record_it_may_not_open(client_for, web_engine, world):
     grantor = client_for("medical_affairs")
-    refused = _post(grantor, "/admin/grants", "/settings", username="u_nurse",
-                    record_id=world.records["confidential"].id, actions="view")
-    assert "error=" in refused.headers["location"]
+    refused = _post(grantor, "/admin/grants", "/admin/grants", username="u_nurse",
+                    record_number=world.records["confidential"].record_number, actions="view")
+    assert refused.status_code == 400 and "不能授予他人" in refused.text
 
 
 # --- L8: no administrator widens its own account ------------------------------------------------

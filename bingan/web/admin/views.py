@@ -1,20 +1,16 @@
 """Administration pages: status (system admin), audit viewer (audit admin), announcements,
-IP rules, grants and security settings (security admin)."""
+IP rules and security settings (security admin); grants are in grants_views.py."""
 from __future__ import annotations
 
 from datetime import date
-from urllib.parse import quote
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bingan import clock
-from bingan.access.administration import AdminError, grant_record_access
 from bingan.access.audit import ACTION_NAMES
 from bingan.access.audit_query import RESULT_NAMES, AuditFilter, describe, export_xlsx, search_events
 from bingan.access.security_settings import SecuritySettings, save_security_settings, security_settings
-from bingan.storage.models import Grant
 from bingan.web.deps import Ctx, permission
 from bingan.web.inputs import MAX_ID, OffsetParam, parse_id
 from bingan.web.render import page
@@ -71,9 +67,8 @@ def audit_export(request: Request, ctx: Ctx = permission("audit.export")) -> Res
 
 @router.get("/admin/security", response_class=HTMLResponse)
 def security_page(request: Request, ctx: Ctx = permission("users.manage")) -> Response:
-    grants = ctx.session.scalars(sa.select(Grant).order_by(Grant.id.desc()).limit(50)).all()
     return page(request, "admin/security.html", ctx, values=security_settings(ctx.session),
-                grants=grants, error=request.query_params.get("error", ""))
+                error=request.query_params.get("error", ""))
 
 
 @router.post("/admin/security")
@@ -95,16 +90,4 @@ def security_save(
     )
     save_security_settings(ctx.session, values)
     ctx.audit("settings", object_type="security", detail={k: str(v) for k, v in vars(values).items()})
-    return RedirectResponse("/admin/security", status_code=303)
-
-
-@router.post("/admin/grants")
-def grant_add(
-    username: str = Form(...), record_id: int = Form(..., ge=1, le=MAX_ID), actions: str = Form("view"),
-    days: int = Form(7), reason: str = Form(""), ctx: Ctx = permission("grants.manage"),
-) -> Response:
-    try:
-        grant_record_access(ctx.session, ctx.actor, ctx.user, username, record_id, actions.split(","), days, reason)
-    except AdminError as error:
-        return RedirectResponse(f"/admin/security?error={quote(str(error))}", status_code=303)
     return RedirectResponse("/admin/security", status_code=303)

@@ -13,7 +13,7 @@ import sqlalchemy as sa  # noqa: F401
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
-depends_on = "0003"  # _lifecycle moves records by their collection (sources, collected_items)
+depends_on = None
 
 
 def upgrade() -> None:
@@ -52,12 +52,27 @@ def _lifecycle() -> None:
     )
     op.create_index("ix_pending_changes_record_state", "pending_changes", ["record_id", "state"])
     _close_finished_collections()
+    _add_role_permissions({"clinician": ["borrow.apply"], "medical_affairs": ["seal.apply", "seal.manage"]})
+
+
+def _add_role_permissions(new: dict[str, list[str]]) -> None:
+    """Built-in roles gain the permissions of the coming workflows (ACTION_RULES)."""
+    roles = sa.table("roles", sa.column("id", sa.Integer()), sa.column("code", sa.String()),
+                     sa.column("permissions", sa.JSON()))
+    bind = op.get_bind()
+    rows = bind.execute(sa.select(roles.c.id, roles.c.code, roles.c.permissions).where(roles.c.code.in_(new)))
+    for role_id, code, permissions in rows.all():
+        added = [p for p in new[code] if p not in (permissions or [])]
+        if added:
+            bind.execute(roles.update().where(roles.c.id == role_id).values(permissions=[*(permissions or []), *added]))
 
 
 def _close_finished_collections() -> None:
     from datetime import UTC, datetime, timedelta
 
     bind = op.get_bind()
+    if not sa.inspect(bind).has_table("collected_items"):
+        return  # collection (0003, its own branch) comes later: the worker tick's close_collections moves them
     window = bind.execute(sa.text(
         "SELECT MAX(CASE WHEN recollect_days * 24 > collection_delay_hours THEN recollect_days * 24 "
         "ELSE collection_delay_hours END) FROM sources WHERE enabled")).scalar() or 0
