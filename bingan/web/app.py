@@ -7,7 +7,7 @@ import logging
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import Scope
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.secret = secret_key(settings)
     _mount_assets(app)
     _add_healthz(app)
+    _add_favicon(app)
     _add_api_docs(app)
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).router)
@@ -117,6 +118,14 @@ def _add_healthz(app: FastAPI) -> None:
         """For load balancers: up or not, nothing about the database or versions (the status page has those)."""
         ok = database_check(app.state.engine).ok
         return JSONResponse({"ok": ok}, status_code=200 if ok else 503)
+
+
+def _add_favicon(app: FastAPI) -> None:
+    @app.get("/favicon.ico", include_in_schema=False, dependencies=[public()])
+    def favicon() -> FileResponse:
+        """Browsers ask for /favicon.ico whatever the page links: the same SVG icon (modern browsers take it)."""
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "public, max-age=86400"})
 
 
 def _add_api_docs(app: FastAPI) -> None:

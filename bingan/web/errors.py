@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +18,11 @@ from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bingan.errors import Refusal
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from bingan.web.deps import Ctx
 
 log = logging.getLogger(__name__)
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -134,7 +139,25 @@ def error_page(request: Request, status_code: int, message: str, *, with_databas
         return page(request, "error.html", None, status_code=status_code, message=message)
     # The request's session is closed (and its objects expired) by now: use a fresh one.
     with session_factory(request.app.state.engine)() as session:
-        return page(request, "error.html", None, status_code=status_code, session=session, message=message)
+        ctx = _signed_in(request, session)
+        return page(request, "error.html", ctx, status_code=status_code, session=session, message=message)
+
+
+def _signed_in(request: Request, session: Session) -> Ctx | None:
+    """The signed-in user, read again, so the error page (a refusal, an unknown address) keeps their
+    menu; None for visitors, sessions still owing a step, and addresses the rules refuse."""
+    from bingan.access.policy import ip_problem
+    from bingan.access.sessions import find_session
+    from bingan.web.deps import Ctx, client_ip, pending_stage
+    from bingan.web.security import SESSION_COOKIE
+
+    web_session = find_session(session, request.cookies.get(SESSION_COOKIE))
+    if web_session is None:
+        return None
+    ctx = Ctx(web_session.user, web_session, client_ip(request), session)
+    if pending_stage(ctx) or ip_problem(session, ctx.ip):
+        return None
+    return ctx
 
 
 def answer(request: Request, status_code: int, detail: Any, *, with_database: bool = True, **extra: Any) -> Response:

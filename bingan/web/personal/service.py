@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bingan.access.policy import Subject, decide_for
+from bingan.errors import Refusal
 from bingan.storage.models import Announcement, BrowsingHistory, Category, Favourite, Record, User, utcnow
 
 PER_PAGE_CHOICES = (10, 20, 50, 100)
@@ -99,28 +100,52 @@ def clear_history(session: Session, user: User) -> None:
     session.execute(sa.delete(BrowsingHistory).where(BrowsingHistory.user_id == user.id))
 
 
-def favourites(session: Session, user: User) -> list[tuple[Favourite, Record]]:
+FOLDER_LENGTH = 64  # Favourite.folder
+NOTE_LENGTH = 255  # Favourite.note
+
+
+def favourites(session: Session, user: User, folder: str | None = None,
+               text: str = "") -> list[tuple[Favourite, Record]]:
+    """The user's favourites, newest first within each folder; ``folder`` ("" = 未分类) and
+    ``text`` (in the note or the record number) narrow them."""
+    query = (sa.select(Favourite, Record).join(Record, Record.id == Favourite.record_id)
+             .where(Favourite.user_id == user.id).order_by(Favourite.folder, Favourite.created_at.desc()))
+    if folder is not None:
+        query = query.where(Favourite.folder == folder)
+    if text.strip():
+        query = query.where(sa.or_(Favourite.note.contains(text.strip(), autoescape=True),
+                                   Record.record_number.contains(text.strip(), autoescape=True)))
+    return [(row[0], row[1]) for row in session.execute(query).all()]
+
+
+def folders(session: Session, user: User) -> list[tuple[str, int]]:
+    """收藏夹的文件夹 with how many favourites each holds ("" = 未分类), by name."""
     rows = session.execute(
-        sa.select(Favourite, Record).join(Record, Record.id == Favourite.record_id)
-        .where(Favourite.user_id == user.id).order_by(Favourite.folder, Favourite.created_at.desc())
-    ).all()
-    return [(row[0], row[1]) for row in rows]
+        sa.select(Favourite.folder, sa.func.count()).where(Favourite.user_id == user.id)
+        .group_by(Favourite.folder).order_by(Favourite.folder)
+    )
+    return [(name, count) for name, count in rows]
 
 
-def is_favourite(session: Session, user: User, record_id: int) -> bool:
-    return session.scalar(
-        sa.select(Favourite.id).where(Favourite.user_id == user.id, Favourite.record_id == record_id)
-    ) is not None
+def favourite_of(session: Session, user: User, record_id: int) -> Favourite | None:
+    return session.scalars(
+        sa.select(Favourite).where(Favourite.user_id == user.id, Favourite.record_id == record_id)
+    ).first()
 
 
 def set_favourite(session: Session, user: User, record_id: int, on: bool, folder: str = "", note: str = "") -> bool:
-    existing = session.scalars(
-        sa.select(Favourite).where(Favourite.user_id == user.id, Favourite.record_id == record_id)
-    ).first()
+    """Favourite a record (again: its folder and note are replaced) or stop; a folder or note too
+    long is refused, never cut."""
+    folder, note = folder.strip(), note.strip()
+    if len(folder) > FOLDER_LENGTH:
+        raise Refusal(f"文件夹名称不能超过{FOLDER_LENGTH}个字符")
+    if len(note) > NOTE_LENGTH:
+        raise Refusal(f"备注不能超过{NOTE_LENGTH}个字符")
+    existing = favourite_of(session, user, record_id)
     if on and existing is None:
-        session.add(Favourite(user_id=user.id, record_id=record_id, folder=folder[:64], note=note[:255]))
+        session.add(Favourite(user_id=user.id, record_id=record_id, folder=folder, note=note))
     elif on and existing is not None:
-        existing.folder, existing.note = folder[:64], note[:255]
+        existing.folder, existing.note = folder, note
     elif existing is not None:
         session.delete(existing)
     session.flush()

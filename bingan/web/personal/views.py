@@ -4,17 +4,19 @@ from __future__ import annotations
 from dataclasses import replace
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from bingan.errors import Refusal
 from bingan.storage.models import Category, Tag
-from bingan.storage.models.records import TAG_COLOR_PROBLEM, valid_tag_color
+from bingan.storage.models.records import DEFAULT_TAG_COLOR, TAG_COLOR_PROBLEM, valid_tag_color
 from bingan.web.deps import Ctx, RecordAccess, Refused, _gate, load_record, permission, record_gate, signed_in
 from bingan.web.inputs import RowId
 from bingan.web.personal import service
 from bingan.web.render import page
 
 router = APIRouter(include_in_schema=False)
+TAG_NAME_LENGTH = 64  # Tag.name
 
 
 @router.get("/history", response_class=HTMLResponse)
@@ -31,13 +33,16 @@ def history_clear(ctx: Ctx = signed_in()) -> Response:
 
 @router.get("/favourites", response_class=HTMLResponse)
 def favourites_page(request: Request, ctx: Ctx = signed_in()) -> Response:
-    rows, hidden = service.openable(ctx.subject, service.favourites(ctx.session, ctx.user))
-    return page(request, "personal/favourites.html", ctx, rows=rows, hidden=hidden)
+    folder = request.query_params.get("folder")  # absent = every folder, "" = 未分类
+    text = request.query_params.get("q", "")
+    rows, hidden = service.openable(ctx.subject, service.favourites(ctx.session, ctx.user, folder, text))
+    return page(request, "personal/favourites.html", ctx, rows=rows, hidden=hidden, folder=folder, text=text,
+                folders=service.folders(ctx.session, ctx.user))
 
 
 @router.post("/records/{record_id}/favourite", response_class=HTMLResponse)
 def favourite_toggle(
-    request: Request, on: bool = Form(True), folder: str = Form(""), note: str = Form(""),
+    request: Request, on: bool = Form(True), folder: str = Form(""), note: str = Form(""), back: str = Form(""),
     access: RecordAccess = record_gate("view"),
 ) -> Response:
     ctx = access.ctx
@@ -45,7 +50,11 @@ def favourite_toggle(
     ctx.audit("favourite", object_type="record", object_id=access.record.id, record_id=access.record.id,
               detail={"收藏": on})
     if request.headers.get("hx-request"):
-        return page(request, "records/_favourite.html", ctx, record=access.record, favourite=on)
+        favourite = service.favourite_of(ctx.session, ctx.user, access.record.id)
+        return page(request, "records/_favourite.html", ctx, record=access.record, favourite=favourite,
+                    folders=service.folders(ctx.session, ctx.user))
+    if back == "/favourites" or back.startswith("/favourites?"):  # edited on the favourites page: back to it
+        return RedirectResponse(back, status_code=303)
     return RedirectResponse(f"/records/{access.record.id}", status_code=303)
 
 
@@ -77,11 +86,11 @@ def record_tags(
 ) -> Response:
     ctx, record = access.ctx, access.record
     name = (tag or remove).strip()
-    found = _tag_named(ctx, name)
+    found = _tag_named(ctx, name) or (None if remove else _create_on_the_spot(ctx, name))
     if found is None:
-        raise HTTPException(status_code=400, detail=f"标签“{name}”不存在，请先由病案管理员创建")
+        raise Refusal(f"标签“{name}”不存在")
     if not _may_apply(ctx, found):
-        raise Refused("受限标签只能由病案管理员设置或移除")
+        raise Refused("受限标签只能由有“管理标签”权限的人员设置或移除")
     if remove:
         record.tags = [t for t in record.tags if t.id != found.id]
     elif found not in record.tags:
@@ -91,30 +100,55 @@ def record_tags(
     return RedirectResponse(f"/records/{record.id}", status_code=303)
 
 
+def _create_on_the_spot(ctx: Ctx, name: str) -> Tag:
+    """A tag typed on a record that does not exist yet: created there by whoever may manage tags
+    (an ordinary, unrestricted tag; restricting it is done on the tag page)."""
+    if not ctx.can("tags.manage"):
+        raise Refusal(f"标签“{name}”不存在。新标签只能由有“管理标签”权限的人员（如病案室管理员）创建，"
+                      "请从已有标签中选择，或请其在标签页创建")
+    return create_tag(ctx, name)
+
+
 @router.get("/tags", response_class=HTMLResponse)
 def tags_page(request: Request, ctx: Ctx = signed_in()) -> Response:
+    return _tags(request, ctx, error="")
+
+
+def _tags(request: Request, ctx: Ctx, error: str, status: int = 200) -> Response:
     tags = ctx.session.scalars(sa.select(Tag).order_by(Tag.name)).all()
-    return page(request, "personal/tags.html", ctx, tags=tags, can_manage=ctx.can("tags.manage"), error="")
+    return page(request, "personal/tags.html", ctx, status_code=status, tags=tags, error=error,
+                can_manage=ctx.can("tags.manage"), can_search=ctx.can("search.use"))
 
 
 @router.post("/tags")
 def tags_create(
-    request: Request, name: str = Form(...), color: str = Form("#607d8b"), restricted: bool = Form(False),
+    request: Request, name: str = Form(...), color: str = Form(DEFAULT_TAG_COLOR), restricted: bool = Form(False),
     description: str = Form(""), ctx: Ctx = permission("tags.manage"),
 ) -> Response:
-    name = name.strip()[:64]
-    problem = tag_problem(ctx, name, color)
-    if problem:
-        tags = ctx.session.scalars(sa.select(Tag).order_by(Tag.name)).all()
-        return page(request, "personal/tags.html", ctx, status_code=400, tags=tags, can_manage=True, error=problem)
-    ctx.session.add(Tag(name=name, color=color, restricted=restricted, description=description))
-    ctx.audit("tag", object_type="tag", object_id=name, detail={"操作": "创建", "受限": restricted})
+    try:
+        create_tag(ctx, name.strip(), color, restricted, description)
+    except Refusal as refusal:
+        return _tags(request, ctx, refusal.message, status=400)
     return RedirectResponse("/tags", status_code=303)
 
 
+def create_tag(ctx: Ctx, name: str, color: str = DEFAULT_TAG_COLOR, restricted: bool = False,
+               description: str = "") -> Tag:
+    problem = tag_problem(ctx, name, color)
+    if problem:
+        raise Refusal(problem)
+    tag = Tag(name=name, color=color, restricted=restricted, description=description)
+    ctx.session.add(tag)
+    ctx.session.flush()
+    ctx.audit("tag", object_type="tag", object_id=tag.id, detail={"标签": name, "操作": "创建", "受限": restricted})
+    return tag
+
+
 def tag_problem(ctx: Ctx, name: str, color: str) -> str:
-    if not name or ctx.session.scalar(sa.select(Tag.id).where(Tag.name == name)):
-        return "标签名称为空或已存在"
+    if not name or len(name) > TAG_NAME_LENGTH:
+        return f"标签名称不能为空，也不能超过{TAG_NAME_LENGTH}个字符"
+    if ctx.session.scalar(sa.select(Tag.id).where(Tag.name == name)):
+        return f"标签“{name}”已存在"
     if not valid_tag_color(color):
         return TAG_COLOR_PROBLEM
     return ""

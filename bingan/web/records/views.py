@@ -49,7 +49,8 @@ def record_page(request: Request, access: RecordAccess = record_gate("view")) ->
     with_readers = any(ctx.can(code) for code in SEES_RECORD_READERS)
     response = page(request, "records/record.html", ctx, record=record, groups=groups, with_readers=with_readers,
                     events=service.timeline(ctx.session, record.id, with_readers=with_readers),
-                    favourite=personal.is_favourite(ctx.session, ctx.user, record.id),
+                    favourite=personal.favourite_of(ctx.session, ctx.user, record.id),
+                    folders=personal.folders(ctx.session, ctx.user),
                     confidentiality=CONFIDENTIALITY_NAMES[record.confidentiality])
     # Written after rendering: the write lock is held only from here to the commit.
     ctx.audit("view", object_type="record", object_id=record.id, record_id=record.id)

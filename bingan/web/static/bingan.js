@@ -34,3 +34,12 @@ document.addEventListener("click", (event) => {
   const back = event.target.closest && event.target.closest("[data-back]");
   if (back && history.length > 1) { event.preventDefault(); history.back(); }
 });
+// The menu's groups are <details>: one open at a time, closed by a click elsewhere or Escape.
+document.addEventListener("toggle", (event) => {
+  const opened = event.target;
+  if (!opened.classList || !opened.classList.contains("menu-group") || !opened.open) return;
+  document.querySelectorAll("details.menu-group[open]").forEach((other) => { if (other !== opened) other.open = false; });
+}, true);
+const closeMenus = () => document.querySelectorAll("details.menu-group[open]").forEach((group) => { group.open = false; });
+document.addEventListener("click", (event) => { if (!event.target.closest || !event.target.closest("details.menu-group")) closeMenus(); });
+document.addEventListener("keydown", (event) => { if (event.key === "Escape") closeMenus(); });

@@ -1,0 +1,131 @@
+"""The menu, as data: the record room's work in groups, each link shown to whoever may use it.
+
+A workflow page joins the menu with one line in ``NAV`` (or ``register`` from its views module):
+its group, label, path and the permissions that open it (any one suffices, as the route's guard
+checks). A link is shown only when
+
+- the user holds one of its permissions (no permissions = every signed-in user), or its to-do
+  counter has something for them (an approver's inbox shows while requests wait), and
+- its path is a page of this application: a link declared before its page exists stays hidden,
+  so the menu never leads to a 404, and a group with nothing shown is not drawn at all.
+
+To-do counters (``register_counter``) are functions of the request's ``Ctx`` returning a number;
+the count is drawn beside the link and on its group.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI
+
+from bingan.web.deps import Ctx
+from bingan.web.routes import route_table
+
+# The record room's work, in the order staff meet it (病案室的业务).
+GROUPS = ("病案查询", "归档管理", "借阅与封存", "复印打印", "数字化加工", "采集监控", "统计报表", "系统设置")
+# Whoever holds one of these decides approval requests: the to-do inbox is theirs.
+APPROVAL_PERMISSIONS = ("record.approve",)
+
+
+@dataclass(frozen=True)
+class Link:
+    group: str  # one of GROUPS, or "" for the top bar (首页, 待办)
+    label: str
+    path: str
+    permissions: tuple[str, ...] = ()
+    counter: str = ""  # name of a registered to-do counter
+
+
+NAV: list[Link] = [
+    Link("", "首页", "/"),
+    Link("", "待办审批", "/approvals", APPROVAL_PERMISSIONS, counter="approvals"),
+    Link("病案查询", "全文检索", "/search", ("search.use",)),
+    Link("病案查询", "批量查询", "/lookup", ("lookup.use",)),
+    Link("病案查询", "浏览历史", "/history", ("record.view",)),
+    Link("病案查询", "我的收藏", "/favourites", ("record.view",)),
+    Link("病案查询", "标签", "/tags", ("record.tag", "tags.manage")),
+    Link("借阅与封存", "临时授权", "/admin/grants", ("grants.manage",)),
+    Link("采集监控", "系统状态", "/admin/status", ("system.status",)),
+    Link("系统设置", "用户", "/admin/users", ("users.manage",)),
+    Link("系统设置", "角色权限", "/admin/roles", ("roles.manage",)),
+    Link("系统设置", "访问规则", "/admin/rules", ("ip_rules.manage",)),
+    Link("系统设置", "安全设置", "/admin/security", ("users.manage",)),
+    Link("系统设置", "外观", "/admin/appearance", ("system.settings",)),
+    Link("系统设置", "公告", "/admin/announcements", ("announcements.manage",)),
+    Link("系统设置", "审计日志", "/admin/audit", ("audit.read",)),
+    Link("系统设置", "泄露溯源", "/admin/leak", ("leak.trace",)),
+]
+COUNTERS: dict[str, Callable[[Ctx], int]] = {}
+
+
+def register(group: str, label: str, path: str, *permissions: str, counter: str = "") -> None:
+    """A page joins the menu (at import of its views module); registering twice changes nothing."""
+    if group and group not in GROUPS:
+        raise ValueError(f"unknown menu group {group!r}")
+    link = Link(group, label, path, permissions, counter)
+    if link not in NAV:
+        NAV.append(link)
+
+
+def register_counter(name: str, count: Callable[[Ctx], int]) -> None:
+    COUNTERS[name] = count
+
+
+@dataclass(frozen=True)
+class Shown:
+    label: str
+    path: str
+    count: int = 0
+
+
+@dataclass
+class Group:
+    label: str
+    links: list[Shown] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return sum(link.count for link in self.links)
+
+
+@dataclass
+class Menu:
+    top: list[Shown]
+    groups: list[Group]
+
+    def crumbs(self, path: str) -> list[tuple[str, str]]:
+        """面包屑 for a menu page: its group, then the page (label, path); [] for other pages."""
+        for group in self.groups:
+            for link in group.links:
+                if link.path == path:
+                    return [(group.label, ""), (link.label, link.path)]
+        return []
+
+
+def menu_for(app: FastAPI, ctx: Ctx) -> Menu:
+    pages = _pages(app)
+    shown: dict[str, list[Shown]] = {}
+    for link in NAV:
+        if link.path not in pages:
+            continue
+        count = _count(link, ctx)
+        if count or not link.permissions or any(ctx.can(code) for code in link.permissions):
+            shown.setdefault(link.group, []).append(Shown(link.label, link.path, count))
+    groups = [Group(label, shown[label]) for label in GROUPS if shown.get(label)]
+    return Menu(shown.get("", []), groups)
+
+
+def _count(link: Link, ctx: Ctx) -> int:
+    counter = COUNTERS.get(link.counter) if link.counter else None
+    return counter(ctx) if counter else 0
+
+
+def _pages(app: FastAPI) -> frozenset[str]:
+    """The paths this application answers with a page (GET, no path parameters), read once."""
+    pages = getattr(app.state, "menu_pages", None)
+    if pages is None:
+        pages = frozenset(route.path for route in route_table(app)
+                          if "GET" in route.methods and "{" not in route.path and route.kind != "framework")
+        app.state.menu_pages = pages
+    return pages
