@@ -103,5 +103,6 @@ def load_demo_child(records: int, scanned: int, marker: str) -> None:
     finally:
         pipe.close()
     Path(marker).unlink(missing_ok=True)
-    print(f"演示数据已就绪：{records} 份演示病案、{sum(counts.values())} 份文书可以检索了"
-          f"（{'，'.join(f'{k} {v}' for k, v in sorted(counts.items()))}）", flush=True)
+    failed = sum(n for state, n in counts.items() if state != "indexed")
+    print(f"演示数据已就绪：{records} 份演示病案、{counts.get('indexed', 0)} 份文书可以检索了"
+          + (f"（{failed} 份未能导入，见 logs/demo.log）" if failed else ""), flush=True)

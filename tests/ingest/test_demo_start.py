@@ -55,3 +55,29 @@ def test_demo_accounts_are_created_once_with_their_departments(sqlite_engine, tm
     assert [c.account.role for c in created] == [a.role for a in ACCOUNTS] and again == []
     assert {code for codes in roles.values() for code in codes} >= {"secadmin", "auditor", "archivist", "clinician"}
     assert len({c.password for c in created}) == len(ACCOUNTS)
+
+
+def test_serve_logs_go_to_home_logs_and_only_errors_reach_the_console(capfd):
+    import logging
+    import logging.config
+
+    from bingan.cli.logs import log_config
+
+    settings = get_settings()
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level  # restored: the test process keeps its logging
+    try:
+        logging.config.dictConfig(log_config(settings))
+        logging.getLogger("uvicorn.error").info("Uvicorn running on http://127.0.0.1:8000")
+        logging.getLogger("uvicorn.error").error("[Errno 98] address already in use")
+        for handler in logging.getLogger("uvicorn.error").handlers:
+            handler.flush()
+    finally:
+        for handler in logging.getLogger("uvicorn.error").handlers:
+            handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    console = capfd.readouterr().err
+    assert "Uvicorn running" not in console and "address already in use" in console
+    assert "Uvicorn running" in (settings.log_dir / "web.log").read_text(encoding="utf-8")
