@@ -52,19 +52,9 @@ def _lifecycle() -> None:
     )
     op.create_index("ix_pending_changes_record_state", "pending_changes", ["record_id", "state"])
     _close_finished_collections()
-    _add_role_permissions({"clinician": ["borrow.apply"], "medical_affairs": ["seal.apply", "seal.manage"]})
-
-
-def _add_role_permissions(new: dict[str, list[str]]) -> None:
-    """Built-in roles gain the permissions of the coming workflows (ACTION_RULES)."""
-    roles = sa.table("roles", sa.column("id", sa.Integer()), sa.column("code", sa.String()),
-                     sa.column("permissions", sa.JSON()))
-    bind = op.get_bind()
-    rows = bind.execute(sa.select(roles.c.id, roles.c.code, roles.c.permissions).where(roles.c.code.in_(new)))
-    for role_id, code, permissions in rows.all():
-        added = [p for p in new[code] if p not in (permissions or [])]
-        if added:
-            bind.execute(roles.update().where(roles.c.id == role_id).values(permissions=[*(permissions or []), *added]))
+    for role, code in (("clinician", "borrow.apply"), ("medical_affairs", "seal.apply"),
+                       ("medical_affairs", "seal.manage")):
+        _give_permission(role, code)  # the coming workflows' actions (ACTION_RULES)
 
 
 def _close_finished_collections() -> None:
