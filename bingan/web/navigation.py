@@ -10,7 +10,8 @@ checks). A link is shown only when
   so the menu never leads to a 404, and a group with nothing shown is not drawn at all.
 
 To-do counters (``register_counter``) are functions of the request's ``Ctx`` returning a number;
-the count is drawn beside the link and on its group.
+the count is drawn beside the link and on its group. The approval inbox's entry (待办审批,
+/approvals) is declared here; its counter is registered as "approvals" by the approvals views.
 """
 from __future__ import annotations
 
@@ -60,12 +61,12 @@ COUNTERS: dict[str, Callable[[Ctx], int]] = {}
 
 
 def register(group: str, label: str, path: str, *permissions: str, counter: str = "") -> None:
-    """A page joins the menu (at import of its views module); registering twice changes nothing."""
+    """A page joins the menu (at import of its views module). One link per path: registering a
+    path already in the menu replaces its entry, so a page's own module has the last word."""
     if group and group not in GROUPS:
         raise ValueError(f"unknown menu group {group!r}")
-    link = Link(group, label, path, permissions, counter)
-    if link not in NAV:
-        NAV.append(link)
+    NAV[:] = [link for link in NAV if link.path != path]
+    NAV.append(Link(group, label, path, permissions, counter))
 
 
 def register_counter(name: str, count: Callable[[Ctx], int]) -> None:

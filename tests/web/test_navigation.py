@@ -89,3 +89,9 @@ def test_a_menu_page_shows_its_breadcrumbs(client_for):
 def test_registering_into_an_unknown_group_is_refused():
     with pytest.raises(ValueError):
         navigation.register("病案打印", "打印", "/print")
+
+
+def test_a_page_registering_a_path_already_in_the_menu_replaces_its_entry(monkeypatch):
+    monkeypatch.setattr(navigation, "NAV", list(navigation.NAV))
+    navigation.register("病案查询", "批量查询病案号", "/lookup", "lookup.use")
+    assert [link.label for link in navigation.NAV if link.path == "/lookup"] == ["批量查询病案号"]
