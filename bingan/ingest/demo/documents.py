@@ -87,7 +87,7 @@ def documents(rng: random.Random, r: DemoRecord, scan: bool) -> Iterator[DemoDoc
             t.resident,
         ),
     ]
-    code, title, pages = imaging(rng, r)
+    code, title, pages = imaging(r)
     made += [
         (code, title, pages, rng.choice(IMAGING_DOCTORS)),
         ("C2401", "体温单", temperature_chart(rng, r), t.nurse),

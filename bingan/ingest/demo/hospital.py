@@ -203,7 +203,6 @@ COMPLAINTS = {
     "G40.900": "发作性意识丧失伴四肢抽搐",
     "G20.x00": "双手静止性震颤、行动迟缓",
 }
-ROLES_ON_STAFF = ("director", "chief", "attending", "resident", "nurse")
 
 
 @dataclass(frozen=True)
@@ -266,10 +265,6 @@ class DemoRecord:
     discharge_method: str = "1"
     documents: list = field(default_factory=list)
     revisions: list = field(default_factory=list)  # later versions of some documents, loaded after the first
-
-    @property
-    def department(self) -> Department:
-        return self.dept
 
     @property
     def age(self) -> int:

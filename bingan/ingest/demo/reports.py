@@ -227,7 +227,7 @@ def _value(rng: random.Random, diagnoses: list, name: str, low: float, high: flo
     return round(rng.uniform(low + (high - low) * 0.1, high - (high - low) * 0.1), 1)
 
 
-def imaging(rng: random.Random, r: DemoRecord) -> tuple[str, str, list[list]]:
+def imaging(r: DemoRecord) -> tuple[str, str, list[list]]:
     code, title, part, seen, opinion = IMAGING.get(r.main_code, NORMAL_CHEST)
     return (
         code,
