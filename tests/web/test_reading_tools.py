@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import sqlalchemy as sa
+from test_browser_daily_work import browser_page, login, server  # noqa: F401 (fixtures)
 from web_helpers import csrf_of
+from world import PASSWORD
 
 from bingan.storage.db import session_factory
 from bingan.storage.models import Favourite, Record, Tag
@@ -127,3 +130,26 @@ def test_the_favicon_is_linked_and_answered(client_for):
     for path in ("/favicon.ico", "/static/favicon.svg"):
         response = client.get(path)
         assert response.status_code == 200 and response.headers["content-type"].startswith("image/svg+xml")
+
+
+@pytest.mark.browser
+def test_in_a_browser_the_menu_opens_and_a_favourite_is_filed_under_the_policy(browser_page, world):  # noqa: F811
+    page, base = browser_page
+    blocked: list[str] = []
+    page.on("console", lambda message: blocked.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    login(page, base, "u_clinician", PASSWORD)
+    page.wait_for_selector("#recent")
+    page.click("details.menu-group summary:has-text('病案查询')")
+    page.click(".menu-links a:has-text('我的收藏')")
+    page.wait_for_selector("nav.crumbs:has-text('我的收藏')")
+    page.goto(f"{base}/records/{world.records['normal'].id}")
+    page.click("#favourite-details summary")
+    page.fill("#favourite-folder-form input[name=folder]", "肺炎病例")
+    page.fill("#favourite-folder-form input[name=note]", "教学查房用")
+    page.click("#favourite-folder-form button[type=submit]")
+    page.wait_for_selector("#favourite-button:has-text('已收藏')")
+    assert "肺炎病例 · 教学查房用" in page.inner_text("#favourite-details summary")
+    page.goto(f"{base}/favourites?folder=肺炎病例")
+    assert world.records["normal"].record_number in page.inner_text("#favourites")
+    assert blocked == []
