@@ -50,11 +50,21 @@ def start_up(settings: Settings, *, demo: bool) -> list[str]:
 
 
 def _demo(settings: Settings) -> list[str]:
+    """Demo accounts, then the demo load (it adds the departments the accounts need first).
+
+    A database that already holds records not loaded as a demo is a real archive: nothing is added.
+    """
+    import sqlalchemy as sa
+
     from bingan.ingest.demo.accounts import ACCOUNTS_FILE, describe, ensure_demo_accounts
-    from bingan.ingest.embedded import DEMO_RECORDS, start_demo_if_empty
+    from bingan.ingest.embedded import DEMO_MARKER, DEMO_RECORDS, start_demo_if_empty
+    from bingan.storage.models import Record
 
     accounts_file = settings.resolved_home / ACCOUNTS_FILE
     with transaction() as session:
+        if not (accounts_file.exists() or (settings.resolved_home / DEMO_MARKER).exists()) \
+                and session.scalar(sa.select(Record.id).limit(1)) is not None:
+            return ["数据库中已有病案：不载入演示数据，也不建演示账号"]
         created = ensure_demo_accounts(session, accounts_file)
     lines = ["演示账号（每个角色一个，密码只显示这一次，另存于 " + str(accounts_file) + "）：", *describe(created)] \
         if created else [f"演示账号见 {accounts_file}"]

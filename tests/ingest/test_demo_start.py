@@ -81,3 +81,16 @@ def test_serve_logs_go_to_home_logs_and_only_errors_reach_the_console(capfd):
     console = capfd.readouterr().err
     assert "Uvicorn running" not in console and "address already in use" in console
     assert "Uvicorn running" in (settings.log_dir / "web.log").read_text(encoding="utf-8")
+
+
+def test_serve_with_demo_on_an_archive_that_holds_records_adds_nothing():
+    settings = get_settings()
+    start_up(settings, demo=False)
+    with transaction() as session:
+        patient = Patient(record_number="0300001", name="王五", sex="M")
+        session.add(Record(patient=patient, record_number="0300001", stay_number=1))
+    lines = start_up(settings, demo=True)
+    assert lines[1:] == ["数据库中已有病案：不载入演示数据，也不建演示账号"]  # after the admin's line
+    with transaction() as session:
+        assert list(session.scalars(sa.select(User.username))) == ["admin"]
+    assert not (settings.resolved_home / DEMO_MARKER).exists()
