@@ -13,6 +13,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
 from bingan.config import Settings, get_settings
+from bingan.records.approvals.inbox import MAX_ATTACHMENT
+from bingan.records.workflows import install as install_workflows
 from bingan.storage.db import get_engine
 from bingan.web.admin.appearance import MAX_LOGO_BYTES
 from bingan.web.admin.leak_views import MAX_UPLOAD
@@ -43,7 +45,7 @@ ROUTER_MODULES = (
     "bingan.web.admin.views", "bingan.web.admin.grants_views", "bingan.web.admin.leak_views",
     "bingan.web.admin.users_views", "bingan.web.admin.system_views", "bingan.web.admin.dictionary_views",
     "bingan.web.api.admin_views",
-    "bingan.web.api.views",
+    "bingan.web.api.views", "bingan.web.approvals.views", "bingan.web.approvals.api",
 )
 # The front-end files the pages use; nothing else under node_modules is served.
 VENDOR_FILES = frozenset({
@@ -61,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = get_engine(settings)
     app.state.secret = secret_key(settings)
+    install_workflows()
     _mount_assets(app)
     _add_healthz(app)
     _add_favicon(app)
@@ -89,6 +92,7 @@ def _body_limits() -> dict[str, int | None]:
         "/admin/leak": MAX_UPLOAD + MULTIPART_OVERHEAD,
         "/admin/appearance/logo": MAX_LOGO_BYTES + MULTIPART_OVERHEAD,
         "/lookup": lookup, "/api/v1/lookup": lookup,
+        "/approvals/attachments": MAX_ATTACHMENT + MULTIPART_OVERHEAD,
     }
 
 

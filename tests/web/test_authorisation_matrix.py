@@ -37,7 +37,8 @@ def _url(rule, world, state: str) -> str:
     record = world.records[state]
     document = world.documents[state][0]
     return (rule.path.replace("{record_id}", str(record.id)).replace("{document_id}", str(document.id))
-            .replace("{number}", "1").replace("{item_id}", "999999"))
+            .replace("{number}", "1").replace("{item_id}", "999999").replace("{approval_id}", "999999")
+            .replace("{attachment_id}", "999999").replace("{message_id}", "999999").replace("{flow_id}", "999999"))
 
 
 def _call(client: TestClient, method: str, url: str, token: str):
@@ -122,6 +123,7 @@ def test_every_unsafe_route_needs_the_csrf_token(app, role_clients):
         if method not in UNSAFE or rule.kind == "apikey":
             continue
         url = (rule.path.replace("{record_id}", "1").replace("{document_id}", "1").replace("{number}", "1")
-               .replace("{item_id}", "1"))
+               .replace("{item_id}", "1").replace("{approval_id}", "1").replace("{attachment_id}", "1")
+               .replace("{message_id}", "1").replace("{flow_id}", "1"))
         response = archivist.request(method, url, data={}, follow_redirects=False)
         assert response.status_code == 403 and "CSRF" in response.text, f"{method} {url}"

@@ -11,6 +11,7 @@ from world import PASSWORD
 
 from bingan.access.accounts import create_user
 from bingan.errors import Conflict, Refusal
+from bingan.records import lifecycle
 from bingan.records.approvals import engine, inbox
 from bingan.records.approvals.flows import format_steps, parse_steps
 from bingan.records.approvals.scheduled import remind_and_escalate
@@ -22,7 +23,6 @@ from bingan.storage.models import (
     Message,
     Record,
     Tag,
-    User,
     utcnow,
 )
 
@@ -157,6 +157,15 @@ def test_a_request_on_a_record_sealed_meanwhile_is_cancelled_with_a_reason(sessi
     assert "approval.cancel" in _events(session, request)
 
 
+def test_sealing_through_the_record_life_cycle_cancels_open_requests(session, world):
+    request = _submit(session, world)
+    archivist = world.users["archivist"]
+    lifecycle.seal(session, actor(archivist), session.get(Record, request.record_id), "医疗纠纷")
+    session.commit()
+    assert request.status == "cancelled"
+    assert session.scalar(sa.select(Message.kind).where(Message.user_id == world.users["clinician"].id)) == "cancel"
+
+
 # --- the flow -------------------------------------------------------------------------------
 
 def test_a_return_to_the_applicant_comes_back_to_the_step_that_returned_it(session, world):
@@ -251,7 +260,8 @@ def test_opinions_at_every_node_are_visible_to_the_applicant_and_every_approver(
 
 
 def test_the_flow_editor_text_reads_back_as_written():
-    text = "科室审核 | 或签 | 科主任, 经治医师 | 24 | medical_affairs\n医务处审批 | 会签 | 角色:medical_affairs, 用户:u_qc | 8 | archivist"
+    text = ("科室审核 | 或签 | 科主任, 经治医师 | 24 | medical_affairs\n"
+            "医务处审批 | 会签 | 角色:medical_affairs, 用户:u_qc | 8 | archivist")
     assert format_steps(parse_steps(text)) == text
 
 
