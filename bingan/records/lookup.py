@@ -8,8 +8,8 @@ Rows are read through Core: thousands of found rows need no ORM identity map or 
 Numbers come as people and spreadsheets write them: full-width digits (０１０００５１) are read as
 ASCII, and where the hospital's record numbers are zero-padded to a fixed width
 (``BINGAN_RECORD_NUMBER_WIDTH``), a shorter all-digit number — Excel drops leading zeros from
-numeric cells, 0100051 → 100051 — is also tried padded. A number asked is matched, as typed
-first and padded second, against 病案号, then its aliases, then 住院号 (one stay's inpatient number).
+numeric cells, 0100051 → 100051 — is also tried padded. A number asked is matched against 病案号,
+then the aliases, then 住院号 (one stay's inpatient number); within each, as typed before padded.
 """
 from __future__ import annotations
 
@@ -62,26 +62,37 @@ def padded(number: str, width: int) -> str | None:
 def lookup_record_numbers(session: Session, numbers: Iterable[str], width: int = 0) -> LookupResult:
     asked = _clean(numbers)
     tries = {number: [n for n in (number, padded(number, width)) if n] for number in asked}
-    candidates = sorted({n for tried in tries.values() for n in tried})
-    aliases = _aliases(session, candidates)
-    records = _records(session, Record.record_number, set(candidates) | set(aliases.values()))
-    stays = _records(session, Record.inpatient_number, set(candidates))
+    candidates = {n for tried in tries.values() for n in tried}
+    aliases = _aliases(session, sorted(candidates))
+    records = _records(session, Record.record_number, candidates | set(aliases.values()))
     result = LookupResult()
     for number, tried in tries.items():
-        _match(result, number, tried, records, aliases, stays)
+        _by_record_number(result, number, tried, records, aliases)
+    # 住院号 only for what no record number or alias explains: the third query stays small.
+    unexplained = {number: tries[number] for number in asked if number not in result.found}
+    stays = _records(session, Record.inpatient_number, {n for tried in unexplained.values() for n in tried})
+    for number, tried in unexplained.items():
+        _by_inpatient_number(result, number, tried, stays)
+    result.found = {number: result.found[number] for number in asked if number in result.found}  # as asked
     return result
 
 
-def _match(result: LookupResult, number: str, tried: list[str], records: dict[str, list[RecordRef]],
-           aliases: dict[str, str], stays: dict[str, list[RecordRef]]) -> None:
+def _by_record_number(result: LookupResult, number: str, tried: list[str], records: dict[str, list[RecordRef]],
+                      aliases: dict[str, str]) -> None:
     for candidate in tried:
         if candidate in records:
             result.found[number] = records[candidate]
             return
-        if candidate in aliases and aliases[candidate] in records:
+    for candidate in tried:
+        if aliases.get(candidate) in records:
             result.found[number] = records[aliases[candidate]]
             result.via_alias[number] = aliases[candidate]
             return
+
+
+def _by_inpatient_number(result: LookupResult, number: str, tried: list[str],
+                         stays: dict[str, list[RecordRef]]) -> None:
+    for candidate in tried:
         if candidate in stays:
             result.found[number] = stays[candidate]
             result.via_inpatient.add(number)

@@ -70,3 +70,11 @@ def test_an_inpatient_number_finds_its_stay(engine):
         result = lookup_record_numbers(session, ["ZY2026000123"])
     assert result.found["ZY2026000123"][0].record_number == "0100051"
     assert result.via_inpatient == {"ZY2026000123"}
+
+
+def test_found_numbers_keep_the_order_they_were_asked_in(engine):
+    with session_factory(engine)() as session:
+        _records(session, "0100051", inpatient="ZY1")
+        _records(session, "0100052")
+        result = lookup_record_numbers(session, ["ZY1", "0100052", "X"])
+    assert list(result.found) == ["ZY1", "0100052"] and result.missing == ["X"]
