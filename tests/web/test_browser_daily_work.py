@@ -86,11 +86,13 @@ def test_lockout_then_search_read_favourite_history_lookup(browser_page, world):
     shot(page, "04-record")
 
     page.click("a.doc-link >> nth=0")
-    page.wait_for_function("document.getElementById('page-image').complete && "
+    # Functions, not expression strings: Playwright evaluates a string with eval, which the
+    # page's Content-Security-Policy (rightly) forbids.
+    page.wait_for_function("() => document.getElementById('page-image').complete && "
                            "document.getElementById('page-image').naturalWidth > 0")
     page.keyboard.press("ArrowRight")
     page.wait_for_selector("#page-indicator:has-text('第 2 /')")
-    page.wait_for_function("document.getElementById('page-image').naturalWidth > 0")
+    page.wait_for_function("() => document.getElementById('page-image').naturalWidth > 0")
     shot(page, "05-viewer-watermark")
 
     page.goto(f"{base}/records/{record.id}")
