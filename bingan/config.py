@@ -46,7 +46,9 @@ class Settings(BaseSettings):
     secret_key: str = Field("", description="session signing key; empty = generated into HOME/secret.key")
     hospital_name: str = Field("示例医院", description="hospital name on pages and watermarks")
     time_zone: str = Field("Asia/Shanghai", description="the hospital's time zone (IANA name): every date users see, "
-                           "filter, count or export, and export file names, are in it; times are stored in UTC")
+                           "filter, count or export, and export file names, are in it; the JSON API gives datetimes "
+                           "with this offset; times are stored in UTC. After changing it run `bingan reindex --fresh` "
+                           "(the index stores each record's year)")
     record_number_width: int = Field(0, ge=0, le=32, description="digits of the hospital's record numbers (病案号) "
                                      "when they are zero-padded, e.g. 7 for 0100051: a bulk lookup then also finds "
                                      "100051 (Excel drops leading zeros); 0 = numbers are matched as typed")
