@@ -271,30 +271,78 @@ def _ocr_sized(render: Callable[[float | None, int | None], Image.Image], width_
     return image, 72 / dpi
 
 
-class GuardedBackend:
-    """The real backend lives in a child process (``guard.Worker``), opened once; every
-    call crosses a pipe with its own deadline. Page images come back pickled."""
+class _Surveyed:
+    """Text and metadata of a document parsed in another process, brought back by one
+    survey (every page's native text, then the metadata, streamed under per-batch
+    deadlines) the first time any of them is asked for: one round trip, not one per page."""
 
-    def __init__(self, kind: str, data: bytes | None, path: Path | None, limits: guard.Limits) -> None:
-        self._worker = guard.Worker(lambda: _backend_for(kind, data, path), limits)
-        self._count: int | None = None
+    _texts: list[PageText] | None = None
+    _metadata: Metadata | None = None
 
-    def page_count(self) -> int:
-        if self._count is None:
-            self._count = int(self._worker.call("page_count"))
-        return self._count
+    def _fetch_survey(self) -> list[PageText | Metadata]:
+        raise NotImplementedError
+
+    def _survey(self) -> list[PageText]:
+        if self._texts is None:
+            *texts, self._metadata = self._fetch_survey()
+            self._texts = texts  # type: ignore[assignment]
+        return self._texts  # type: ignore[return-value]
 
     def native_text(self, number: int) -> PageText:
-        return self._worker.call("native_text", number)  # type: ignore[no-any-return]
+        texts = self._survey()
+        if not 1 <= number <= len(texts):
+            raise FormatError(f"页码 {number} 超出范围（共 {len(texts)} 页）", f"page {number}")
+        return texts[number - 1]
+
+    def metadata(self) -> Metadata:
+        self._survey()
+        return self._metadata  # type: ignore[return-value]
+
+
+def _survey(backend: Backend) -> Iterator[PageText | Metadata]:
+    """Every page's native text, then the metadata (run in the child)."""
+    for number in range(1, backend.page_count() + 1):
+        yield backend.native_text(number)
+    yield backend.metadata()
+
+
+class _SurveyingBackend:
+    """The child's side of ``GuardedBackend``: the backend, and its survey as one call."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.backend, name)
+
+    def survey(self) -> Iterator[PageText | Metadata]:
+        return _survey(self.backend)
+
+
+class GuardedBackend(_Surveyed):
+    """The real backend lives in a child process (``guard.Worker``), opened once; every
+    call crosses a pipe with its own deadline. Page images come back pickled; text and
+    metadata in one survey."""
+
+    def __init__(self, kind: str, data: bytes | None, path: Path | None, limits: guard.Limits) -> None:
+        self._worker = guard.Worker(lambda: _SurveyingBackend(_backend_for(kind, data, path)), limits)
+        self._count: int | None = None
+
+    def _fetch_survey(self) -> list[PageText | Metadata]:
+        return self._worker.call("survey")  # type: ignore[no-any-return]
+
+    def page_count(self) -> int:
+        if self._texts is not None:
+            return len(self._texts)
+        if self._count is None:  # pages to render need no text: no survey for the count alone
+            self._count = int(self._worker.call("page_count"))
+        return self._count
 
     def render(self, number: int, dpi: float | None, width: int | None) -> Image.Image:
         return self._worker.call("render", number, dpi, width)  # type: ignore[no-any-return]
 
     def ocr_input(self, number: int) -> tuple[Image.Image, float]:
         return self._worker.call("ocr_input", number)  # type: ignore[no-any-return]
-
-    def metadata(self) -> Metadata:
-        return self._worker.call("metadata")  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self._worker.close()
@@ -305,7 +353,7 @@ def open_pooled(path: str | os.PathLike, media_type: str | None = None, limits: 
 
     The parsers run in this process's warm pool of guarded children (``guard.shared_pool``)
     instead of a fork per document: the first text request brings every page's native text,
-    the page count and the metadata back in one round trip, each page under its own deadline.
+    the page count and the metadata back in one round trip (batches, each under its own deadline).
     Renders (thumbnails, OCR input) re-open the file in a child, one round trip each. A call
     that timed out or crashed fails every later call of this document at once, as a guarded
     document does. Formats the pool does not parse open as ``open_document(guarded=...)``.
@@ -325,13 +373,11 @@ def open_pooled(path: str | os.PathLike, media_type: str | None = None, limits: 
         raise FormatError("文件无法读取", repr(exc)) from exc
 
 
-class PooledBackend:
+class PooledBackend(_Surveyed):
     """A backend whose every call runs in a pooled child that opens the file by path."""
 
     def __init__(self, kind: str, path: Path, limits: guard.Limits) -> None:
         self._kind, self._path, self._limits = kind, str(path.resolve()), limits
-        self._texts: list[PageText] | None = None
-        self._metadata: Metadata | None = None
         self._failure: FormatError | None = None
 
     def _call(self, fn: Callable[..., T], *args: object) -> T:
@@ -344,30 +390,17 @@ class PooledBackend:
                 self._failure = exc
             raise
 
-    def _survey(self) -> list[PageText]:
-        if self._texts is None:
-            *texts, self._metadata = self._call(_survey_in_child)
-            self._texts = texts
-        return self._texts
+    def _fetch_survey(self) -> list[PageText | Metadata]:
+        return self._call(_survey_in_child)
 
     def page_count(self) -> int:
         return len(self._survey())
-
-    def native_text(self, number: int) -> PageText:
-        texts = self._survey()
-        if not 1 <= number <= len(texts):
-            raise FormatError(f"页码 {number} 超出范围（共 {len(texts)} 页）", f"page {number}")
-        return texts[number - 1]
 
     def render(self, number: int, dpi: float | None, width: int | None) -> Image.Image:
         return self._call(_render_in_child, number, dpi, width)
 
     def ocr_input(self, number: int) -> tuple[Image.Image, float]:
         return self._call(_ocr_input_in_child, number)
-
-    def metadata(self) -> Metadata:
-        self._survey()
-        return self._metadata  # type: ignore[return-value]
 
     def close(self) -> None:
         pass
@@ -376,12 +409,10 @@ class PooledBackend:
 # Run inside a pooled child (guard.Pool sends them by name): each opens the file itself.
 
 def _survey_in_child(kind: str, path: str) -> Iterator[PageText | Metadata]:
-    """Every page's native text, then the metadata: one item per message, one deadline each."""
+    """Every page's native text, then the metadata, streamed in batches (guard.Pool)."""
     backend = _backend_for(kind, None, Path(path))
     try:
-        for number in range(1, backend.page_count() + 1):
-            yield backend.native_text(number)
-        yield backend.metadata()
+        yield from _survey(backend)
     finally:
         backend.close()
 

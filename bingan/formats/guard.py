@@ -13,29 +13,27 @@ Three shapes:
 * ``Worker(factory, …)``: one child per document that builds the object once (opens the
   PDF, parses the OFD) and answers method calls over a pipe, each call with its own
   deadline. ``open_document(…, guarded=True)`` uses this, so a 100-page document costs one
-  fork, not one per page.
+  fork, not one per page, and one round trip for all its pages' text (a streamed call).
 * ``Pool``: long-lived spawned children serving many documents in turn (ingest, through
   ``open_pooled``): ~0.1 ms a round trip instead of a fork per document (~18 ms idle, hundreds
   under load). Same limits and errors; a child that overran is replaced by a fresh one.
 
 Results come back pickled; a ``FormatError`` raised in the child is re-raised in the
-parent with its message and detail. POSIX only (fork, rlimit); the server runs on Linux.
+parent with its message and detail. A method or function that returns a generator streams:
+its items come back in batches (one message per ``STREAM_BATCH_S`` of work, not one per
+item), each batch under its own deadline, and the call returns the list (guard_wire.py).
+POSIX only (fork, rlimit); the server runs on Linux.
 """
 from __future__ import annotations
 
 import atexit
 import contextlib
 import faulthandler
-import fcntl
 import importlib
-import inspect
 import json
 import os
-import pickle
 import resource
-import select
 import signal
-import struct
 import subprocess
 import sys
 import threading
@@ -46,16 +44,25 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bingan.formats.base import FormatError, FormatUnavailable
+from bingan.formats.guard_wire import (
+    MEMORY_MESSAGE,
+    STREAM_BATCH_S,
+    Deadline,
+    answer,
+    failure_reply,
+    pipe,
+    read_message,
+    read_stream,
+    receive,
+    send,
+)
 from bingan.formats.options import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, format_options
 
 T = TypeVar("T")
 
 TIMEOUT_MESSAGE = "处理文件超时，文件可能已损坏或包含异常复杂的内容"
-MEMORY_MESSAGE = "处理文件所需内存过多，文件可能已损坏或是恶意文件"
 CRASH_MESSAGE = "处理文件时解析程序异常退出，文件可能已损坏或所需内存超过限制"
 START_MESSAGE = "文件处理进程无法启动"
-_HEADER = struct.Struct("!Q")
-_MAX_MESSAGE = 1 << 31  # a reply larger than 2 GiB is a bug or an attack, not a page
 
 # Locks whose protected state lives in C and may be mid-operation in another thread when we
 # fork (pypdfium2 releases the GIL inside PDFium): held across fork so the child inherits
@@ -104,14 +111,14 @@ def run_guarded(fn: Callable[..., T], *args: Any, timeout_s: float = DEFAULT_TIM
     memory exhaustion, a crash, or any error ``fn`` raises."""
     pid, reader = _fork(lambda write: _serve_once(write, fn, args, kwargs), memory_mb)
     try:
-        return _unpack(_read_reply(reader, pid, time.monotonic() + timeout_s, timeout_s))
+        return read_stream(lambda: _read_reply(reader, pid, time.monotonic() + timeout_s, timeout_s))
     finally:
         os.close(reader)
         _reap(pid)
 
 
 def _serve_once(write: int, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
-    _send(write, _call(lambda: fn(*args, **kwargs)))
+    answer(write, lambda: fn(*args, **kwargs))
 
 
 # -- one worker per document --------------------------------------------------------------
@@ -140,13 +147,13 @@ class Worker:
         self.call("__ready__")  # the factory ran: opening errors surface here, under the deadline
 
     def call(self, method: str, *args: Any) -> Any:
+        """``target.method(*args)`` in the child; a generator's items as a list."""
         with self._lock:
             if self._failure is not None:
                 raise FormatError(self._failure.message, self._failure.detail)
             try:
-                _send(self._requests, (method, args))
-                reply = _read_reply(self._replies, self._pid, time.monotonic() + self.limits.timeout_s,
-                                    self.limits.timeout_s)
+                send(self._requests, (method, args))
+                return read_stream(self._next_reply)
             except FormatError as exc:
                 self._failure = exc
                 self._finalizer()
@@ -155,7 +162,10 @@ class Worker:
                 self._failure = FormatError(CRASH_MESSAGE, f"worker pipe: {exc!r}")
                 self._finalizer()
                 raise self._failure from exc
-        return _unpack(reply)
+
+    def _next_reply(self) -> tuple:
+        timeout_s = self.limits.timeout_s
+        return _read_reply(self._replies, self._pid, time.monotonic() + timeout_s + STREAM_BATCH_S, timeout_s)
 
     def close(self) -> None:
         self._finalizer()
@@ -170,18 +180,18 @@ def _serve_loop(write: int, requests: int, factory: Callable[[], object]) -> Non
         target: object = factory()
         opened: tuple = ("ok", None)
     except BaseException as exc:  # reported on the first request, in the parent's terms
-        target, opened = None, _failure_reply(exc)
+        target, opened = None, failure_reply(exc)
     while True:
-        request = _receive(requests)
+        request = receive(requests)
         if request is None:
             return  # parent closed the pipe: the document was closed
         method, args = request
         if method == "__ready__" or target is None:
-            _send(write, opened)
+            send(write, opened)
             if target is None:
                 return
             continue
-        _send(write, _call(lambda: getattr(target, method)(*args)))  # noqa: B023 — called at once
+        answer(write, lambda: getattr(target, method)(*args))  # noqa: B023 — called at once
 
 
 def _shutdown(pid: int, requests: int, replies: int) -> None:
@@ -228,8 +238,9 @@ class Pool:
     ``call(fn, *args)`` runs ``fn`` (a module-level function, sent by name) in an idle child
     under the deadline and memory allowance of ``limits``. A child that overruns, dies or runs
     out of memory is killed and the call raises the same ``FormatError`` as ``run_guarded``;
-    the next call gets a fresh child. A generator function streams: every yielded item has its
-    own deadline (a 500-page document is not one 60 s budget) and the call returns the list.
+    the next call gets a fresh child. A generator function streams: its items come back in
+    batches, each under its own deadline (a 500-page document is not one 60 s budget), and
+    the call returns the list.
 
     Children are spawned (a fresh interpreter), not forked: a long-lived fork would keep what
     the parent had open at that moment (the index writer's lock file, database files,
@@ -329,8 +340,8 @@ class _Child:
             _worker_fds.update((self.requests, self.replies))
         self.calls, self.healthy = 0, True
         try:
-            ready = _read_message(self.replies, time.monotonic() + POOL_START_S)
-        except _Deadline:
+            ready = read_message(self.replies, time.monotonic() + POOL_START_S)
+        except Deadline:
             ready = None
         if ready != ("ready",):
             self.stop()
@@ -340,23 +351,22 @@ class _Child:
         self.calls += 1
         self.healthy = False  # until a whole reply is read: an interrupted call leaves one in the pipe
         try:
-            _send(self.requests, (target, args, limits.timeout_s, limits.memory_mb))
+            send(self.requests, (target, args, limits.timeout_s, limits.memory_mb))
         except OSError as exc:
             raise self._fail(FormatError(CRASH_MESSAGE, f"pool child pipe: {exc!r}")) from exc
-        parts: list[Any] = []
-        while True:
-            try:
-                reply = _read_message(self.replies, time.monotonic() + limits.timeout_s)
-            except _Deadline:
-                raise self._fail(_timeout(limits.timeout_s)) from None
-            if reply is None:
-                raise self._fail(self._death())
-            if reply[0] == "part":
-                parts.append(reply[1])
-                continue
-            # After a memory error its heap may be in any state: no further documents.
-            self.healthy = not (reply[0] == "error" and reply[1] == MEMORY_MESSAGE)
-            return parts if reply[0] == "done" else _unpack(reply)
+        return read_stream(lambda: self._next_reply(limits.timeout_s))
+
+    def _next_reply(self, timeout_s: float) -> tuple:
+        try:
+            reply = read_message(self.replies, time.monotonic() + timeout_s + STREAM_BATCH_S)
+        except Deadline:
+            raise self._fail(_timeout(timeout_s)) from None
+        if reply is None:
+            raise self._fail(self._death())
+        # Healthy once the call's last message is read (the pipe is clean again); after a
+        # memory error its heap may be in any state: no further documents.
+        self.healthy = reply[0] != "parts" and not (reply[0] == "error" and reply[1] == MEMORY_MESSAGE)
+        return reply
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -394,28 +404,18 @@ def _pool_child_main(preload: list[str]) -> None:
     _watch_parent(os.getppid())
     for name in preload:
         importlib.import_module(name)
-    _send(replies, ("ready",))
-    while (request := _receive(requests)) is not None:
+    send(replies, ("ready",))
+    while (request := receive(requests)) is not None:
         (module, name), args, timeout_s, memory_mb = request  # type: ignore[misc]
         _limit_call(timeout_s, memory_mb)
-        _serve_pooled(replies, module, name, args)
+        answer(replies, lambda: _named(module, name)(*args))  # noqa: B023 — called at once
 
 
-def _serve_pooled(write: int, module: str, name: str, args: tuple) -> None:
-    try:
-        fn: Any = importlib.import_module(module)
-        for part in name.split("."):
-            fn = getattr(fn, part)
-        result = fn(*args)
-        if inspect.isgenerator(result):
-            for item in result:
-                _send(write, ("part", item))
-            reply: tuple = ("done",)
-        else:
-            reply = ("ok", result)
-    except BaseException as exc:  # converted into the one documented error
-        reply = _failure_reply(exc)
-    _send(write, reply)
+def _named(module: str, name: str) -> Any:
+    fn: Any = importlib.import_module(module)
+    for part in name.split("."):
+        fn = getattr(fn, part)
+    return fn
 
 
 def _limit_call(timeout_s: float, memory_mb: int) -> None:
@@ -488,7 +488,7 @@ def _fork(child_main: Callable[[int], None], memory_mb: int,
           close_in_child: tuple[int, ...] = ()) -> tuple[int, int]:
     """Start a child running ``child_main(write_fd)``; the parent gets (pid, read_fd)."""
     _collect_exited()
-    read, write = _pipe()
+    read, write = pipe()
     with _fork_locks(), _worker_fds_lock:
         inherited = (_worker_fds | {read, *close_in_child}) - {write}
         pid = os.fork()
@@ -506,15 +506,6 @@ def _fork(child_main: Callable[[int], None], memory_mb: int,
             os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
     os.close(write)
     return pid, read
-
-
-def _pipe() -> tuple[int, int]:
-    """A pipe with a 1 MiB buffer: a page image crosses in a few writes instead of a hundred
-    64 KiB ones, each a context switch on a busy machine."""
-    read, write = os.pipe()
-    with contextlib.suppress(OSError, AttributeError):
-        fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, 1 << 20)
-    return read, write
 
 
 @contextlib.contextmanager
@@ -556,49 +547,10 @@ def _address_space() -> int:
         return 0
 
 
-def _call(thunk: Callable[[], Any]) -> tuple:
-    try:
-        return ("ok", thunk())
-    except BaseException as exc:  # converted into the one documented error
-        return _failure_reply(exc)
-
-
-def _failure_reply(exc: BaseException) -> tuple:
-    if isinstance(exc, FormatError):
-        return ("error", exc.message, exc.detail)
-    if isinstance(exc, MemoryError):
-        return ("error", MEMORY_MESSAGE, "MemoryError under RLIMIT_AS")
-    return ("error", "文件无法处理（内部错误）", repr(exc))
-
-
-def _send(fd: int, message: object) -> None:
-    try:
-        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:  # an unpicklable result is our bug; say so instead of hanging
-        payload = pickle.dumps(("error", "文件无法处理（内部错误）", f"unpicklable result: {exc!r}"))
-    _write_all(fd, _HEADER.pack(len(payload)))
-    _write_all(fd, payload)  # separately: a page image is megabytes, concatenating would copy it
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _receive(fd: int) -> object | None:
-    header = _read_exact(fd, _HEADER.size, None)
-    if header is None:
-        return None
-    (size,) = _HEADER.unpack(header)
-    body = _read_exact(fd, size, None)
-    return None if body is None else pickle.loads(body)  # our parent wrote it: trusted
-
-
 def _read_reply(fd: int, pid: int, deadline: float, timeout_s: float) -> tuple:
     try:
-        reply = _read_message(fd, deadline)
-    except _Deadline:
+        reply = read_message(fd, deadline)
+    except Deadline:
         _reap(pid)  # kill now: a hung child must not keep a core busy
         raise _timeout(timeout_s) from None
     if reply is None:
@@ -606,41 +558,8 @@ def _read_reply(fd: int, pid: int, deadline: float, timeout_s: float) -> tuple:
     return reply
 
 
-def _read_message(fd: int, deadline: float) -> tuple | None:
-    """One framed reply; None at end of file (the child died); ``_Deadline`` when late."""
-    header = _read_exact(fd, _HEADER.size, deadline)
-    if header is None:
-        return None
-    (size,) = _HEADER.unpack(header)
-    if size > _MAX_MESSAGE:
-        raise FormatError("文件无法处理（内部错误）", f"reply of {size} bytes")
-    body = _read_exact(fd, size, deadline)
-    return None if body is None else pickle.loads(body)  # our own child wrote it: trusted
-
-
 def _timeout(timeout_s: float) -> FormatError:
     return FormatError(TIMEOUT_MESSAGE, f"no answer within {timeout_s:g} s; child killed")
-
-
-def _read_exact(fd: int, size: int, deadline: float | None) -> bytearray | None:
-    """``size`` bytes, None at end of file; ``_Deadline`` when the deadline passes first."""
-    buffer = bytearray(size)
-    view = memoryview(buffer)
-    done = 0
-    while done < size:
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                raise _Deadline
-        count = os.readv(fd, [view[done:]])
-        if not count:
-            return None
-        done += count
-    return buffer
-
-
-class _Deadline(Exception):  # internal signal, never leaves this module
-    pass
 
 
 def _death(pid: int) -> FormatError:
@@ -657,12 +576,6 @@ def _death_reason(signal_number: int | None, status: int | None) -> FormatError:
     if signal_number is not None:
         return FormatError(CRASH_MESSAGE, f"child died of signal {signal.Signals(signal_number).name}")
     return FormatError(CRASH_MESSAGE, f"child exited with status {status}")
-
-
-def _unpack(reply: tuple) -> Any:
-    if reply[0] == "ok":
-        return reply[1]
-    raise FormatError(reply[1], reply[2])
 
 
 def _reap(pid: int, grace_s: float = 0.0) -> int | None:

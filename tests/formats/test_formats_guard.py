@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -111,6 +112,44 @@ def test_guarded_document_gives_the_same_answers(gen, text_pdf):
         assert guarded.page_texts(ocr=False) == plain.page_texts(ocr=False)
         assert guarded.render(2, dpi=72).tobytes() == plain.render(2, dpi=72).tobytes()
         assert guarded.metadata().title == plain.metadata().title == "入院记录"
+
+
+class _Counter:
+    """A Worker target whose items take their time: a survey of slow pages."""
+
+    def slowly(self, count: int, seconds: float):
+        for item in range(count):
+            time.sleep(seconds)
+            yield item
+
+    def then_hangs(self):
+        yield "第 1 页"
+        time.sleep(60)
+        yield "never"
+
+
+def test_worker_streams_a_generator_each_batch_under_its_own_deadline():
+    worker = guard.Worker(_Counter, SHORT)
+    try:  # 4 × 0.4 s is longer than the 1 s deadline, each item is not
+        assert worker.call("slowly", 4, 0.4) == [0, 1, 2, 3]
+    finally:
+        worker.close()
+
+
+def test_worker_stream_that_stalls_is_killed_at_the_deadline():
+    worker = guard.Worker(_Counter, SHORT)
+    start = time.monotonic()
+    with pytest.raises(FormatError, match="处理文件超时"):
+        worker.call("then_hangs")
+    assert time.monotonic() - start < 30 and not worker.alive
+    assert _children_gone()
+
+
+def test_guarded_document_brings_all_text_and_metadata_back_in_one_round_trip(text_pdf):
+    with open_document(text_pdf) as plain, open_document(text_pdf, guarded=True) as guarded:
+        assert guarded.metadata().title == "入院记录"
+        os.kill(guarded._backend._worker._pid, signal.SIGKILL)  # the child is not asked again
+        assert guarded.page_texts(ocr=False) == plain.page_texts(ocr=False)
 
 
 def test_guarded_open_error_is_the_readers_message(gen, text_pdf):
