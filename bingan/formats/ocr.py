@@ -21,6 +21,7 @@ from itertools import pairwise
 import numpy as np
 from PIL import Image
 
+from bingan.formats import wraps
 from bingan.formats.base import FormatError, PageText, TextBox
 from bingan.formats.options import format_options
 from bingan.formats.quality import FIELD_GAP, normalize_cjk_spaces
@@ -193,13 +194,16 @@ def _parse_tsv(tsv: str) -> list[_Line]:
 def _page_text(lines: list[_Line], page_number: int, scale: float) -> PageText:
     rows = _rows(lines)
     boxes = []
-    texts = []
+    wrapped = []
     for row in rows:
         text = normalize_cjk_spaces(_join_row(row))
-        texts.append(text)
-        boxes.append(TextBox(text, min(line.x0 for line in row) * scale, min(line.y0 for line in row) * scale,
-                             max(line.x1 for line in row) * scale, max(line.y1 for line in row) * scale))
-    return PageText(number=page_number, text="\n".join(texts), boxes=boxes, source="ocr")
+        box = TextBox(text, min(line.x0 for line in row) * scale, min(line.y0 for line in row) * scale,
+                      max(line.x1 for line in row) * scale, max(line.y1 for line in row) * scale)
+        boxes.append(box)
+        # The detector's box height stands for the font size; pieces apart are fields.
+        wrapped.append(wraps.Line(text, box.x0, box.y0, box.x1, box.y1, box.y1 - box.y0,
+                                  len(text.split(FIELD_GAP))))
+    return PageText(number=page_number, text=wraps.join_lines(wrapped), boxes=boxes, source="ocr")
 
 
 def _join_row(row: list[_Line]) -> str:

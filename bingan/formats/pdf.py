@@ -14,7 +14,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image
 
-from bingan.formats import guard, quality
+from bingan.formats import guard, quality, wraps
 from bingan.formats.base import FormatError, Metadata, PageText, Signature, TextBox
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,9 @@ class PdfFile:
                 chars = _char_indices(raw, textpage.count_chars())
                 spaced = _with_gaps(textpage, raw, chars)
                 text = quality.normalize_cjk_spaces(_clean(spaced))
-                boxes = _line_boxes(textpage, raw, _lines(spaced, text), chars, height)
+                lines = _lines(spaced, text)
+                boxes, geometry = _line_boxes(textpage, raw, lines, chars, height)
+                text = _unwrapped(text, geometry)
                 unmapped = _unmapped(textpage) if text.strip() else 0
             finally:
                 textpage.close()
@@ -294,8 +296,10 @@ def _lines(spaced: str, text: str) -> list[str]:
 
 
 def _line_boxes(textpage: pdfium.PdfTextPage, raw: str, lines: list[str], chars: list[int] | None,
-                height: float) -> list[TextBox]:
-    """A box per field of each line: the rectangles PDFium makes of the line's characters.
+                height: float) -> tuple[list[TextBox], list[wraps.Line]]:
+    """A box per field of each line: the rectangles PDFium makes of the line's characters;
+    and each line's geometry for the soft-wrap rule (wraps.py; none when the text and
+    character indices disagree: then every break stays hard).
 
     Asked line by line, by character range. Asking PDFium for the text inside each rectangle
     instead scans the whole page per rectangle and made long documents several times
@@ -303,19 +307,39 @@ def _line_boxes(textpage: pdfium.PdfTextPage, raw: str, lines: list[str], chars:
     when the line has as many fields as rectangles, else the whole line in their union (a
     font change inside a line also starts a rectangle)."""
     if chars == []:
-        return _bounded_boxes(textpage, height)
-    boxes = []
+        return _bounded_boxes(textpage, height), []
+    boxes, geometry = [], []
     for line, text in zip(_LINE.finditer(raw), lines, strict=True):
         start, end = _at(chars, line.start()), _at(chars, line.end() - 1) + 1
         rects = [textpage.get_rect(index) for index in range(textpage.count_rects(start, end - start))]
         fields = [field.strip() for field in text.split(quality.FIELD_GAP) if field.strip()]
+        union = (min(r[0] for r in rects), min(r[1] for r in rects), max(r[2] for r in rects),
+                 max(r[3] for r in rects)) if rects else (0.0, 0.0, 0.0, 0.0)
         if len(fields) == len(rects):
             boxes += [_box(field, rect, height) for field, rect in zip(fields, rects, strict=True)]
         elif rects and text.strip():
-            union = (min(r[0] for r in rects), min(r[1] for r in rects), max(r[2] for r in rects),
-                     max(r[3] for r in rects))
             boxes.append(_box(text.strip(), union, height))
-    return boxes
+        size = pdfium_c.FPDFText_GetFontSize(textpage, start) if rects else 0.0
+        geometry.append(wraps.Line(text, union[0], height - union[3], union[2], height - union[1], size,
+                                   max(len(fields), 1)))
+    return boxes, geometry
+
+
+def _unwrapped(text: str, geometry: list[wraps.Line]) -> str:
+    """The page text with its soft wraps marked (wraps.py). Only a single line break between
+    two lines is a candidate: a blank line is a paragraph break. The text's lines are the
+    geometry's lines unless cleaning emptied one (then the text stays as it is)."""
+    found = list(_LINE.finditer(text))
+    if len(found) != len(geometry) or len(found) < 2:
+        return text
+    seps = wraps.separators(geometry)
+    parts = [text[: found[0].start()]]
+    for index, match in enumerate(found):
+        between = text[match.end(): found[index + 1].start()] if index + 1 < len(found) else text[match.end():]
+        soft = index + 1 < len(found) and between == "\n" and seps[index] != "\n"
+        parts.append(match.group()[:-1] if soft and seps[index] == "-" else match.group())
+        parts.append(seps[index] if soft and seps[index] != "-" else "" if soft else between)
+    return "".join(parts)
 
 
 def _box(text: str, rect: tuple[float, float, float, float], height: float) -> TextBox:
@@ -404,7 +428,8 @@ def _miner_read(stream: io.IOBase) -> list[PageText]:
                  for element in layout if isinstance(element, LTTextContainer)
                  for line in element if isinstance(line, LTTextLine)]
         boxes = [box for box in boxes if box.text]
-        text = "\n".join(box.text for box in boxes)
+        text = wraps.join_lines([wraps.Line(box.text, box.x0, box.y0, box.x1, box.y1, box.y1 - box.y0)
+                                 for box in boxes])
         verdict = quality.check_text(text)
         pages.append(PageText(number, text, boxes, "text" if text else "none",
                               needs_ocr=verdict.needs_ocr or not text))

@@ -41,6 +41,13 @@ name fields get the same pair fields (诊断:慢性阻塞性肺疾病急性加�
 unigram terms of the names field). tantivy's ``Tokenizer.ngram`` is unusable for this (all
 grams at position 0). Cost: ~50–100 µs per page in Python.
 
+**Soft line wraps.** Page text writes a soft wrap of running text (a paragraph line that ends
+only because the column is full, formats/wraps.py) as U+2028 LINE SEPARATOR and keeps "\n"
+for hard breaks. U+2028 is White_Space for tantivy's Rust regex, Python's ``re`` (the checker's
+``TOKEN_RE``) and Elasticsearch's pattern (UNICODE_CHARACTER_CLASS), so it is skipped like a
+space: no token, word pairs run across it (结\u2028核 → 结核). The analysis itself is unchanged
+(no index rebuild); pages extracted before keep "\n" at their wraps until extracted again.
+
 Full-width letters, digits and punctuation (``ＣＴ``, ``１８．９``, ``，``) are folded to
 ASCII inside the analyser (lowercase + ascii_fold filters), so ``，`` and ``,`` are the same
 token. ``normalize`` does the same fold in Python (same length, so character offsets stay
@@ -386,8 +393,8 @@ def is_identifier(tokens: list[str]) -> bool:
 def match_pattern(tokens: list[str]) -> re.Pattern[str]:
     """A Python regex finding a token sequence in original text (for snippets).
 
-    Whitespace may sit between tokens (it is skipped when indexing); ASCII tokens need
-    word boundaries so ``ct`` is not found inside ``pct``.
+    Whitespace may sit between tokens (it is skipped when indexing), a soft wrap too (U+2028,
+    formats/wraps.py); ASCII tokens need word boundaries so ``ct`` is not found inside ``pct``.
     """
     parts = []
     for tok in tokens:
@@ -395,4 +402,4 @@ def match_pattern(tokens: list[str]) -> re.Pattern[str]:
         if tok[:1].isascii() and tok[:1].isalnum():
             piece = rf"(?<![A-Za-z0-9])(?<![A-Za-z0-9]\.){piece}(?![A-Za-z0-9]|\.[A-Za-z0-9])"
         parts.append(piece)
-    return re.compile(r"[ \t\u3000]*".join(parts), re.IGNORECASE)
+    return re.compile(r"[ \t\u3000\u2028]*".join(parts), re.IGNORECASE)

@@ -160,7 +160,8 @@ RUN_BREAK = "\x1e"
 
 
 def token_string(text: str) -> str:
-    """Tokens joined by a separator, so contiguous token runs are plain substrings."""
+    """Tokens joined by a separator, so contiguous token runs are plain substrings. A soft
+    wrap (U+2028) is whitespace for ``TOKEN_RE`` as for tantivy: no token, words join across it."""
     toks = TOKEN_RE.findall(fold(normalize(text)).lower())
     return SEP + SEP.join(toks) + SEP
 

@@ -14,6 +14,9 @@ from bingan.search.analysis import match_pattern, normalize
 from bingan.search.query import Term
 
 WINDOW = 60  # characters of context shown around the first match
+# A soft wrap (U+2028, formats/wraps.py) is shown as what it stands for: nothing inside Chinese
+# text (browsers would break the line there), a space between two Latin words.
+_SOFT_WRAP_AFTER_LATIN = re.compile("(?<=[A-Za-z0-9])\u2028(?=[A-Za-z0-9])")
 
 
 @lru_cache(maxsize=512)
@@ -53,4 +56,4 @@ def make_snippet(text: str, terms: list[Term], window: int = WINDOW) -> str:
         cursor = e
     out.append(html.escape(text[cursor:end]))
     out.append("…" if end < len(text) else "")
-    return "".join(out).replace("\n", " ")
+    return _SOFT_WRAP_AFTER_LATIN.sub(" ", "".join(out)).replace("\u2028", "").replace("\n", " ")

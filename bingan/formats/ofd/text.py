@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 
+from bingan.formats import wraps
 from bingan.formats.base import FormatError, PageText, TextBox
 from bingan.formats.ofd import geometry as g
 from bingan.formats.ofd.reader import Item, OfdDocument, TextItem, advance
@@ -55,12 +56,23 @@ def reading_order(boxes: list[TextBox]) -> list[list[TextBox]]:
 def _join(line: list[TextBox]) -> str:
     parts = [line[0].text]
     for prev, box in itertools.pairwise(line):
-        # A visible gap (over half a character) between runs is a word or column break.
-        gap = box.x0 - prev.x1
-        if gap > 0.5 * (box.y1 - box.y0):
+        if _apart(prev, box):
             parts.append(" ")
         parts.append(box.text)
     return "".join(parts)
+
+
+def _apart(prev: TextBox, box: TextBox) -> bool:
+    """A visible gap (over half a character) between runs is a word or column break."""
+    return box.x0 - prev.x1 > 0.5 * (box.y1 - box.y0)
+
+
+def _wrap_line(line: list[TextBox]) -> wraps.Line:
+    """A line's text and extent for the soft-wrap rule (wraps.py). A box is as high as its
+    font size (item_boxes); separate runs apart from each other are separate fields."""
+    return wraps.Line(_join(line), min(b.x0 for b in line), min(b.y0 for b in line), max(b.x1 for b in line),
+                      max(b.y1 for b in line), max(b.y1 - b.y0 for b in line),
+                      1 + sum(map(_apart, line, line[1:])))
 
 
 def _text_boxes(items: list[Item]) -> list[TextBox]:
@@ -95,7 +107,7 @@ def page_text(doc: OfdDocument, number: int) -> PageText:
     if lines:
         lines += annotation_lines(doc, number)
     ordered = [b for line in lines for b in line]
-    text = "\n".join(_join(line) for line in lines)
+    text = wraps.join_lines([_wrap_line(line) for line in lines])
     has_content = bool(page.items)
     return PageText(number=number, text=text, boxes=ordered,
                     source="text" if text else "none", needs_ocr=not text and has_content)
