@@ -39,7 +39,8 @@ def submit(session: Session, actor: Actor, applicant: User, kind_code: str, reco
         raise Conflict("病案已封存，不能提交申请")
     if not reason.strip():
         raise Refusal("请填写申请理由")
-    kind.check_apply(session, applicant, record, payload or {})
+    payload = dict(payload or {})
+    kind.check_apply(session, applicant, record, payload)  # may complete the payload (defaults)
     duplicate = session.scalar(sa.select(ApprovalRequest.id).where(
         ApprovalRequest.kind == kind.code, ApprovalRequest.record_id == record.id,
         ApprovalRequest.applicant_id == applicant.id, ApprovalRequest.status.in_(OPEN_STATUSES)))
@@ -48,7 +49,7 @@ def submit(session: Session, actor: Actor, applicant: User, kind_code: str, reco
     flow = choose_flow(session, kind.code, record, load_subject(session, applicant).departments)
     request = ApprovalRequest(kind=kind.code, record=record, applicant=applicant, flow_id=flow.id,
                               flow_name=flow.name, steps=list(flow.steps), reason=reason.strip(),
-                              payload=payload or {}, status="pending", round=0)
+                              payload=payload, status="pending", round=0)
     session.add(request)
     session.flush()
     _log(session, request, applicant, "submit", reason.strip(), step=None)

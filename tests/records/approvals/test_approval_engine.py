@@ -275,3 +275,17 @@ def test_the_flow_editor_text_reads_back_as_written():
 def test_a_malformed_step_line_is_refused_with_the_line_number(line, refusal):
     with pytest.raises(Refusal, match=refusal):
         parse_steps(line)
+
+
+@pytest.mark.parametrize(("payload", "outcome"), [
+    (None, 7),  # the default borrowing period
+    ({"days": 30}, 30),
+    ({"days": 60}, "借阅天数应为 1–30 天"),
+    ({"days": "十天"}, "借阅天数应为 1–30 天"),
+])
+def test_a_borrowing_application_states_its_days(session, world, payload, outcome):
+    if isinstance(outcome, str):
+        with pytest.raises(Refusal, match=outcome):
+            _submit(session, world, kind="borrow", payload=payload)
+        return
+    assert _submit(session, world, kind="borrow", payload=payload).payload == {"days": outcome}
