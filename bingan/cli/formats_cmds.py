@@ -72,7 +72,7 @@ def _fill(report: dict[str, Any], meta: Metadata, pages: list[PageText]) -> None
     report["text"] = [page.text for page in pages]
     report["page_sources"] = [page.source for page in pages]
     report["signatures"] = [
-        {"verdict": s.verdict, "reason": s.reason, "signer": s.signer, "kind": s.kind,
+        {"verdict": s.verdict, "trusted": s.trusted, "reason": s.reason, "signer": s.signer, "kind": s.kind,
          "signed_at": s.signed_at.isoformat() if s.signed_at else None}
         for s in meta.signatures
     ]
@@ -95,7 +95,7 @@ def _summary(file: Path, report: dict[str, Any]) -> str:
     if meta.get("created"):
         lines.append(f"创建时间：{meta['created']}")
     for signature in report["signatures"]:
-        verdict = verdict_label(signature["verdict"], signature["reason"])
+        verdict = verdict_label(signature["verdict"], signature["reason"], signature["trusted"])
         lines.append(f"签名：{signature['signer'] or '未知签名人'} — {verdict}（{signature['reason']}）")
     for number, (text, source) in enumerate(zip(report["text"], report["page_sources"], strict=True), 1):
         preview = text.replace("\n", " ")[:60]

@@ -56,6 +56,13 @@ class Signature:
     signer: str = ""
     signed_at: datetime | None = None
     kind: str = ""  # e.g. "OFD SES V4", "PAdES"
+    # The signer (and a seal's maker) chain to a trusted root and were valid at signing: set
+    # for "appended" by the earlier signature's own verdict, else it is verdict == "valid".
+    trusted: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.trusted is None:
+            object.__setattr__(self, "trusted", self.verdict == "valid")
 
 
 @dataclass

@@ -52,11 +52,14 @@ VERDICT_LABELS = {
 }
 
 
-def verdict_label(verdict: str, reason: str) -> str:
+def verdict_label(verdict: str, reason: str, trusted: bool = False) -> str:
     """The Chinese verdict; an intact signature by an untrusted certificate is told apart from
-    one that could not be checked at all."""
+    one that could not be checked at all, and an appended one says which of these it is."""
     if verdict == "unverifiable" and reason.startswith(INTACT_UNTRUSTED):
         return "完整但不受信任"
+    if verdict == "appended":
+        own = "签名有效" if trusted else "完整但不受信任" if INTACT_UNTRUSTED in reason else "无法验证"
+        return f"{VERDICT_LABELS['appended']}（{own}）"
     return VERDICT_LABELS.get(verdict, verdict)
 
 

@@ -102,6 +102,19 @@ def test_earlier_signature_whose_list_changed_only_by_a_later_signature_is_appen
     assert (second.verdict, second.signer) == ("valid", "某某人民医院第二签章人")
 
 
+def test_appended_signature_says_whether_it_is_trusted_itself() -> None:
+    first, _ = ofd.verify_signatures(sign.append_signature(sign.signed_ofd(protect_list=True)))
+    assert (first.verdict, first.trusted) == ("appended", True)
+    assert signatures.verdict_label(first.verdict, first.reason, first.trusted) == "后续签章追加（签名有效）"
+
+
+def test_appended_signature_by_an_untrusted_ca_is_appended_and_untrusted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(signatures.TRUST_ROOTS_ENV)
+    first, second = ofd.verify_signatures(sign.append_signature(sign.signed_ofd(protect_list=True)))
+    assert (first.verdict, first.trusted, second.trusted) == ("appended", False, False)
+    assert signatures.verdict_label(first.verdict, first.reason, first.trusted) == "后续签章追加（完整但不受信任）"
+
+
 def test_page_edited_after_an_appended_signature_is_tampered_for_both() -> None:
     data = edited_page(sign.append_signature(sign.signed_ofd(protect_list=True)))
     assert [s.verdict for s in ofd.verify_signatures(data)] == ["tampered", "tampered"]
@@ -116,11 +129,18 @@ def test_signature_list_changed_without_a_later_signature_is_tampered() -> None:
 
 # -- V1 times as producers write them -----------------------------------------------------------------
 @pytest.mark.parametrize("written", [b"240501083000Z", b"1714552200", b"1714552200000",
-                                     b"2024-05-01T08:30:00.000"])
+                                     b"2024-05-01T08:30:00Z", b"2024-05-01T16:30:00+08:00"])
 def test_v1_signing_time_is_read_as_written(written: bytes) -> None:
     sig = only(sign.signed_ofd(version=1, time_info=written))
     assert sig.verdict == "valid"
     assert sig.signed_at is not None and sig.signed_at.replace(microsecond=0) == SIGNED_AT
+
+
+@pytest.mark.parametrize("written", [b"2024-05-01T16:30:00.000", b"2024-05-01T16:30:00", b"2024-05-01 16:30:00"])
+def test_v1_iso_time_without_a_zone_is_beijing_time(written: bytes) -> None:
+    sig = only(sign.signed_ofd(version=1, time_info=written))
+    assert sig.verdict == "valid"
+    assert sig.signed_at is not None and sig.signed_at.replace(microsecond=0) == SIGNED_AT  # 16:30 in Beijing
 
 
 @pytest.mark.parametrize(("written", "year"), [(b"180807153843Z", 2018), (b"991231235959Z", 1999),
@@ -181,3 +201,21 @@ def test_inspect_reports_the_new_verdict_code_in_json_and_its_label_in_the_summa
 
     assert [s["verdict"] for s in json.loads(run("--json"))["signatures"]] == ["unauthorised"]
     assert "— 未经授权（" in run()
+
+
+def test_inspect_json_says_whether_an_appended_signature_is_trusted(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+
+    path = tmp_path / "出院记录.ofd"
+    path.write_bytes(sign.append_signature(sign.signed_ofd(protect_list=True)))
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    bingan = str(Path(sys.executable).with_name("bingan"))
+    done = subprocess.run([bingan, "inspect", str(path), "--json"], capture_output=True, text=True, timeout=100,
+                          env=env)
+    listed = [(s["verdict"], s["trusted"]) for s in json.loads(done.stdout)["signatures"]]
+    assert listed == [("appended", True), ("valid", True)]
+    summary = subprocess.run([bingan, "inspect", str(path)], capture_output=True, text=True, timeout=100,
+                             env=env).stdout
+    assert "— 后续签章追加（签名有效）（" in summary

@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from asn1crypto import core
+
+BEIJING = timezone(timedelta(hours=8), "北京时间")  # what a time without a zone means in a Chinese seal
 
 
 class SesHeader(core.Sequence):
@@ -209,7 +211,9 @@ def _any_native(value: core.Asn1Value) -> object:
 def parse_time(value: object) -> datetime | None:
     """A seal or signature time as naive UTC. V1 producers write it as they like: ASN.1
     times, or ASCII in a BIT STRING: UTCTime (``180807153843Z``: 2018), GeneralizedTime,
-    Unix seconds (``1537859052``) or milliseconds, ISO 8601 with or without milliseconds."""
+    Unix seconds (``1537859052``) or milliseconds, ISO 8601 with or without milliseconds.
+    An ISO time without a zone is Beijing time (UTC+8): Chinese vendors write their clock's
+    time, and reading it as UTC would move every signature eight hours later."""
     if isinstance(value, datetime):
         return _utc(value)
     if not isinstance(value, bytes | str):
@@ -224,7 +228,11 @@ def parse_time(value: object) -> datetime | None:
     if re.fullmatch(r"\d{10}|\d{13}", text):
         seconds = int(text) / (1000 if len(text) == 13 else 1)
         return _parsed(lambda: datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None))
-    return _parsed(lambda: _utc(datetime.fromisoformat(text.replace("Z", "+00:00"))))
+    return _parsed(lambda: _utc(_zoned(datetime.fromisoformat(text.replace("Z", "+00:00")))))
+
+
+def _zoned(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=BEIJING)
 
 
 def _utc(value: datetime) -> datetime:

@@ -5,7 +5,7 @@ import base64
 import binascii
 import posixpath
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from xml.etree.ElementTree import Element
 
@@ -196,32 +196,34 @@ def _appendable(doc: OfdDocument, later: list[SignatureEntry]) -> Callable[[str]
 def _verify_ses(entry: SignatureEntry, ses: ParsedSignature, coverage: Coverage) -> Signature:
     cert = certs.load(ses.cert)
     signer = certs.common_name(cert) or ses.seal_name
-    verdict, reason, signed_at = _ses_verdict(entry, ses, cert, coverage)
-    return Signature(verdict, reason, signer, signed_at, f"OFD SES V{ses.version}")
+    verdict, reason, signed_at, intact = _ses_verdict(entry, ses, cert, coverage)
+    signature = Signature(verdict, reason, signer, signed_at, f"OFD SES V{ses.version}")
+    return _finish(signature, coverage) if intact else signature
 
 
 def _ses_verdict(entry: SignatureEntry, ses: ParsedSignature, cert: x509.Certificate | None,
-                 coverage: Coverage) -> tuple[str, str, datetime | None]:
+                 coverage: Coverage) -> tuple[str, str, datetime | None, bool]:
     """The value and the seal (invalid, tampered, unauthorised), then whether the signer can
     be trusted at signing time. Also the signing time: a trusted timestamp's, else the one
-    the signer wrote."""
+    the signer wrote; and whether the signature got as far as the trust check (intact)."""
     if cert is None:
-        return "unverifiable", "签名证书缺失或无法解析", ses.signed_at
+        return "unverifiable", "签名证书缺失或无法解析", ses.signed_at, False
     problem, notes = _value_problem(entry, ses, cert)
     problem = problem or _seal_problem(ses, cert)
     if problem:
-        return *problem, ses.signed_at
+        return *problem, ses.signed_at, False
     roots = trust_roots()
     stamp = timestamp.check(ses.timestamp, ses.signature, roots) if ses.timestamp else TimeCheck()
     if stamp.tampered:
-        return "tampered", stamp.tampered, ses.signed_at
+        return "tampered", stamp.tampered, ses.signed_at, False
     when = stamp.time or ses.signed_at  # V4 always has timeInfo: a note never leaves no time
     label = "时间戳时间" if stamp.time else "签名时间"
     verdict, reason = _trust(ses, cert, when or datetime.now(UTC).replace(tzinfo=None), label, roots)
     if stamp.note:
         notes.append(f"{stamp.note}，签章时间以签章人自报的时间为准")
-    verdict, reason = _finish(verdict, reason, notes, coverage)
-    return verdict, reason, when
+    if coverage.keyed:
+        notes.append(KEYED_NOTE)
+    return verdict, "；".join([reason, *notes]), when, True
 
 
 def _value_problem(entry: SignatureEntry, ses: ParsedSignature,
@@ -312,15 +314,14 @@ def _untrusted() -> tuple[str, str]:
     return "unverifiable", f"{INTACT_UNTRUSTED}（文件自签名后未被修改，但无法确认签名人身份）"
 
 
-def _finish(verdict: str, reason: str, notes: list[str], coverage: Coverage) -> tuple[str, str]:
-    """Name the signature's form and a later signature's changes on an intact signature."""
-    if coverage.keyed:
-        notes.append(KEYED_NOTE)
-    reason = "；".join([reason, *notes])
-    if coverage.appended:
-        files = "、".join(coverage.appended)
-        return "appended", f"{APPENDED}（{files}），其余受保护的文件未被修改；{reason}"
-    return verdict, reason
+def _finish(signature: Signature, coverage: Coverage) -> Signature:
+    """A later signature's changes on an intact signature: "appended", and whether this
+    signature by itself is trusted (its verdict before the appending)."""
+    if not coverage.appended:
+        return signature
+    files = "、".join(coverage.appended)
+    return replace(signature, verdict="appended", trusted=signature.trusted,
+                   reason=f"{APPENDED}（{files}），其余受保护的文件未被修改；{signature.reason}")
 
 
 # -- GB/T 35275 "Sign" signatures: CMS SignedData over Signature.xml ---------------------------------
@@ -340,8 +341,9 @@ def _verify_cms(entry: SignatureEntry, message: cms.SignedMessage, coverage: Cov
     assert cert is not None  # check_sm2 verified with it
     verdict, reason = (_expired(cert, when or datetime.now(UTC).replace(tzinfo=None), "签名时间")
                        or (("valid", VALID) if certs.chains(cert, trust_roots()) else _untrusted()))
-    verdict, reason = _finish(verdict, reason, [], coverage)
-    return Signature(verdict, reason, signer, when, kind)
+    if coverage.keyed:
+        reason = f"{reason}；{KEYED_NOTE}"
+    return _finish(Signature(verdict, reason, signer, when, kind), coverage)
 
 
 def _day(value: datetime | None) -> str:
