@@ -30,7 +30,7 @@ from elasticsearch.helpers import streaming_bulk
 from bingan import clock
 from bingan.search import query as q
 from bingan.search.analysis import fold_page, is_identifier, keyword, normalize
-from bingan.search.negation import affirmed_text, text_fields
+from bingan.search.negation import affirmed_text, text_field
 from bingan.search.port import (
     CONFIDENTIALITY_LEVELS,
     FACET_NAMES,
@@ -134,7 +134,7 @@ class DslCompiler:
         raw = normalize(t.text).strip()
         match t.field:
             case None:
-                text = self.phrase(text_fields(t)[0], t.text)
+                text = self.phrase(text_field(t), t.text)
                 if not is_identifier(list(t.tokens)):
                     return text
                 return self.either(

@@ -19,7 +19,8 @@ The rule (README, 检索 section, says the same in Chinese):
 
 The index holds a second text field, ``affirmed_text``: the page text with every negated span
 replaced by a line break (a token, so no phrase joins across the removed span). With the switch
-on, page-text terms search that field; codes, names and other fields are not affected. Both
+on, page-text terms search that field (tantivy keeps it only for pages with a negation and reads
+the others' own text); codes, names and other fields are not affected. Both
 adapters compute the field with ``affirmed_text`` and the brute-force checker evaluates the
 rule by positions (bingan/search/checking.py), so the two must agree exactly.
 """
@@ -29,20 +30,19 @@ import re
 from dataclasses import replace
 
 from bingan.search import query as q
-from bingan.search.analysis import normalize
 
 PRE_CUES = ("否认", "没有", "未见", "未闻及", "未触及", "未扪及", "未引出", "未发现", "未出现", "未诉",
             "未及", "不伴有", "不伴", "排除", "除外", "不考虑", "无")
 CLOSED = ("无明显诱因", "无明确诱因", "无诱因", "无明显原因")
 NOT_CUES = ("无菌", "无创", "无痛", "无效", "无力", "无法", "无须", "无需", "无误", "无名", "有无")
-POST_CUES = ("阴性", "不明显", "(-)")
+# (-) in each mix of half- and full-width brackets and hyphen (the text is not width-folded here)
+POST_CUES = ("阴性", "不明显", *(f"{a}{b}{c}" for a in "(（" for b in "-－" for c in ")）"))
 BOUNDARY_WORDS = ("但", "然而", "而", "伴", "可见", "可闻及", "可触及", "可扪及")
-# After ``normalize`` full-width ，；：！？ are ASCII; 。 and … are not folded.
-BOUNDARY_MARKS = ",;:!?\n\t。…"
+# Half- and full-width: the text is matched as written (``normalize`` would cost a pass per page).
+BOUNDARY_MARKS = ",;:!?，；：！？\n\r\t。…"
 ENUMERATION = "、"
 
-AFFIRMED_FIELDS = ("affirmed_text", "affirmed_pairs")
-TEXT_FIELDS = ("text", "text_pairs")
+AFFIRMED_FIELD = "affirmed_text"
 
 
 def _alternation(kind: str, words: tuple[str, ...]) -> str:
@@ -50,41 +50,43 @@ def _alternation(kind: str, words: tuple[str, ...]) -> str:
     return f"(?P<{kind}>" + "|".join(map(re.escape, sorted(words, key=len, reverse=True))) + ")"
 
 
-# One scan, left to right; at each position the first alternative that matches wins, so the
-# order below decides between overlapping words (无明显诱因 before 无, 不伴 before 伴).
-_SCAN_RE = re.compile("|".join((
-    _alternation("closed", CLOSED),
-    _alternation("pseudo", NOT_CUES),
-    _alternation("cue", PRE_CUES),
+_ALNUM = "A-Za-z0-9\uff10-\uff19\uff21-\uff3a\uff41-\uff5a"
+_MARK = f"[{re.escape(BOUNDARY_MARKS)}]|[ \u3000]{{2,}}|(?<![{_ALNUM}])[.．]|[.．](?![{_ALNUM}])"
+# What starts or ends a negation; at one position the first alternative wins (无明显诱因 before 无,
+# 有无 before 无, 不伴有 before 不伴).
+_TRIGGER_RE = re.compile("|".join((
+    _alternation("closed", CLOSED), _alternation("pseudo", NOT_CUES), _alternation("cue", PRE_CUES),
     _alternation("post", POST_CUES),
-    _alternation("word", BOUNDARY_WORDS),
-    f"(?P<mark>[{re.escape(BOUNDARY_MARKS)}]|[ \u3000]{{2,}}|(?<![A-Za-z0-9])\\.|\\.(?![A-Za-z0-9]))",
-    f"(?P<enum>{ENUMERATION})",
 )))
+# The end of a cue's span: a mark or a clause word (伴 of 不伴 is part of the cue, not the end).
+_END_RE = re.compile(f"{_MARK}|" + "|".join(re.escape(w) if w != "伴" else "(?<!不)伴" for w in BOUNDARY_WORDS))
+# Where a trailing cue's clause begins: after the last mark, clause word or enumeration comma.
+_CLAUSE_RE = re.compile(f"{_MARK}|{ENUMERATION}|" + "|".join(map(re.escape, BOUNDARY_WORDS)))
 
 
 def negated_spans(text: str) -> list[tuple[int, int]]:
-    """[start, end) character spans of ``text`` that stand inside a negation, in order, disjoint."""
+    """[start, end) character spans of ``text`` that stand inside a negation, in order, disjoint.
+    Looks only at the cues and, from each, for its end: most characters are never visited by
+    Python (a page costs a few µs plus ~1 µs per cue)."""
     spans: list[tuple[int, int]] = []
-    opened: int | None = None  # start of the open span of a negation cue
-    clause = 0  # where a trailing cue's clause begins
-    for m in _SCAN_RE.finditer(normalize(text)):
-        kind = m.lastgroup
-        if opened is not None:
-            if kind in ("mark", "word"):
-                spans.append((opened, m.start()))
-                opened, clause = None, m.end()
-            continue
+    pos = clause = 0  # clause: where a trailing cue's clause may begin at the earliest
+    while (m := _TRIGGER_RE.search(text, pos)) is not None:
+        kind, pos = m.lastgroup, m.end()
         if kind == "closed":
-            spans.append((m.start(), m.end()))
-        elif kind == "cue":
-            opened = m.start()
-        elif kind == "post":
-            spans.append((clause, m.end()))
-        if kind in ("closed", "post", "mark", "word", "enum"):
+            spans.append(m.span())
             clause = m.end()
-    if opened is not None:
-        spans.append((opened, len(text)))
+        elif kind == "cue":
+            end = _END_RE.search(text, m.end())
+            if end is None:
+                spans.append((m.start(), len(text)))
+                break
+            spans.append((m.start(), end.start()))
+            pos = clause = end.end()
+        elif kind == "post":
+            for boundary in _CLAUSE_RE.finditer(text, clause, m.start()):
+                clause = boundary.end()
+            spans.append((clause, m.end()))
+            clause = m.end()
     return _merged(spans)
 
 
@@ -128,6 +130,6 @@ def exclude_negated(node: q.Node) -> q.Node:
     return node
 
 
-def text_fields(term: q.Term) -> tuple[str, str]:
-    """(unigram field, word-pair field) a page-text term searches."""
-    return AFFIRMED_FIELDS if term.affirmed else TEXT_FIELDS
+def text_field(term: q.Term) -> str:
+    """The index field a page-text term searches (Elasticsearch: every page has both)."""
+    return AFFIRMED_FIELD if term.affirmed else "text"

@@ -68,9 +68,10 @@ from bingan.search.units import Key, evaluate, hit_pages
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bingan-search")
 # 2: text_bigrams field; 3: word pairs (text, diagnosis, operation), access terms; 4: values
 # folded (analysis.fold: Ⅱ → II, ㎎ → mg, ⽇ → 日) before analysis and storage
-SCHEMA_VERSION = 8  # 5: year and date bounds in the hospital's time zone (clock); 6: document_id
+SCHEMA_VERSION = 9  # 5: year and date bounds in the hospital's time zone (clock); 6: document_id
 # indexed and fast (the document unit, units.py); 7: affirmed_text/affirmed_pairs (negation.py);
-# 8: record_keys include the stay's 住院号
+# 8: record_keys include the stay's 住院号; 9: affirmed_text only on pages with a negation (negated), no
+# affirmed_pairs
 META_FILE = "bingan-search.json"
 EXACT_GROUP_LIMIT = 20_000
 FIRST_ROUND_PAGES = 400
@@ -108,8 +109,10 @@ def build_schema() -> tantivy.Schema:
     for name in ("admitted_at", "discharged_at"):
         sb.add_date_field(name, stored=True, indexed=True, fast=True)
     sb.add_text_field("text", stored=True, tokenizer_name=ZH)
-    sb.add_text_field("affirmed_text", tokenizer_name=ZH)  # negated mentions cut out (negation.py)
-    for name in ("text_pairs", "affirmed_pairs", "diagnosis_pairs", "operation_pairs"):
+    # a page with a negated mention: its text with them cut out (negation.py), and the mark "negated"
+    sb.add_text_field("affirmed_text", tokenizer_name=ZH)
+    sb.add_text_field("negated", tokenizer_name=RAW, index_option="basic")
+    for name in ("text_pairs", "diagnosis_pairs", "operation_pairs"):
         sb.add_text_field(name, tokenizer_name=BIGRAM_TOKENIZER_NAME)
     sb.add_text_field("access", tokenizer_name=RAW, index_option="basic")
     return sb.build()
@@ -122,7 +125,6 @@ def _name_pairs(names: list[str]) -> list[str]:
 def _to_document(doc: PageDoc, schema: tantivy.Schema) -> tantivy.Document:
     doc = fold_page(doc)
     text = doc.text or ""
-    text_pairs = word_pair_values(text)
     affirmed = affirmed_text(text)
     fields: dict[str, object] = {
         "doc_id": doc.doc_id,
@@ -151,13 +153,13 @@ def _to_document(doc: PageDoc, schema: tantivy.Schema) -> tantivy.Document:
         "diagnosis_names": doc.diagnosis_names,
         "operation_names": doc.operation_names,
         "text": text,
-        "text_pairs": text_pairs,
-        "affirmed_text": affirmed,
-        "affirmed_pairs": text_pairs if affirmed == text else word_pair_values(affirmed),
+        "text_pairs": word_pair_values(text),
         "diagnosis_pairs": _name_pairs(doc.diagnosis_names),
         "operation_pairs": _name_pairs(doc.operation_names),
         "access": access_terms(doc),
     }
+    if affirmed != text:  # a page without negations is searched in "text" (tantivy_query.Compiler.affirmed)
+        fields.update(negated="1", affirmed_text=affirmed)
     if doc.discharge_year is not None:
         fields["year"] = doc.discharge_year
     if doc.admitted_at:

@@ -20,7 +20,7 @@ import tantivy
 from bingan import clock
 from bingan.search import query as q
 from bingan.search.analysis import is_identifier, keyword, normalize, pair_cover, pair_tokens
-from bingan.search.negation import text_fields
+from bingan.search.negation import AFFIRMED_FIELD
 from bingan.search.port import CONFIDENTIALITY_LEVELS, PageDoc, Scope
 
 ACCESS_UNION_MAX = 64  # more access terms than this: one term-set bitset instead of a union
@@ -127,6 +127,15 @@ class Compiler:
             return self.exact(pairs_field, pairs[0])
         return tantivy.Query.phrase_query(self.schema, pairs_field, pair_cover(pairs))
 
+    def affirmed(self, tokens: tuple[str, ...]) -> tantivy.Query:
+        """Outside negated mentions (排除否定描述): the text of a page without any negation, the
+        affirmed_text of the others. Only pages with a negation carry that field, and it has no
+        word-pair field: each would have added most of a page's indexing cost again for the
+        share of pages with a negation (bench/README.md)."""
+        unnegated = tantivy.Query.boolean_query(
+            [(Occur.Must, self.text(tokens)), (Occur.MustNot, self.exact("negated", "1"))])
+        return self.either(unnegated, self.phrase(AFFIRMED_FIELD, tokens))
+
     def exact(self, field: str, value: str) -> tantivy.Query:
         return tantivy.Query.term_query(self.schema, field, value)
 
@@ -137,7 +146,7 @@ class Compiler:
         kw = keyword(t.text)
         match t.field:
             case None:
-                text = self.text(t.tokens, *text_fields(t))
+                text = self.affirmed(t.tokens) if t.affirmed else self.text(t.tokens)
                 if not is_identifier(list(t.tokens)):
                     return text
                 return self.either(
