@@ -4,8 +4,10 @@ Three checks, and their verdicts:
 
 * the digest over the signed byte range (``tampered`` when it differs), the signature value
   against the embedded certificate (``invalid``); a later incremental update is judged by
-  pyHanko's difference analysis (``tampered``). SM2 CMS signatures (GB/T 35275), which
-  pyHanko cannot read, are checked by bingan.formats.ofd.cms;
+  pyHanko's difference analysis (``tampered`` when it changes more than form fields,
+  annotations or later signatures; otherwise a note on the verdict). SM2 CMS signatures
+  (GB/T 35275), whose CMS pyHanko cannot read, are checked by bingan.formats.ofd.cms and
+  their later updates by the same difference analysis;
 * an intact signature whose certificate chains to a trusted root is ``valid``;
 * an intact signature by a certificate we cannot chain to a trusted root is
   ``unverifiable``, with a reason that starts with ``INTACT_UNTRUSTED``. Not ``valid``:
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -41,8 +44,7 @@ BAD_SIGNATURE_VALUE = "签名值与签名证书不符，签名无效"
 MODIFIED_AFTER = "签名后文件被增量修改：页面内容或文件结构有变化"
 ODD_COVERAGE = "签名范围异常（未覆盖整个文件版本），无法确认内容完整"
 UNREADABLE = "签名数据无法解析，无法验证"
-SM2_LATER_REVISION = ("签名范围内的内容未被修改，但签名后文件有增量更新："
-                      "国密（SM2）签名暂不分析增量更新的内容，无法确认其无害")
+REVISIONS_UNREADABLE = "签名后的文件修订无法分析，无法确认签名后未被修改"
 APPENDED = "此签名之后追加了签章：变化的只有签名列表或后续签章自己的文件"
 
 # Verdict codes (scripts read them from `bingan inspect --json`) and what users see.
@@ -118,7 +120,7 @@ def _verify_field(data: bytes, reader: object, field: object, name: str, roots: 
                   fallback: Signature | None) -> Signature:
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
-    sm2 = _verify_sm2(data, field, roots, fallback)
+    sm2 = _verify_sm2(data, reader, field, name, roots, fallback)
     if sm2 is not None:
         return sm2
     try:
@@ -134,7 +136,8 @@ def _unreadable(fallback: Signature | None, kind: str) -> Signature:
                      fallback.signed_at if fallback else None, kind)
 
 
-def _verify_sm2(data: bytes, field: object, roots: tuple, fallback: Signature | None) -> Signature | None:
+def _verify_sm2(data: bytes, reader: object, field: object, name: str, roots: tuple,
+                fallback: Signature | None) -> Signature | None:
     """A signature by an SM2 CMS (GB/T 35275, as Chinese CAs make them), which pyHanko cannot
     read: the SM3 digest of the byte range and the SM2 value over the signed attributes.
     None when the signature is not SM2."""
@@ -153,12 +156,13 @@ def _verify_sm2(data: bytes, field: object, roots: tuple, fallback: Signature | 
         data[start:start + length] for start, length in zip(byte_range[::2], byte_range[1::2], strict=False)))
     signer = certs.common_name(check.cert) or (fallback.signer if fallback else "")
     when = check.signed_at or (fallback.signed_at.replace(tzinfo=None) if fallback and fallback.signed_at else None)
-    verdict, reason = _sm2_verdict(check, byte_range, len(data), when, roots)
+    verdict, reason = _sm2_verdict(check, lambda: _revisions_after(reader, field, name), when, roots)
     return Signature(verdict, reason, signer, when, kind)
 
 
-def _sm2_verdict(check: object, byte_range: list[int], size: int, when: object,
-                 roots: tuple) -> tuple[str, str]:
+def _sm2_verdict(check: object, revisions: Callable[[], object], when: object, roots: tuple) -> tuple[str, str]:
+    """The value, then what later revisions changed (pyHanko's analysis, as for every PDF
+    signature), then the certificate at signing time and its chain."""
     from datetime import UTC, datetime
 
     from bingan.formats.ofd import certs
@@ -169,18 +173,44 @@ def _sm2_verdict(check: object, byte_range: list[int], size: int, when: object,
         return "unverifiable", f"{UNREADABLE}：{check.problem}"  # type: ignore[attr-defined]
     if not check.ok:  # type: ignore[attr-defined]
         return "invalid", BAD_SIGNATURE_VALUE
-    if len(byte_range) != 4 or byte_range[0] != 0:
-        return "unverifiable", ODD_COVERAGE
-    if byte_range[2] + byte_range[3] != size:
-        return "unverifiable", SM2_LATER_REVISION
+    try:
+        info = revisions()
+    except Exception as exc:  # a file structure the analysis cannot follow
+        log.info("revisions after an SM2 signature not analysable: %r", exc)
+        return "unverifiable", REVISIONS_UNREADABLE
+    problem, note = _after_signing(info)
+    if problem:
+        return problem
     cert = check.cert  # type: ignore[attr-defined]
-    at = when or datetime.now(UTC).replace(tzinfo=None)
-    expired = certs.validity_problem(cert, at)
+    expired = certs.validity_problem(cert, when or datetime.now(UTC).replace(tzinfo=None))
     if expired:
-        return "unverifiable", f"签名时签名证书不在有效期内（{expired}）"
-    if certs.chains(cert, roots):
-        return "valid", VALID
-    return "unverifiable", f"{INTACT_UNTRUSTED}（文件自签名后未被修改，但无法确认签名人身份）"
+        return "unverifiable", f"签名时签名证书不在有效期内（{expired}）{note}"
+    return _intact(certs.chains(cert, roots), note)
+
+
+def _revisions_after(reader: object, field: object, name: str) -> object:
+    """pyHanko's coverage and difference analysis (a ``ModificationInfo``) of a signature whose
+    CMS it cannot parse (SM2): its own checks, run on a view of the signature that skips the
+    CMS. The attributes are those ``EmbeddedPdfSignature.__init__`` sets apart from the CMS
+    (pyHanko 0.38); the analysis reads only them."""
+    from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
+    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, extract_contents
+    from pyhanko.sign.validation.status import ModificationInfo
+
+    view = EmbeddedPdfSignature.__new__(EmbeddedPdfSignature)
+    view.reader, view.fq_name = reader, name
+    view.sig_field = field.get_object()  # type: ignore[attr-defined]
+    reference = view.sig_field.raw_get("/V")
+    view.sig_object = reference.get_object()
+    view.byte_range = view.sig_object.raw_get("/ByteRange")
+    view.pkcs7_content = extract_contents(view.sig_object)
+    view.signed_revision = reader.xrefs.get_last_change(reference.reference)  # type: ignore[attr-defined]
+    view._docmdp = view._fieldmdp = None
+    view._docmdp_queried = view._fieldmdp_queried = False
+    view.coverage = view.evaluate_signature_coverage()
+    view.diff_result = view.evaluate_modifications(DEFAULT_DIFF_POLICY)
+    view._integrity_checked = True
+    return ModificationInfo(**view.summarise_integrity_info())
 
 
 def _verify(embedded: object, roots: tuple, fallback: Signature | None) -> Signature:
@@ -201,22 +231,33 @@ def _verify(embedded: object, roots: tuple, fallback: Signature | None) -> Signa
 
 def verdict_of(status: object) -> tuple[str, str]:
     """(verdict, Chinese reason) from a pyHanko ``PdfSignatureStatus``."""
-    from pyhanko.sign.diff_analysis import ModificationLevel
-    from pyhanko.sign.validation.status import SignatureCoverageLevel
 
     if not status.intact:  # type: ignore[attr-defined]
         return "tampered", DIGEST_MISMATCH
     if not status.valid:  # type: ignore[attr-defined]
         return "invalid", BAD_SIGNATURE_VALUE
-    coverage = status.coverage  # type: ignore[attr-defined]
+    problem, note = _after_signing(status)
+    return problem or _intact(status.trusted, note)  # type: ignore[attr-defined]
+
+
+def _after_signing(info: object) -> tuple[tuple[str, str] | None, str]:
+    """What the revisions after the signed one changed, from pyHanko's ``ModificationInfo``:
+    (the verdict when that ends the check, else None; a note for the verdict)."""
+    from pyhanko.sign.diff_analysis import ModificationLevel
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+    coverage = info.coverage  # type: ignore[attr-defined]
     if coverage is None or coverage < SignatureCoverageLevel.ENTIRE_REVISION:
-        return "unverifiable", ODD_COVERAGE
-    level = status.modification_level  # type: ignore[attr-defined]
-    if status.docmdp_ok is False or level == ModificationLevel.OTHER:  # type: ignore[attr-defined]
-        return "tampered", MODIFIED_AFTER
+        return ("unverifiable", ODD_COVERAGE), ""
+    level = info.modification_level  # type: ignore[attr-defined]
+    if info.docmdp_ok is False or level == ModificationLevel.OTHER:  # type: ignore[attr-defined]
+        return ("tampered", MODIFIED_AFTER), ""
     edited = level in (ModificationLevel.FORM_FILLING, ModificationLevel.ANNOTATIONS)
-    note = "；签名后有表单填写或批注" if edited else ""
-    if status.trusted:  # type: ignore[attr-defined]
+    return None, "；签名后有表单填写或批注" if edited else ""
+
+
+def _intact(trusted: bool, note: str) -> tuple[str, str]:
+    if trusted:
         return "valid", VALID + note
     return "unverifiable", f"{INTACT_UNTRUSTED}（文件自签名后未被修改，但无法确认签名人身份）{note}"
 

@@ -74,7 +74,30 @@ def test_signed_pdf_encrypted_with_an_empty_user_password_is_verified(gen, text_
     assert sig.reason.startswith(signatures.INTACT_UNTRUSTED)
 
 
-def _sign_with(writer, ca) -> bytes:
+@pytest.mark.usefixtures("trusted")
+def test_sm2_signature_followed_by_a_later_signature_is_valid_with_a_note_as_other_pdf_signatures(gen, sm2_signed):
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    countersigned = _sign_with(IncrementalPdfFileWriter(io.BytesIO(sm2_signed)), gen.test_ca(), "Signature2")
+    first, second = open_document(countersigned).metadata().signatures
+    assert (first.verdict, first.reason) == ("valid", signatures.VALID + "；签名后有表单填写或批注")
+    assert "SM2" in first.kind and "SM2" not in second.kind
+
+
+@pytest.mark.usefixtures("trusted")
+def test_sm2_signature_followed_by_an_update_that_draws_on_the_page_is_tampered(gen, sm2_signed):
+    sig = only(gen.incrementally_edited(sm2_signed))
+    assert (sig.verdict, sig.reason) == ("tampered", signatures.MODIFIED_AFTER)
+
+
+@pytest.mark.usefixtures("trusted")
+def test_one_signature_shown_by_ten_widgets_is_listed_once(text_pdf):
+    stamped = sign.with_sm2_signature(sign.shared_signature_pdf(text_pdf, widgets=10))
+    sig = only(stamped)
+    assert (sig.verdict, sig.signer) == ("valid", "李医生")
+
+
+def _sign_with(writer, ca, field: str = "Signature1") -> bytes:
     from asn1crypto import keys as asn1_keys
     from asn1crypto import x509 as asn1_x509
     from cryptography.hazmat.primitives import serialization
@@ -83,5 +106,5 @@ def _sign_with(writer, ca) -> bytes:
     der = asn1_x509.Certificate.load(ca["cert"].public_bytes(serialization.Encoding.DER))
     key = asn1_keys.PrivateKeyInfo.load(ca["key"].private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    meta = signers.PdfSignatureMetadata(field_name="Signature1", subfilter=fields.SigSeedSubFilter.PADES)
+    meta = signers.PdfSignatureMetadata(field_name=field, subfilter=fields.SigSeedSubFilter.PADES)
     return signers.sign_pdf(writer, meta, signer=signers.SimpleSigner(der, key, None)).getvalue()
