@@ -50,7 +50,3 @@ def world(session) -> World:
     session.add(ApprovalFlow(kind="test", name="两级审批", position=10, match={}, steps=TWO_STEPS))
     session.commit()
     return built
-
-
-def actor(user) -> Actor:
-    return Actor.of(user, "10.0.0.8")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import actor
+from approval_support import actor
 from world import PASSWORD
 
 from bingan.access.accounts import create_user
