@@ -13,12 +13,13 @@ from bingan.access.accounts import create_user
 from bingan.errors import Conflict, Refusal
 from bingan.records import lifecycle
 from bingan.records.approvals import engine, inbox
-from bingan.records.approvals.flows import format_steps, parse_steps
+from bingan.records.approvals.flows import flow_matches, format_steps, parse_steps
 from bingan.records.approvals.scheduled import remind_and_escalate
 from bingan.storage.models import (
     ApprovalFlow,
     ApprovalRequest,
     AuditEvent,
+    Campus,
     Grant,
     Message,
     Record,
@@ -289,3 +290,30 @@ def test_a_borrowing_application_states_its_days(session, world, payload, outcom
             _submit(session, world, kind="borrow", payload=payload)
         return
     assert _submit(session, world, kind="borrow", payload=payload).payload == {"days": outcome}
+
+
+@pytest.mark.parametrize(("rules", "state", "matches"), [
+    ({}, "normal", True),
+    ({"min_confidentiality": 2}, "confidential", True),
+    ({"min_confidentiality": 2}, "normal", False),
+    ({"restricted_tag": True}, "restricted_tag", True),
+    ({"restricted_tag": True}, "normal", False),
+    ({"other_department": True}, "other_department", True),  # respiratory, the applicant is in cardiology
+    ({"other_department": True}, "normal", False),
+    ({"record_kind": "death"}, "normal", False),
+    ({"record_kind": "normal"}, "normal", True),
+    ({"min_confidentiality": 2, "other_department": True}, "confidential", False),  # every rule must hold
+])
+def test_a_flows_rules_match_the_record_and_the_applicant(session, world, rules, state, matches):
+    flow = ApprovalFlow(kind="test", name="规则", match=rules, steps=[])
+    assert flow_matches(flow, world.records[state], {"0301"}) is matches
+
+
+def test_a_flow_for_another_campus_does_not_match(session, world):
+    other = Campus(code="east", name="东院区")
+    session.add(other)
+    session.flush()
+    assert not flow_matches(ApprovalFlow(kind="test", name="东院", campus_id=other.id, match={}, steps=[]),
+                            world.records["normal"], {"0301"})
+    assert flow_matches(ApprovalFlow(kind="test", name="本院", campus_id=world.records["normal"].campus_id,
+                                     match={}, steps=[]), world.records["normal"], {"0301"})
