@@ -4,9 +4,9 @@ Each event's hash is an HMAC-SHA256, under the audit key the database does not h
 of the previous event's hash and a canonical JSON form of the event: editing, inserting or deleting
 a row breaks the chain at that point, and whoever writes the database cannot append correctly
 chained events. Deleting the newest events shows against the checkpoints kept outside the table
-(audit_head). Appends are serialised: PostgreSQL takes a transaction-level advisory lock; on
-SQLite the event row is inserted first, which takes the database write lock before the previous
-hash is read.
+(audit_head). Appending takes no lock the whole hospital shares: the event is signed alone
+(``row_mac``, keyed, covering its id) and the sealer (audit_seal) chains committed events in
+commit order within a second; ``chain_seq`` is its place in the chain.
 
 Events written before migration 0005 keep their plain SHA-256 hash (chain version 1) and still
 verify; the chain switches to the key once, so a plain hash after a keyed one is a forgery.
@@ -31,13 +31,12 @@ from bingan.access.audit_head import (
     file_mode_problems,
     head_problems,
     keyed_mac,
-    note_head,
     read_checkpoints,
 )
+from bingan.access.audit_seal import SEAL_GRACE_SECONDS, appended, lock_chain
 from bingan.storage.models import AuditEvent, User, utcnow
 from bingan.storage.system_settings import read_setting, write_setting
 
-ADVISORY_LOCK_KEY = 0x6269_6E67_6175_6469  # "bingaudi"; any constant shared by all writers
 MIN_RETENTION_DAYS = 180
 ANCHOR_KEY = "audit_anchor"
 LEGACY_CHAIN = 1  # SHA-256 without a key, before migration 0005
@@ -108,9 +107,8 @@ def record_event(
     result: str = "ok",
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain inside the caller's transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+    """Append one signed event inside the caller's transaction; the sealer chains it after the commit."""
+    key = _append_key(session)
     event = AuditEvent(
         at=utcnow(), user_id=actor.user_id,
         username=actor.username[:64], action=action, object_type=object_type, object_id=str(object_id)[:64],
@@ -118,22 +116,46 @@ def record_event(
         result=result, detail=detail or {}, chain_version=KEYED_CHAIN,
     )
     session.add(event)
-    session.flush()  # the INSERT takes SQLite's write lock before we read the previous hash
-    previous = session.execute(
-        sa.select(AuditEvent.hash, AuditEvent.chain_version)
-        .where(AuditEvent.id < event.id).order_by(AuditEvent.id.desc()).limit(1)
-    ).first()
-    _ensure_key(previous.chain_version if previous is not None else None)
-    event.prev_hash = previous.hash if previous is not None else _anchor(session).get("prev_hash", "")
-    event.hash = event_hash(event.prev_hash, event)
-    note_head(session, event.id, event.hash)
-    session.flush()
+    session.flush()  # the id is part of what is signed
+    sign(event, key)
+    appended(session, event)
     return event
 
 
-def _ensure_key(newest_version: int | None) -> None:
+def sign(event: AuditEvent, key: bytes | None = None) -> None:
+    """The event's own signature, checked by the sealer before it chains the event."""
+    event.row_mac = keyed_mac(key or audit_key(create=False), "audit-row", _canonical(event))
+
+
+def _append_key(session: Session) -> bytes:
     """A lost key must stop the chain, not silently start a new key that fails every keyed event."""
-    audit_key(create=newest_version in (None, LEGACY_CHAIN))
+    try:
+        return audit_key(create=False)
+    except AuditKeyMissing:
+        if session.scalar(sa.select(AuditEvent.id).where(AuditEvent.chain_version == KEYED_CHAIN).limit(1)):
+            raise
+        return audit_key(create=True)
+
+
+def signature_ok(event: AuditEvent) -> bool:
+    """Whether an appended event was signed by the system (a row inserted by SQL is not)."""
+    expected = keyed_mac(audit_key(create=False), "audit-row", _canonical(event))
+    return event.chain_version == KEYED_CHAIN and hmac.compare_digest(event.row_mac or "", expected)
+
+
+def chain_tail(session: Session) -> tuple[int, str]:
+    """(place, hash) of the newest sealed event; after a purge of everything, the signed anchor's."""
+    newest = session.execute(sa.select(AuditEvent.chain_seq, AuditEvent.hash).where(AuditEvent.chain_seq.is_not(None))
+                             .order_by(AuditEvent.chain_seq.desc()).limit(1)).first()
+    if newest is not None:
+        return newest.chain_seq, newest.hash
+    anchor = _anchor(session)
+    return int(anchor.get("purged_through_seq", anchor.get("purged_through_id", 0))), anchor.get("prev_hash", "")
+
+
+def seal_event(event: AuditEvent, position: int, prev_hash: str) -> None:
+    event.chain_seq, event.prev_hash = position, prev_hash
+    event.hash = event_hash(prev_hash, event)
 
 
 def _anchor(session: Session) -> dict:
@@ -141,25 +163,45 @@ def _anchor(session: Session) -> dict:
 
 
 def iter_events(session: Session, batch: int = 2000) -> Iterator[AuditEvent]:
-    """Every event in id order with bounded memory."""
-    last_id = 0
+    """Every sealed event in chain order with bounded memory."""
+    last = 0
     while True:
         rows = list(session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
+            sa.select(AuditEvent).where(AuditEvent.chain_seq > last).order_by(AuditEvent.chain_seq).limit(batch)
         ))
         if not rows:
             return
         yield from rows
-        last_id = rows[-1].id
+        last = rows[-1].chain_seq
         session.expunge_all()
 
 
-def verify_chain(session: Session) -> list[str]:
-    """Problems found in the audit chain (Chinese); empty when the chain is intact."""
+def verify_chain(session: Session, now: datetime | None = None) -> list[str]:
+    """Problems found in the audit chain (Chinese); empty when the chain is intact.
+
+    Holds the sealers off while it reads (appending goes on), so the chain does not move under it.
+    """
     try:
-        return _verify(session)
+        lock_chain(session)
+        return _unsealed_problems(session, now or utcnow()) + _verify(session)
     except AuditKeyMissing as missing:
         return [str(missing)]
+
+
+def _unsealed_problems(session: Session, now: datetime) -> list[str]:
+    """Events not chained yet: forged ones at once, the system's own when they waited too long."""
+    problems = []
+    overdue = now - timedelta(seconds=SEAL_GRACE_SECONDS)
+    for event in session.scalars(sa.select(AuditEvent).where(AuditEvent.chain_seq.is_(None)).order_by(AuditEvent.id)):
+        if not signature_ok(event):
+            problems.append(f"审计事件 #{event.id} 不是由系统写入的（签名不符）")
+        elif _aware(event.at) < overdue:
+            problems.append(f"审计事件 #{event.id} 写入超过{SEAL_GRACE_SECONDS}秒仍未封链（封链程序未运行？）")
+    return problems
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _verify(session: Session) -> list[str]:
@@ -168,7 +210,7 @@ def _verify(session: Session) -> list[str]:
     expected_prev = anchor.get("prev_hash", "")
     watched = checkpoint_ids(session, checkpoint)
     seen: dict[int, str] = {}
-    last_id = first_version = None
+    last = first_version = None
     keyed = False
     for event in iter_events(session):
         first_version = first_version or event.chain_version
@@ -176,9 +218,9 @@ def _verify(session: Session) -> list[str]:
         keyed = keyed or event.chain_version == KEYED_CHAIN
         if event.id in watched:
             seen[event.id] = event.hash
-        expected_prev, last_id = event.hash, event.id
+        expected_prev, last = event.hash, (event.chain_seq, event.id)
     return (_anchor_problems(anchor, first_version) + problems
-            + head_problems(session, checkpoint, last_id, keyed, seen) + file_mode_problems())
+            + head_problems(session, checkpoint, last, keyed, seen) + file_mode_problems())
 
 
 def _event_problems(event: AuditEvent, expected_prev: str, after_keyed: bool) -> list[str]:
@@ -227,15 +269,18 @@ def purge_before(session: Session, cutoff: datetime, actor: Actor) -> int:
     if cutoff > utcnow() - timedelta(days=keep_days):
         raise RetentionError(f"审计日志至少保留{keep_days}天，不能删除该日期之后的记录")
     naive_cutoff = cutoff.astimezone(UTC) if cutoff.tzinfo else cutoff.replace(tzinfo=UTC)
+    lock_chain(session)
     last_purged = session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.at < naive_cutoff).order_by(AuditEvent.id.desc()).limit(1)
+        sa.select(AuditEvent).where(AuditEvent.at < naive_cutoff, AuditEvent.chain_seq.is_not(None))
+        .order_by(AuditEvent.chain_seq.desc()).limit(1)
     ).first()
     if last_purged is None:
         return 0
-    _ensure_key(session.scalar(sa.select(AuditEvent.chain_version).order_by(AuditEvent.id.desc()).limit(1)))
-    count = session.execute(sa.delete(AuditEvent).where(AuditEvent.id <= last_purged.id)).rowcount
+    _append_key(session)
+    count = session.execute(sa.delete(AuditEvent).where(AuditEvent.chain_seq <= last_purged.chain_seq)).rowcount
     anchor = {"prev_hash": last_purged.hash, "purged_through_id": last_purged.id,
-              "purged_before": cutoff.isoformat(), "purged_count": count}
+              "purged_through_seq": last_purged.chain_seq, "purged_before": cutoff.isoformat(),
+              "purged_count": count}
     anchor["mac"] = _anchor_mac(anchor)
     write_setting(session, ANCHOR_KEY, anchor)
     record_event(session, actor, "audit_purge", object_type="audit", detail=anchor)

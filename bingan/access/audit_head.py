@@ -4,12 +4,14 @@
   an HMAC-SHA256 under it, so correctly chained events cannot be made without it. The database
   never holds it; in production it belongs in a directory the database's writers cannot write.
 - The checkpoint log (``audit-checkpoints.log`` beside the key, 0600): after every commit that
-  moved the chain, one line ``{seq, id, hash, mac}``, the mac covering the previous line's mac, so
+  moved the chain, one line ``{seq, id, hash, pos, mac}`` (``pos``: the event's place in the chain;
+  lines written before the sealer have none and their place is their id), the mac covering the
+  previous line's mac, so
   lines cannot be forged, edited or reordered. Lines are only appended (the operator may make the
   file append-only: ``chattr +a``) and never move backwards, so the newest one is a high-water
   mark: the database's newest event must be at least that new and carry that hash. Written after
   the commit, it may lag a few events behind after a crash: a lower bound.
-- The ``audit_head`` system setting, written in the event's own transaction: exact, but only
+- The ``audit_head`` system setting, written in the sealer's transaction: exact, but only
   against mistakes, since whoever can delete rows can rewrite it too.
 """
 from __future__ import annotations
@@ -71,9 +73,9 @@ def keyed_mac(key: bytes, purpose: str, text: str) -> str:
     return hmac.new(key, f"{purpose}:{text}".encode(), hashlib.sha256).hexdigest()
 
 
-def note_head(session: Session, event_id: int, event_hash: str) -> None:
+def note_head(session: Session, event_id: int, event_hash: str, position: int) -> None:
     """Record the new head in this transaction and, once it commits, in the checkpoint log."""
-    value = {"id": event_id, "hash": event_hash}
+    value = {"id": event_id, "hash": event_hash, "pos": position}
     write_setting(session, HEAD_KEY, value)
     if _PENDING not in session.info:
         event.listen(session, "after_commit", _checkpoint_after_commit)
@@ -88,27 +90,34 @@ def _forget(session: Session) -> None:
 def _checkpoint_after_commit(session: Session) -> None:
     value = session.info.pop(_PENDING, None)
     if value is not None:
-        append_checkpoint(value["id"], value["hash"])
+        append_checkpoint(value["id"], value["hash"], value["pos"])
 
 
-def _line_mac(key: bytes, seq: int, event_id: int, event_hash: str, prev_mac: str) -> str:
-    return keyed_mac(key, "audit-checkpoint", f"{seq}:{event_id}:{event_hash}:{prev_mac}")
+def _line_mac(key: bytes, entry: dict, prev_mac: str) -> str:
+    text = f"{entry['seq']}:{entry['id']}:{entry['hash']}:{prev_mac}"
+    if entry.get("pos") is not None:
+        text += f":{entry['pos']}"
+    return keyed_mac(key, "audit-checkpoint", text)
 
 
-def append_checkpoint(event_id: int, event_hash: str, settings: Settings | None = None) -> None:
-    """Append a checkpoint for a committed head, never moving backwards (writers in other processes
-    may commit in a different order than their ids)."""
+def _pos(entry: dict) -> int:
+    return entry["pos"] if entry.get("pos") is not None else entry["id"]
+
+
+def append_checkpoint(event_id: int, event_hash: str, position: int, settings: Settings | None = None) -> None:
+    """Append a checkpoint for a committed head, never moving backwards (sealers in other processes
+    may append after one another in a different order than they committed)."""
     key = audit_key(settings)
     path = checkpoint_log(settings)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         last = _last_entry(fd)
-        if last is not None and last["id"] >= event_id:
+        if last is not None and _pos(last) >= position:
             return
         seq, prev_mac = (last["seq"] + 1, last["mac"]) if last else (1, "")
-        entry = {"seq": seq, "id": event_id, "hash": event_hash,
-                 "mac": _line_mac(key, seq, event_id, event_hash, prev_mac)}
+        entry = {"seq": seq, "id": event_id, "hash": event_hash, "pos": position}
+        entry["mac"] = _line_mac(key, entry, prev_mac)
         os.write(fd, (json.dumps(entry) + "\n").encode())
     finally:
         os.close(fd)  # releases the lock
@@ -128,7 +137,9 @@ def _last_entry(fd: int) -> dict | None:
 def _parse(line: bytes | str) -> dict | None:
     try:
         body = json.loads(line)
-        return {"seq": int(body["seq"]), "id": int(body["id"]), "hash": str(body["hash"]), "mac": str(body["mac"])}
+        pos = int(body["pos"]) if body.get("pos") is not None else None
+        return {"seq": int(body["seq"]), "id": int(body["id"]), "hash": str(body["hash"]), "pos": pos,
+                "mac": str(body["mac"])}
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -146,38 +157,40 @@ def read_checkpoints(settings: Settings | None = None) -> tuple[dict | None, lis
             entry = _parse(line)
             expected_seq, prev_mac = (newest["seq"] + 1, newest["mac"]) if newest else (1, "")
             if entry is None or entry["seq"] != expected_seq or not hmac.compare_digest(
-                    entry["mac"], _line_mac(key, entry["seq"], entry["id"], entry["hash"], prev_mac)):
+                    entry["mac"], _line_mac(key, entry, prev_mac)):
                 problems.append(f"审计检查点日志 {LOG_NAME} 第{number}行无效（被修改、删除或插入）")
                 break
             newest = entry
     return newest, problems
 
 
-def head_problems(session: Session, checkpoint: dict | None, last_id: int | None, keyed: bool,
+def head_problems(session: Session, checkpoint: dict | None, last: tuple[int, int] | None, keyed: bool,
                   hashes: dict[int, str]) -> list[str]:
-    """Truncation: the newest event compared with the head row and the newest checkpoint.
+    """Truncation: the newest sealed event, ``last`` = (place, id), compared with the head row and
+    the newest checkpoint.
 
     ``keyed`` tells whether the chain holds keyed events (then a checkpoint must exist);
     ``hashes`` maps the ids ``checkpoint_ids`` named to the stored hash of that event.
     """
-    problems = _head_row_problems(session, last_id, hashes)
+    last_pos, last_id = last or (0, 0)
+    problems = _head_row_problems(session, last_pos, last_id, hashes)
     if checkpoint is None:
         if keyed and _PENDING not in session.info:  # not merely awaiting this session's commit
             problems.append(f"审计检查点日志 {checkpoint_log()} 缺失或无有效记录")
-    elif (last_id or 0) < checkpoint["id"]:
-        problems.append(f"审计日志被截断：检查点记录已写入事件 #{checkpoint['id']}，现存最新为 #{last_id or 0}")
+    elif last_pos < _pos(checkpoint):
+        problems.append(f"审计日志被截断：检查点记录已写入事件 #{checkpoint['id']}，现存最新为 #{last_id}")
     elif hashes.get(checkpoint["id"]) != checkpoint["hash"]:
         problems.append(f"审计检查点记录的事件 #{checkpoint['id']} 已被删除或修改（日志被截断或篡改）")
     return problems
 
 
-def _head_row_problems(session: Session, last_id: int | None, hashes: dict[int, str]) -> list[str]:
+def _head_row_problems(session: Session, last_pos: int, last_id: int, hashes: dict[int, str]) -> list[str]:
     head = read_setting(session, HEAD_KEY) or None
     if head is None:
         return []
-    if (last_id or 0) < head["id"]:
-        return [f"审计日志末尾的事件被删除：最后写入的是 #{head['id']}，现存最新为 #{last_id or 0}"]
-    if last_id is not None and last_id > head["id"]:
+    if last_pos < _pos(head):
+        return [f"审计日志末尾的事件被删除：最后写入的是 #{head['id']}，现存最新为 #{last_id}"]
+    if last_pos > _pos(head):
         return [f"审计事件 #{head['id']} 之后的事件不是由系统写入的（链头记录未更新）"]
     if hashes.get(head["id"]) != head["hash"]:
         return [f"审计事件 #{head['id']} 与链头记录的哈希不符"]

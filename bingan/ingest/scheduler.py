@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from bingan.access.audit_seal import seal_pending
 from bingan.ingest.pipeline import Pipeline
 from bingan.ingest.reindex import rebuild_if_needed
 from bingan.records.approvals.scheduled import remind_and_escalate
@@ -112,6 +113,8 @@ def tick(pipe: Pipeline, *, run_inline: bool = False) -> dict:
         approvals_due = remind_and_escalate(session)  # records/approvals: overdue steps
     with pipe.tx() as session:
         close_collections(session)  # records/lifecycle: 采集中 → 待提交 once collection is complete
+    with pipe.tx() as session:
+        seal_pending(session)  # access/audit_seal: events a crashed process appended but never chained
     if run_inline:
         for source_id in sources:
             run_source(pipe, source_id)

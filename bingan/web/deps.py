@@ -15,6 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, selectinload
 
 from bingan.access.audit import Actor, record_event
+from bingan.access.audit_seal import start_sealer
 from bingan.access.policy import Subject, decide_for, ip_problem, load_subject
 from bingan.access.security_settings import security_settings
 from bingan.access.sessions import find_session, needs_second_factor, touch
@@ -46,8 +47,10 @@ def _request_session(request: Request) -> Iterator[Session]:
     Changes (unsafe methods) take the write lock at BEGIN so what they read is what they change.
     Reads (GET) run on a snapshot and write only at the end — the audit event, browsing history,
     the session's last-seen time — so autoflush is off: nothing reaches the database (and no
-    SQLite write lock is held) until the route's explicit flush or the commit.
+    SQLite write lock is held) until the route's explicit flush or the commit. Audit events are
+    appended, not chained: this process's background sealer chains them after the commit.
     """
+    start_sealer(request.app.state.engine)
     reading = request.method in SAFE_METHODS
     lock_at_begin = not reading and request.url.path not in LOCKS_ITSELF
     session = session_factory(request.app.state.engine)(autoflush=not reading)

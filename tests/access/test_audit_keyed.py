@@ -53,18 +53,19 @@ def _plain_hash(prev_hash: str, row: dict) -> str:
 
 
 def _forge(session, *, chain_version: int | None = None) -> int:
-    """Append a correctly chained event by SQL and move the head row to it, as the writer would."""
+    """Append a correctly chained event by SQL and move the head row to it, as the sealer would."""
     last = session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()
     at = utcnow()
     row = {"id": last.id + 1, "at": at.strftime("%Y-%m-%dT%H:%M:%S.%f"), "user_id": 7, "username": "u_clinician",
            "action": "view", "object_type": "record", "object_id": "9", "record_id": 9, "document_id": None,
            "page": None, "client_ip": "10.1.2.3", "result": "ok", "detail": {}}
     forged_hash = _plain_hash(last.hash, row)
-    values = {**row, "at": at, "prev_hash": last.hash, "hash": forged_hash}
+    values = {**row, "at": at, "prev_hash": last.hash, "hash": forged_hash, "chain_seq": last.chain_seq + 1}
     if chain_version is not None:
         values["chain_version"] = chain_version
     session.execute(sa.insert(AuditEvent.__table__).values(**values))
-    session.get(SystemSetting, "audit_head").value = {"id": row["id"], "hash": forged_hash}
+    session.get(SystemSetting, "audit_head").value = {"id": row["id"], "hash": forged_hash,
+                                                      "pos": last.chain_seq + 1}
     session.commit()
     return row["id"]
 
@@ -89,7 +90,8 @@ def test_truncation_with_an_older_copy_of_home_put_back_is_reported(session, key
     shutil.copytree(home, snapshot)
     _events(session, 2, user="u_archivist")  # what the attacker wants gone
     session.execute(sa.delete(AuditEvent).where(AuditEvent.id > kept[-1].id))
-    session.get(SystemSetting, "audit_head").value = {"id": kept[-1].id, "hash": kept[-1].hash}
+    session.get(SystemSetting, "audit_head").value = {"id": kept[-1].id, "hash": kept[-1].hash,
+                                                      "pos": kept[-1].chain_seq}
     session.commit()
     shutil.rmtree(home)
     shutil.copytree(snapshot, home)  # the older signed head as it was
@@ -101,7 +103,7 @@ def test_checkpoints_never_move_backwards(session):
     from bingan.access.audit_head import append_checkpoint, checkpoint_log, read_checkpoints
 
     events = _events(session)
-    append_checkpoint(events[0].id, events[0].hash)  # a slower writer committing an older head
+    append_checkpoint(events[0].id, events[0].hash, events[0].chain_seq)  # a slower sealer, older head
     lines = checkpoint_log().read_text().splitlines()
     assert len(lines) == 1
     newest, problems = read_checkpoints()
@@ -121,14 +123,14 @@ def test_a_checkpoint_line_removed_from_the_middle_is_reported(session):
 
 def test_events_hashed_before_the_key_still_verify_and_new_ones_are_keyed(session):
     previous = ""
-    for _ in range(2):  # rows as migration 0005 finds them: chain version 1, plain SHA-256
+    for _ in range(2):  # rows as migration 0005 finds them (chain version 1, plain SHA-256), placed by 0007
         at = utcnow()
         row = {"at": at, "user_id": 7, "username": "u_old", "action": "login", "object_type": "", "object_id": "",
                "record_id": None, "document_id": None, "page": None, "client_ip": "", "result": "ok", "detail": {}}
         number = session.execute(sa.insert(AuditEvent.__table__).values(**row, prev_hash=previous, chain_version=1)
                                  .returning(AuditEvent.id)).scalar_one()
         digest = _plain_hash(previous, row | {"id": number, "at": at.strftime("%Y-%m-%dT%H:%M:%S.%f")})
-        session.execute(sa.update(AuditEvent).where(AuditEvent.id == number).values(hash=digest))
+        session.execute(sa.update(AuditEvent).where(AuditEvent.id == number).values(hash=digest, chain_seq=number))
         previous = digest
     session.commit()
     assert verify_chain(session) == []
@@ -151,26 +153,21 @@ def test_a_lost_key_stops_the_chain_instead_of_starting_a_new_one(session):
 
 def test_deleting_the_oldest_events_behind_a_forged_purge_anchor_is_reported(session):
     events = _events(session, 4)
+    through = {"prev_hash": events[1].hash, "purged_through_id": events[1].id}
     session.execute(sa.delete(AuditEvent).where(AuditEvent.id <= events[1].id))
-    session.add(SystemSetting(key="audit_anchor", value={"prev_hash": events[1].hash,
-                                                         "purged_through_id": events[1].id}))
+    session.add(SystemSetting(key="audit_anchor", value=through))
     session.commit()
     assert verify_chain(session) == ["审计日志起点记录（清理锚点）的签名无效：最早的事件可能被删除"]
 
 
 def test_a_purge_signs_where_the_chain_now_starts(session):
-    events = _events(session, 4)
-    old = (utcnow() - timedelta(days=400)).replace(tzinfo=None)
-    for event in events[:2]:  # aged by SQL: re-hash the chain with the key as the writer would have
-        event.at = old
-    from bingan.access.audit import event_hash
-    from bingan.access.audit_head import note_head
+    from bingan.access.audit import sign
 
-    previous = ""
-    for event in events:
-        event.prev_hash, event.hash = previous, event_hash(previous, event)
-        previous = event.hash
-    note_head(session, events[-1].id, previous)
+    events = [record_event(session, Actor(7, "u_clinician"), "view", record_id=i) for i in range(1, 5)]
+    old = (utcnow() - timedelta(days=400)).replace(tzinfo=None)
+    for event in events[:2]:  # as if the system had written them 400 days ago
+        event.at = old
+        sign(event)
     session.commit()
     assert purge_before(session, utcnow() - timedelta(days=200), Actor(1, "u_auditor")) == 2
     session.commit()
@@ -216,12 +213,13 @@ def test_the_web_secret_is_not_the_audit_key(session):
 def test_verify_command_reports_a_forged_event_and_truncation(engine, key_elsewhere):
     env = os.environ | {"BINGAN_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
     with session_factory(engine)() as session:
-        kept = _events(session)
+        kept = _events(session)[-1]
+        kept = {"id": kept.id, "hash": kept.hash, "pos": kept.chain_seq}
         _events(session, 2)
     assert subprocess.run([BIN, "verify"], env=env, capture_output=True, timeout=120).returncode == 0
     with session_factory(engine)() as session:
-        session.execute(sa.delete(AuditEvent).where(AuditEvent.id > kept[-1].id))
-        session.get(SystemSetting, "audit_head").value = {"id": kept[-1].id, "hash": kept[-1].hash}
+        session.execute(sa.delete(AuditEvent).where(AuditEvent.id > kept["id"]))
+        session.get(SystemSetting, "audit_head").value = kept
         session.commit()
         _forge(session)
     done = subprocess.run([BIN, "verify"], env=env, capture_output=True, text=True, timeout=120)

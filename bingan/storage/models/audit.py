@@ -17,6 +17,7 @@ class AuditEvent(Base):
         Index("ix_audit_events_at", "at"),
         Index("ix_audit_events_record", "record_id"),
         Index("ix_audit_events_user", "user_id", "at"),
+        Index("ix_audit_events_chain_seq", "chain_seq", unique=True),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -36,6 +37,10 @@ class AuditEvent(Base):
     # 1 = SHA-256 without a key (events from before migration 0005), 2 = HMAC-SHA256 under the audit
     # key; the writer always sets 2, so a row inserted behind its back defaults to the suspicious 1.
     chain_version: Mapped[int] = mapped_column(server_default="1")
+    # Appended events are signed at once (row_mac) and chained later by the sealer (access/audit_seal),
+    # which gives each its place in the chain: chain_seq is NULL until then.
+    row_mac: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    chain_seq: Mapped[int | None]
 
 
 class SystemSetting(Base):
