@@ -128,7 +128,9 @@ class Worker:
     """A child that owns ``factory()`` and runs its methods on request, each under a deadline.
 
     After a timeout or crash the child is gone and every later call fails fast with the
-    same error: a document that hung once is not given a second chance.
+    same error: a document that hung once is not given a second chance. The child answers
+    ``factory()`` unasked; the first call reads that answer (an opening error is raised
+    there) after sending its request, so opening and the first call run back to back.
     """
 
     def __init__(self, factory: Callable[[], object], limits: Limits | None = None) -> None:
@@ -144,7 +146,7 @@ class Worker:
         with _worker_fds_lock:
             _worker_fds.update((self._requests, self._replies))
         self._finalizer = weakref.finalize(self, _shutdown, self._pid, self._requests, self._replies)
-        self.call("__ready__")  # the factory ran: opening errors surface here, under the deadline
+        self._opened = False
 
     def call(self, method: str, *args: Any) -> Any:
         """``target.method(*args)`` in the child; a generator's items as a list."""
@@ -152,8 +154,7 @@ class Worker:
             if self._failure is not None:
                 raise FormatError(self._failure.message, self._failure.detail)
             try:
-                send(self._requests, (method, args))
-                return read_stream(self._next_reply)
+                return self._request(method, args)
             except FormatError as exc:
                 self._failure = exc
                 self._finalizer()
@@ -162,6 +163,15 @@ class Worker:
                 self._failure = FormatError(CRASH_MESSAGE, f"worker pipe: {exc!r}")
                 self._finalizer()
                 raise self._failure from exc
+
+    def _request(self, method: str, args: tuple) -> Any:
+        try:
+            send(self._requests, (method, args))
+        finally:  # also when the child, unable to open, is gone: its answer says why
+            if not self._opened:
+                read_stream(self._next_reply)
+                self._opened = True
+        return read_stream(self._next_reply)
 
     def _next_reply(self) -> tuple:
         timeout_s = self.limits.timeout_s
@@ -178,19 +188,12 @@ class Worker:
 def _serve_loop(write: int, requests: int, factory: Callable[[], object]) -> None:
     try:
         target: object = factory()
-        opened: tuple = ("ok", None)
-    except BaseException as exc:  # reported on the first request, in the parent's terms
-        target, opened = None, failure_reply(exc)
-    while True:
-        request = receive(requests)
-        if request is None:
-            return  # parent closed the pipe: the document was closed
+    except BaseException as exc:  # read by the first call, in the parent's terms
+        send(write, failure_reply(exc))
+        return
+    send(write, ("ok", None))
+    while (request := receive(requests)) is not None:  # None: the parent closed the document
         method, args = request
-        if method == "__ready__" or target is None:
-            send(write, opened)
-            if target is None:
-                return
-            continue
         answer(write, lambda: getattr(target, method)(*args))  # noqa: B023 — called at once
 
 
