@@ -7,11 +7,11 @@ class Refusal(Exception):
 
     The message is Chinese and says why; the web layer answers it (web/errors.py) after the
     request's transaction has been rolled back, so a refusal never leaves half a change behind.
-    ``conflict`` marks refusals caused by the current state of something (a record already
-    archived, a request already decided): the API answers them 409 instead of 400.
+    ``status`` is the HTTP status the API answers with: 400 for a refusal of the request itself,
+    subclasses say 409 (the current state of something forbids it) or 404 (no such thing).
     """
 
-    conflict = False
+    status = 400
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -19,6 +19,13 @@ class Refusal(Exception):
 
 
 class Conflict(Refusal):
-    """A refusal because of the current state of the thing asked about."""
+    """A refusal because of the current state of the thing asked about (a record already
+    archived, a request already decided)."""
 
-    conflict = True
+    status = 409
+
+
+class NotFound(Refusal):
+    """The thing asked about by its number does not exist (申请不存在, 授权不存在)."""
+
+    status = 404

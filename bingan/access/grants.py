@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, aliased
 from bingan.access.audit import Actor, record_event
 from bingan.access.permissions import ACTION_NAMES, GRANTABLE
 from bingan.access.policy import aware, decide_for, load_subject
-from bingan.errors import Conflict, Refusal
+from bingan.errors import Conflict, NotFound, Refusal
 from bingan.storage.models import Grant, Record, User, utcnow
 
 MAX_DAYS = 90
@@ -51,7 +51,7 @@ def revoke(session: Session, actor: Actor, grant_id: int, reason: str) -> Grant:
     """End a grant now; the gate refuses it from this transaction on."""
     given = session.get(Grant, grant_id)
     if given is None:
-        raise Refusal("授权不存在")
+        raise NotFound("授权不存在")
     if given.revoked_at is not None:
         raise Conflict("该授权已撤销")
     if not reason.strip():

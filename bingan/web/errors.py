@@ -181,7 +181,7 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Refusal)
     def refused(request: Request, exc: Refusal) -> Response:
         # The request's transaction was rolled back by the session dependency: nothing changed.
-        return answer(request, 409 if exc.conflict else 400, exc.message)
+        return answer(request, exc.status, exc.message)
 
     @app.exception_handler(DataError)
     def data_error(request: Request, exc: DataError) -> Response:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, object_session
 
 from bingan.access.audit import Actor, record_event
 from bingan.access.policy import decide_for, load_subject
-from bingan.errors import Conflict, Refusal
+from bingan.errors import Conflict, NotFound, Refusal
 from bingan.records.approvals.flows import choose_flow, resolve_approvers
 from bingan.records.approvals.kinds import kind_name, kind_of
 from bingan.records.approvals.notifier import notify
@@ -25,10 +25,6 @@ STATUS_NAMES = {"pending": "审批中", "returned": "已退回申请人", "appro
                 "withdrawn": "已撤回", "cancelled": "已取消"}
 DECISIONS = ("approve", "reject", "return")
 SYSTEM = Actor(None, "系统")
-
-
-class NoSuchRequest(Refusal):
-    """No request with this number (the web answers 404)."""
 
 
 def submit(session: Session, actor: Actor, applicant: User, kind_code: str, record: Record, reason: str,
@@ -174,7 +170,7 @@ def load_for_update(session: Session, request_id: int) -> ApprovalRequest:
     request = session.scalars(
         sa.select(ApprovalRequest).where(ApprovalRequest.id == request_id).with_for_update()).first()
     if request is None:
-        raise NoSuchRequest("申请不存在")
+        raise NotFound("申请不存在")
     return request
 
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bingan.access.audit import Actor, record_event
-from bingan.errors import Refusal
+from bingan.errors import NotFound, Refusal
 from bingan.records.approvals.defaults import default_flow
 from bingan.records.approvals.flows import parse_steps
 from bingan.records.approvals.kinds import known_kinds
@@ -48,7 +48,7 @@ def save_flow(session: Session, actor: Actor, flow_id: int | None, form: FlowFor
         raise Refusal("请填写流程名称")
     flow = session.get(ApprovalFlow, flow_id) if flow_id else ApprovalFlow(kind=form.kind)
     if flow is None:
-        raise Refusal("流程不存在")
+        raise NotFound("流程不存在")
     flow.kind, flow.name, flow.position, flow.active = form.kind, form.name.strip()[:100], form.position, form.active
     flow.campus_id = _campus_id(session, form.campus)
     flow.match = _rules(form)
@@ -63,7 +63,7 @@ def save_flow(session: Session, actor: Actor, flow_id: int | None, form: FlowFor
 def delete_flow(session: Session, actor: Actor, flow_id: int) -> None:
     flow = session.get(ApprovalFlow, flow_id)
     if flow is None:
-        raise Refusal("流程不存在")
+        raise NotFound("流程不存在")
     session.delete(flow)
     record_event(session, actor, "approval.flow_delete", object_type="approval_flow", object_id=flow_id,
                  detail={"种类": flow.kind, "名称": flow.name})

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bingan.access.audit import Actor, record_event
-from bingan.errors import Refusal
-from bingan.records.approvals.engine import STATUS_NAMES, NoSuchRequest
+from bingan.errors import NotFound, Refusal
+from bingan.records.approvals.engine import STATUS_NAMES
 from bingan.records.approvals.flows import MODE_NAMES
 from bingan.records.approvals.kinds import kind_name
 from bingan.storage.blobs.port import BlobStore, Placement
@@ -63,7 +63,7 @@ def visible_request(session: Session, user: User, request_id: int) -> ApprovalRe
     """The applicant and every approver the request ever had see it, opinions and all (L4)."""
     request = session.get(ApprovalRequest, request_id)
     if request is None:
-        raise NoSuchRequest("申请不存在")
+        raise NotFound("申请不存在")
     if request.applicant_id != user.id and not session.scalar(
             _tasks(user, open_=False).where(ApprovalTask.request_id == request.id).limit(1)):
         raise Refusal("您不是该申请的申请人或审批人，不能查看")
@@ -180,7 +180,7 @@ def open_attachment(session: Session, user: User, store: BlobStore,
                     attachment_id: int) -> tuple[ApprovalAttachment, BinaryIO]:
     attachment = session.get(ApprovalAttachment, attachment_id)
     if attachment is None:
-        raise NoSuchRequest("附件不存在")
+        raise NotFound("附件不存在")
     visible_request(session, user, attachment.request_id)
     with store.open(attachment.sha256) as stream:
         return attachment, io.BytesIO(stream.read())
