@@ -90,3 +90,8 @@ def test_a_new_group_expands_searches_at_once(client_for, world):
 def test_only_the_record_room_edits_the_dictionary(client_for):
     assert client_for("clinician").get("/admin/synonyms").status_code == 403
     assert client_for("sysadmin").get("/admin/synonyms").status_code == 403
+
+
+def test_the_dictionary_is_in_the_record_rooms_menu(client_for):
+    assert 'href="/admin/synonyms"' in client_for("archivist").get("/search").text
+    assert 'href="/admin/synonyms"' not in client_for("clinician").get("/search").text

@@ -17,11 +17,13 @@ from bingan.storage.models import SynonymGroup
 from bingan.web.admin.common import done, refuse
 from bingan.web.deps import Ctx, permission
 from bingan.web.inputs import RowId
+from bingan.web.navigation import register
 from bingan.web.render import page
 
 router = APIRouter(include_in_schema=False)
 PATH = "/admin/synonyms"
 MAX_TERMS_TEXT = 1000
+register("病案查询", "检索词典", PATH, "tags.manage")
 
 
 def _groups(ctx: Ctx) -> list[SynonymGroup]:

@@ -103,6 +103,8 @@ SEARCH_PARAMETERS = {
     "q": "检索式", **{key: f"{label}（结构化检索）" for key, label in STRUCTURED.items()},
     "from": "出院日期起（YYYY-MM-DD）", "to": "出院日期止（YYYY-MM-DD）", "page": "页码（从1开始）",
     "sort": "排序：relevance | discharged_desc | discharged_asc",
+    "affirmed": "排除否定描述：1 = 不计“否认…”“未见…”“无…”等否定描述中的词",
+    "synonyms": "同义词扩展：1 = 同时检索检索词典中该词的同义词与缩写",
 }
 AUDIT_PARAMETERS = {
     "username": "用户名", "action": "操作", "result": "结果", "record_id": "病案编号", "client_ip": "客户端地址",
