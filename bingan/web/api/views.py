@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, PlainSerializer
 
@@ -18,7 +18,7 @@ from bingan.access.policy import CONFIDENTIALITY_NAMES
 from bingan.web.admin.views import audit_filter
 from bingan.web.deps import Ctx, RecordAccess, document_gate, permission, record_gate, signed_in
 from bingan.web.inputs import OffsetParam, PageNumber, VersionParam
-from bingan.web.lookup.service import LookupInputError, check_count
+from bingan.web.lookup.service import LookupInputError, check_count, shown_rows
 from bingan.web.lookup.views import run_lookup
 from bingan.web.personal import service as personal
 from bingan.web.records import service as records
@@ -66,7 +66,11 @@ class DocumentSummary(BaseModel):
 
 
 class LookupRequest(BaseModel):
-    numbers: list[str] = Field(..., description="病案号或别名")
+    numbers: list[str] = Field(..., description="病案号、别名或住院号")
+
+
+FolderParam = Annotated[str | None, Query(max_length=64, description="收藏夹（空 = 未分类；不填 = 全部）")]
+WordsParam = Annotated[str, Query(max_length=100, description="在备注或病案号中查找的文字")]
 
 
 class FavouriteRequest(BaseModel):
@@ -180,6 +184,7 @@ def lookup(body: LookupRequest, ctx: Ctx = permission("lookup.use")) -> dict:
                            "openable": r.record_id in openable} for r in refs]
                   for asked, refs in result.found.items()},
         "missing": result.missing, "via_alias": result.via_alias,
+        "matched": {row.asked: row.via or "病案号" for row in shown_rows(result, openable)},
     }
 
 
@@ -191,8 +196,8 @@ def history(ctx: Ctx = signed_in()) -> dict:
 
 
 @router.get("/favourites", summary="收藏夹（仅列出仍可查阅的病案；hidden 为因权限变化未列出的条数）")
-def favourites(ctx: Ctx = signed_in()) -> dict:
-    rows, hidden = personal.openable(ctx.subject, personal.favourites(ctx.session, ctx.user))
+def favourites(folder: FolderParam = None, q: WordsParam = "", ctx: Ctx = signed_in()) -> dict:
+    rows, hidden = personal.openable(ctx.subject, personal.favourites(ctx.session, ctx.user, folder, q))
     return {"records": [{"record_id": r.id, "record_number": r.record_number, "stay": r.stay_number,
                          "folder": f.folder, "note": f.note} for f, r in rows], "hidden": hidden}
 
