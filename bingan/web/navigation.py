@@ -12,6 +12,8 @@ checks). A link is shown only when
 To-do counters (``register_counter``) are functions of the request's ``Ctx`` returning a number;
 the count is drawn beside the link and on its group. The approval inbox's entry (待办审批,
 /approvals) is declared here; its counter is registered as "approvals" by the approvals views.
+首页 counts the rest of the home page's to-do list ("home") and 我的申请 the open applications
+("applications"), both registered by the home views.
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ from bingan.web.routes import route_table
 GROUPS = ("病案查询", "归档管理", "借阅与封存", "复印打印", "数字化加工", "采集监控", "统计报表", "系统设置")
 # Whoever holds one of these decides approval requests: the to-do inbox is theirs.
 APPROVAL_PERMISSIONS = ("record.approve",)
+# Whoever may apply for something (借阅, 封存) follows their own applications.
+APPLY_PERMISSIONS = ("borrow.apply", "seal.apply")
 
 
 @dataclass(frozen=True)
@@ -39,8 +43,9 @@ class Link:
 
 
 NAV: list[Link] = [
-    Link("", "首页", "/"),
+    Link("", "首页", "/", counter="home"),
     Link("", "待办审批", "/approvals", APPROVAL_PERMISSIONS, counter="approvals"),
+    Link("", "我的申请", "/approvals?box=mine", APPLY_PERMISSIONS, counter="applications"),
     Link("病案查询", "全文检索", "/search", ("search.use",)),
     Link("病案查询", "批量查询", "/lookup", ("lookup.use",)),
     Link("病案查询", "浏览历史", "/history", ("record.view",)),
@@ -108,7 +113,7 @@ def menu_for(app: FastAPI, ctx: Ctx) -> Menu:
     pages = _pages(app)
     shown: dict[str, list[Shown]] = {}
     for link in NAV:
-        if link.path not in pages:
+        if link.path.partition("?")[0] not in pages:  # a box of a page (?box=mine) is that page
             continue
         count = _count(link, ctx)
         if count or not link.permissions or any(ctx.can(code) for code in link.permissions):
