@@ -14,8 +14,15 @@
   inside it. Code prefixes are ``prefix`` queries on the normalised keyword fields. Pages are
   folded like the tantivy side (``analysis.fold_page``) before they are sent.
 * Results are grouped by record with field collapsing (pagination counts records); facets
-  are terms aggregations counting matching pages; ``total_records`` is a cardinality
-  aggregation, exact below ``EXACT_RECORDS`` (precision threshold).
+  are terms aggregations counting records (a cardinality per bucket); ``total_records`` is a
+  cardinality aggregation, exact below ``EXACT_RECORDS`` (precision threshold).
+* The unit (病案/文书/页, units.py): when the hit pages alone decide the units (``units.direct``:
+  a term, an OR of terms, the page unit) the one request above is all. Otherwise the units are
+  evaluated first, each liftable subtree's units read by a composite aggregation on record_id
+  (and document_id), paged with ``after`` (``UNITS_PER_REQUEST`` buckets a request, under
+  ``search.max_buckets``); the _search request then asks for the hit pages of those units
+  (``terms`` on record_id/document_id in chunks of ``index.max_terms_count``), and the record
+  count is exact.
 """
 from __future__ import annotations
 
@@ -44,6 +51,7 @@ from bingan.search.port import (
     Sort,
 )
 from bingan.search.snippets import make_snippet
+from bingan.search.units import Key, Keys, direct, evaluate, hit_pages
 
 SCHEMA_VERSION = 5  # 2: values folded before indexing (analysis.fold_page); 3: dates in the hospital's time zone;
 # 4: affirmed_text, the page text without its negated mentions (negation.py); 5: record_keys include the 住院号
@@ -52,6 +60,9 @@ EXACT_RECORDS = 3000
 HITS_PER_RECORD = 3
 FACET_SIZE = 50
 BULK_CHUNK = 500
+UNITS_PER_REQUEST = 10_000  # composite buckets per request (search.max_buckets is 65,536)
+TERMS_PER_CLAUSE = 65_536  # index.max_terms_count
+WITHIN_RECORDS_MAX = 20_000  # a units query restricted to more records than this is sent unrestricted
 
 
 def load_template(prefix: str, version: int = SCHEMA_VERSION) -> dict:
@@ -208,20 +219,83 @@ class DslCompiler:
         return clauses
 
 
+def any_of(field: str, values: list[int]) -> dict:
+    """``terms`` in chunks of ``TERMS_PER_CLAUSE`` (an empty list matches nothing)."""
+    chunks = [values[i : i + TERMS_PER_CLAUSE] for i in range(0, len(values), TERMS_PER_CLAUSE)] or [[]]
+    if len(chunks) == 1:
+        return {"terms": {field: chunks[0]}}
+    return DslCompiler.either(*({"terms": {field: chunk}} for chunk in chunks))
+
+
+def unit_restriction(units: set[Key], unit: q.Unit) -> dict:
+    if unit == "document":
+        return any_of("document_id", sorted({d for _, d in units}))
+    return any_of("record_id", sorted({r for r, _ in units}))
+
+
+def unit_keys_body(node: q.Node, unit: q.Unit, scope: Scope, *, records: list[int] | None = None,
+                   after: dict | None = None) -> dict:
+    """One page of the units having an in-scope page matching ``node`` (among ``records``): a
+    composite aggregation, no hits."""
+    sources = [{"r": {"terms": {"field": "record_id"}}}]
+    if unit == "document":
+        sources.append({"d": {"terms": {"field": "document_id"}}})
+    composite: dict = {"size": UNITS_PER_REQUEST, "sources": sources}
+    if after:
+        composite["after"] = after
+    filters = DslCompiler.scope(scope)
+    if records is not None:
+        filters.append(any_of("record_id", records))
+    return {"size": 0, "track_total_hits": False, "aggs": {"units": {"composite": composite}},
+            "query": {"bool": {"must": [DslCompiler().compile(node)], "filter": filters}}}
+
+
+def unit_keys(search: Callable[[dict], dict], scope: Scope) -> Keys:
+    """The ``keys`` of units.evaluate over ``search`` (a _search call): every page of the
+    composite aggregation, memoised for one search."""
+    memo: dict[tuple, set[Key]] = {}
+
+    def keys(node: q.Node, unit: q.Unit, within: set[Key] | None) -> set[Key]:
+        records = None if within is None else sorted({r for r, _ in within})
+        if records is not None and len(records) > WITHIN_RECORDS_MAX:
+            records = None
+        if (node, unit) in memo:
+            return memo[node, unit]
+        found: set[Key] = set()
+        after = None
+        while True:
+            agg = search(unit_keys_body(node, unit, scope, records=records, after=after))["aggregations"]["units"]
+            found.update((int(b["key"]["r"]), int(b["key"].get("d", 0))) for b in agg["buckets"])
+            after = agg.get("after_key")
+            if len(agg["buckets"]) < UNITS_PER_REQUEST or after is None:
+                break
+        if records is None:
+            memo[node, unit] = found
+        return found
+
+    return keys
+
+
 def search_body(
     parsed: q.ParsedQuery, scope: Scope, *, offset: int = 0, limit: int = 20, group: bool = True,
-    facets: bool = True, sort: Sort = "relevance",
+    facets: bool = True, sort: Sort = "relevance", units: set[Key] | None = None,
 ) -> dict:
     """The whole _search request body, a pure function of the query and the scope (tested
     without a server). The scope is a ``filter`` of the one query, so hits, ``total``, the
     collapsed records with their inner hits, the record count and the facets all see only
-    what the scope admits."""
+    what the scope admits. ``units``: the evaluated units of a query that is not
+    ``units.direct``; the body then asks for their hit pages."""
     compiler = DslCompiler()
     bigram_boost = [{"match": {"text.cjk": t.text}} for t in parsed.highlight_terms()]
+    filters = compiler.scope(scope)
+    root = parsed.root
+    if units is not None:
+        root = hit_pages(parsed.root)
+        filters.append(unit_restriction(units, parsed.unit))
     body: dict = {
         "from": offset,
         "size": limit,
-        "query": {"bool": {"must": [compiler.compile(parsed.root)], "filter": compiler.scope(scope),
+        "query": {"bool": {"must": [compiler.compile(root)], "filter": filters,
                            "should": bigram_boost}},
         "track_total_hits": True,
         "aggs": {"records": {"cardinality": {"field": "record_id", "precision_threshold": EXACT_RECORDS}}},
@@ -336,14 +410,16 @@ class ElasticsearchIndex(SearchIndex):
     ) -> SearchResult:
         q.check_window(offset, limit)
         parsed = q.parse(query)
+        units = None
+        if not direct(parsed.root, parsed.unit):
+            units = evaluate(parsed.root, parsed.unit, unit_keys(self._search, scope))
         body = search_body(parsed, scope, offset=offset, limit=limit, group=group_by_record,
-                           facets=facets, sort=sort)
-        # The alias: during a rebuild after a schema change it still names the old, full index.
-        resp = self.es.search(index=self.alias, body=body)
+                           facets=facets, sort=sort, units=units)
+        resp = self._search(body)
         terms = parsed.highlight_terms()
         records = [self._record(hit, terms, group_by_record) for hit in resp["hits"]["hits"]]
         aggs = resp.get("aggregations", {})
-        n_records = int(aggs["records"]["value"])
+        n_records = int(aggs["records"]["value"]) if units is None else len({r for r, _ in units})
         return SearchResult(
             total=int(resp["hits"]["total"]["value"]),
             total_records=n_records,
@@ -353,9 +429,14 @@ class ElasticsearchIndex(SearchIndex):
                        for b in aggs[name]["buckets"]]
                 for name in FACET_NAMES
             } if facets else {},
-            total_records_exact=n_records < EXACT_RECORDS,
+            total_records_exact=units is not None or n_records < EXACT_RECORDS,
             warnings=parsed.warnings,
+            suggestion=parsed.suggestion,
         )
+
+    def _search(self, body: dict) -> dict:
+        # The alias: during a rebuild after a schema change it still names the old, full index.
+        return self.es.search(index=self.alias, body=body)
 
     @staticmethod
     def _record(hit: dict, terms: list[q.Term], group: bool) -> RecordHit:

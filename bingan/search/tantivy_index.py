@@ -63,7 +63,7 @@ from bingan.search.port import (
 )
 from bingan.search.snippets import make_snippet
 from bingan.search.tantivy_query import Compiler, access_terms, as_datetime
-from bingan.search.units import Key, evaluate, hit_pages
+from bingan.search.units import Key, Keys, direct, evaluate, hit_pages
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bingan-search")
 # 2: text_bigrams field; 3: word pairs (text, diagnosis, operation), access terms; 4: values
@@ -356,7 +356,7 @@ class TantivySearchIndex(SearchIndex):
         when the unit is the record or the document (None at the page unit)."""
         parsed = q.parse(query)
         scope_q = self._compiler.scope(scope)
-        if parsed.unit == "page":
+        if direct(parsed.root, parsed.unit):
             return self._scoped(parsed.root, scope_q), parsed, None
         units = evaluate(parsed.root, parsed.unit, self._keys(scope_q))
         field, values = ("record_id", {r for r, _ in units})
@@ -371,17 +371,28 @@ class TantivySearchIndex(SearchIndex):
         user = self._compiler.compile(node, scope_q)
         return tantivy.Query.boolean_query([(Occur.Must, user), (Occur.Must, scope_q)])
 
-    def _keys(self, scope_q: tantivy.Query) -> Callable[[q.Node, q.Unit], set[Key]]:
+    def _keys(self, scope_q: tantivy.Query) -> Keys:
         """Units having an in-scope page that matches a node: every match's record_id (and
-        document_id) read from the fast fields. Memoised for one search (the universe of a
-        negation may be asked for more than once)."""
+        document_id) read from the fast fields, among the records of ``within`` when there are
+        few enough for a term set to be cheaper than reading the matches. Memoised for one search
+        (the universe of a negation may be asked for more than once)."""
         searcher = self._index.searcher()
         memo: dict[tuple, set[Key]] = {}
 
-        def keys(node: q.Node, unit: q.Unit) -> set[Key]:
-            if (node, unit) not in memo:
-                memo[node, unit] = _unit_keys(searcher, self._scoped(node, scope_q), unit)
-            return memo[node, unit]
+        def keys(node: q.Node, unit: q.Unit, within: set[Key] | None) -> set[Key]:
+            records = None if within is None else sorted({r for r, _ in within})
+            if records is not None and len(records) > WITHIN_RECORDS_MAX:
+                records = None
+            if (node, unit) in memo:
+                return memo[node, unit]
+            query = self._scoped(node, scope_q)
+            if records is not None:
+                query = tantivy.Query.boolean_query(
+                    [(Occur.Must, query), (Occur.Must, self._compiler.any_of("record_id", records))])
+            found = _unit_keys(searcher, query, unit)
+            if records is None:
+                memo[node, unit] = found
+            return found
 
         return keys
 
@@ -513,10 +524,16 @@ class TantivySearchIndex(SearchIndex):
 
 
 KEYS_FIRST_ROUND = 10_000
+# ``within`` above this many records: reading the matches is cheaper than a term set of the records
+WITHIN_RECORDS_MAX = 20_000
+RECORDS_PER_AGGREGATION = 60_000  # under tantivy's limit of 65,000 buckets per aggregation
 
 
 def _unit_keys(searcher, query: tantivy.Query, unit: q.Unit) -> set[Key]:
     """(record_id, document_id or 0) of every page the query matches."""
+    found = _record_keys(searcher, query) if unit == "record" else None
+    if found is not None:
+        return found
     res = searcher.search(query, limit=KEYS_FIRST_ROUND, count=True)
     if len(res.hits) < res.count:
         res = searcher.search(query, limit=res.count, count=False)
@@ -525,6 +542,21 @@ def _unit_keys(searcher, query: tantivy.Query, unit: q.Unit) -> set[Key]:
     if unit == "record":
         return {(r, 0) for r in records}
     return set(zip(records, searcher.fast_field_values("document_id", addresses), strict=True))
+
+
+def _record_keys(searcher, query: tantivy.Query) -> set[Key] | None:
+    """The records of every match from a terms aggregation over the record_id fast field: a
+    column read per match, no scoring and no list of page addresses (at 100k pages, the 17k
+    pages of a clinician's scope: 2 ms against 43 ms for the top-k collection). None when the
+    records are more than one aggregation may return (tantivy's bucket limit)."""
+    spec = {"r": {"terms": {"field": "record_id", "size": RECORDS_PER_AGGREGATION}}}
+    try:
+        agg = searcher.aggregate(query, spec)["r"]
+    except ValueError:
+        return None
+    if agg.get("sum_other_doc_count"):
+        return None
+    return {(int(b["key"]), 0) for b in agg["buckets"]}
 
 
 def _scope_key(s: Scope) -> tuple:

@@ -19,7 +19,10 @@ group. A unit that matches through negation alone shows all its pages.
 
 This module is pure: an adapter supplies ``keys`` (the units having an in-scope page matching a
 node, in one index query) and the evaluation below decides which subtrees can go to the index
-whole.
+whole. Collecting a broad term's units reads a unit id for every matching page, so an AND reads
+its children one after the other, each restricted to the units found so far (``within``), and a
+NOT reads its excluded terms only among the units already found. When the hit pages alone decide
+the units (``direct``: one term, an OR of terms), nothing is collected at all.
 """
 from __future__ import annotations
 
@@ -30,7 +33,9 @@ from bingan.search import query as q
 DOCUMENT_FIELDS = frozenset({"type", "category"})
 # A unit key: (record_id, document_id); document_id is 0 at the record unit.
 Key = tuple[int, int]
-Keys = Callable[[q.Node, q.Unit], set[Key]]
+# keys(node, unit, within): the units having an in-scope page matching node; with ``within`` the
+# adapter may look among those units' records only (it may also return more: the caller intersects).
+Keys = Callable[[q.Node, q.Unit, "set[Key] | None"], set[Key]]
 
 
 def is_document_term(node: q.Node) -> bool:
@@ -55,38 +60,55 @@ def _uniform(node: q.Node, unit: q.Unit) -> bool:
 
 
 def _liftable(node: q.Node, unit: q.Unit) -> bool:
-    """One index query gives the units of this subtree: a leaf, a uniform subtree, or an OR of
+    """One index query gives the units of this subtree: a leaf, a uniform subtree, an OR of
     liftable subtrees (a unit has a page matching A or B iff it has one matching A or one
-    matching B)."""
+    matching B), or an AND of uniform subtrees and one liftable subtree (a unit has a page
+    matching A and has U on every page iff it has a page matching A and U: ``肺炎 出院:2024``)."""
     if isinstance(node, q.Term | q.Prefix | q.Range | q.MatchAll):
         return True
     if isinstance(node, q.Or):
         return all(_liftable(c, unit) for c in node.children)
+    if isinstance(node, q.And):
+        rest = [c for c in node.children if not _uniform(c, unit)]
+        return len(rest) <= 1 and all(_liftable(c, unit) for c in rest)
     return _uniform(node, unit)
 
 
-def evaluate(node: q.Node, unit: q.Unit, keys: Keys) -> set[Key]:
-    """The units (record or document) for which ``node`` holds."""
+def direct(node: q.Node, unit: q.Unit) -> bool:
+    """The units are those of the hit pages: the page unit, or a liftable query that is its own
+    hit-page query (a term, an OR of terms). The index then searches the pages as they are."""
+    return unit == "page" or (_liftable(node, unit) and hit_pages(node) == node)
+
+
+def evaluate(node: q.Node, unit: q.Unit, keys: Keys, within: set[Key] | None = None) -> set[Key]:
+    """The units (record or document) for which ``node`` holds, among ``within`` when given."""
     if _liftable(node, unit):
-        return keys(node, unit)
+        found = keys(node, unit, within)
+        return found if within is None else found & within
     if isinstance(node, q.Or):
-        return set().union(*(evaluate(c, unit, keys) for c in node.children))
+        return set().union(*(evaluate(c, unit, keys, within) for c in node.children))
     if isinstance(node, q.Not):
-        return keys(q.MatchAll(), unit) - evaluate(node.child, unit, keys)
+        universe = keys(q.MatchAll(), unit, None) if within is None else within
+        return universe - evaluate(node.child, unit, keys, universe)
     assert isinstance(node, q.And)
     if unit == "record" and any(is_document_term(c) for c in node.children):
-        return {(record, 0) for record, _ in evaluate(node, "document", keys)}
+        found = {(record, 0) for record, _ in evaluate(node, "document", keys)}
+        return found if within is None else found & within
     positive = [c for c in node.children if not isinstance(c, q.Not)]
     negative = [c.child for c in node.children if isinstance(c, q.Not)]
-    if positive:
-        sets = sorted((evaluate(c, unit, keys) for c in positive), key=len)
-        found = sets[0].intersection(*sets[1:])
-    else:
-        found = keys(q.MatchAll(), unit)
+    # one term at a time, each among the units the previous ones left (terms before compound
+    # children: a term's units are one index query)
+    found = within
+    for child in sorted(positive, key=lambda c: not _liftable(c, unit)):
+        if found is not None and not found:
+            return set()
+        found = evaluate(child, unit, keys, found)
+    if found is None:
+        found = keys(q.MatchAll(), unit, None)
     for child in negative:
         if not found:
             break
-        found -= evaluate(child, unit, keys)
+        found = found - evaluate(child, unit, keys, found)
     return found
 
 
@@ -101,9 +123,10 @@ def _skeleton(node: q.Node) -> q.Node | None:
         return node
     if isinstance(node, q.Not):
         return None
+    if isinstance(node, q.Or):  # a unit may hold through a branch that names no page: all its pages
+        parts = [_skeleton(c) for c in node.children]
+        return q.MatchAll() if None in parts else _either(parts)
     parts = [_skeleton(c) for c in node.children if not isinstance(c, q.Not)]
-    if isinstance(node, q.Or):
-        return q.MatchAll() if None in parts or not parts else _either(parts)
     parts = [p for p in parts if p is not None]
     if not parts:
         return None

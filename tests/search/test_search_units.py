@@ -72,6 +72,12 @@ def test_a_pure_negation_lists_the_other_records(index):
     assert records(index, "-咳嗽") == {2}
 
 
+def test_a_record_matching_through_a_negated_branch_of_an_or_shows_all_its_pages(index):
+    result = index.search("发热 OR -咳嗽", Scope.everything(), limit=10)
+    assert records(index, "发热 OR -咳嗽") == {1, 2}
+    assert next(r for r in result.records if r.record_id == 2).matched_pages == 2
+
+
 def test_a_document_field_keeps_its_document_unit(index):
     assert records(index, "文书:出院记录 肺炎") == {3}
     assert records(index, "(文书:出院记录 咳嗽) 肺炎") == {1, 3}
