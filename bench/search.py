@@ -1,4 +1,5 @@
-"""Search benchmark: tantivy (our adapter) against SQLite FTS5-trigram and Whoosh, same run.
+"""Search benchmark: tantivy (our adapter) against SQLite FTS5-trigram and Whoosh, same run;
+the record unit (病案, the default) against the page unit (单位:页) on the same queries.
 
     .venv/bin/python bench/search.py --pages 100000 [--queries 200] [--check-pages 20000]
         [--whoosh-pages 20000] [--no-baselines] [--repeats 3] [--dir /tmp/x [--reuse]]
@@ -24,6 +25,12 @@ p50/p95 and ratios.
    shapes are the subset they can express; ratios are printed per baseline.
 5. Code prefixes (``诊断:J18*``, ``病案号:677*``…, ``checking.prefix_queries``), timed and checked
    the same way but apart, so the 200-query figures stay comparable with earlier runs.
+6. Units: every query is run at the record unit (the default: AND/OR/NOT over a record's pages,
+   units.py) and at the page unit (the query with ``单位:页``, the semantics before units),
+   interleaved query by query (the order swapped on every other query, so both see the same
+   machine state); ratios and p50/p95 per repeat and their medians, for all queries and for those
+   that take the unit path (not ``units.direct``). Exactness at both units on the records that
+   lie wholly within the first ``--check-pages`` pages.
 """
 from __future__ import annotations
 
@@ -46,6 +53,7 @@ from bingan.search import query as q
 from bingan.search.checking import Reference, generate_pages, prefix_queries, sample_queries
 from bingan.search.port import PageDoc, Scope
 from bingan.search.tantivy_index import TantivySearchIndex
+from bingan.search.units import direct
 
 SCOPE = Scope(
     departments={"XNK", "HXK", "NFM"}, campuses={"BB"}, max_confidentiality=1,
@@ -128,11 +136,12 @@ def open_or_build_tantivy(work: Path, pages: int, heap: int, reuse: bool):
     return index, info
 
 
-def tantivy_subset_ids(index: TantivySearchIndex, text: str, limit_version: int) -> set[int]:
-    """Version ids (one page each in the generator) of hits among the first pages."""
-    compiled, _ = index.compile(text, SCOPE)
+def tantivy_subset_ids(index: TantivySearchIndex, text: str, last_record: int) -> set[int]:
+    """Version ids (one page each in the generator) of hits on the records up to ``last_record``
+    (whole records: a unit is never cut in two)."""
+    compiled = index.compile(text, SCOPE)[0]
     subset = tantivy.Query.range_query(
-        index.schema, "version_id", tantivy.FieldType.Integer, upper_bound=limit_version
+        index.schema, "record_id", tantivy.FieldType.Integer, upper_bound=last_record
     )
     both = tantivy.Query.boolean_query([(tantivy.Occur.Must, compiled), (tantivy.Occur.Must, subset)])
     searcher = index._index.searcher()  # the bench reads raw hits, bypassing grouping
@@ -143,12 +152,14 @@ def tantivy_subset_ids(index: TantivySearchIndex, text: str, limit_version: int)
 
 def check_exactness(index: TantivySearchIndex, queries: list[str], pages: int) -> tuple[int, int, float, float]:
     docs = list(generate_pages(pages))
+    last_record = docs[-1].record_id - 1  # the last record may go on beyond ``pages``
+    docs = [d for d in docs if d.record_id <= last_record]
     ref = Reference(docs)
     by_doc_id = {d.doc_id: d.version_id for d in docs}
     exact = tp = fp = fn = 0
     for text in queries:
         want = {by_doc_id[i] for i in ref.search(text, SCOPE)}
-        got = tantivy_subset_ids(index, text, pages)
+        got = tantivy_subset_ids(index, text, last_record)
         tp, fp, fn = tp + len(got & want), fp + len(got - want), fn + len(want - got)
         exact += got == want
     precision = tp / (tp + fp) if tp + fp else 1.0
@@ -354,6 +365,39 @@ def one_repeat(index, db, queries: list[str], fts_queries: list[str], fts_timeou
     return row
 
 
+PAGE_UNIT = " 单位:页"
+
+
+def unit_repeat(index: TantivySearchIndex, queries: list[str]) -> dict:
+    """Record unit and page unit, interleaved query by query (order swapped every other query)."""
+    rec_ms, page_ms = [], []
+    for i, text in enumerate(queries):
+        runs = [(rec_ms, text), (page_ms, text + PAGE_UNIT)]
+        for out, query in runs if i % 2 else runs[::-1]:
+            start = time.perf_counter()
+            index.search(query, SCOPE, limit=20)
+            out.append((time.perf_counter() - start) * 1000)
+    return {"record": rec_ms, "page": page_ms}
+
+
+def report_units(rows: list[dict], queries: list[str]) -> None:
+    evaluated = [i for i, text in enumerate(queries) if not direct(q.parse(text).root, "record")]
+    for label, keep in (("all", range(len(queries))), ("unit path", evaluated)):
+        per = []
+        for row in rows:
+            rec = percentiles([row["record"][i] for i in keep])
+            page = percentiles([row["page"][i] for i in keep])
+            per.append({"rec": rec, "page": page, "ratio": (rec[0] / page[0], rec[1] / page[1])})
+        print(f"units, {label} ({len(keep)} queries): record unit p50 / p95 {fmt(median_of(per, 'rec'))} ms, "
+              f"page unit {fmt(median_of(per, 'page'))} ms → record/page "
+              f"{fmt(median_of(per, 'ratio'))}x (medians of {len(rows)} repeats; per repeat "
+              + ", ".join(f"{r['ratio'][0]:.2f}/{r['ratio'][1]:.2f}" for r in per) + ")", flush=True)
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def fmt(pair: tuple[float, float]) -> str:
     return f"{pair[0]:.1f} / {pair[1]:.1f}"
 
@@ -418,6 +462,8 @@ def main() -> None:
     ap.add_argument("--fts-timeout-ms", type=float, default=0,
                     help="cut each FTS5 query off after this long (0 = never); counted at the cut-off")
     ap.add_argument("--prefix-queries", type=int, default=70, help="code-prefix queries (0 = none)")
+    ap.add_argument("--units-repeats", type=int, default=3, help="repeats of record unit vs page unit")
+    ap.add_argument("--units-only", action="store_true", help="build or reuse, compare the units, stop")
     ap.add_argument("--dir", type=Path, default=None)
     ap.add_argument("--reuse", action="store_true", help="reuse indexes kept in --dir")
     args = ap.parse_args()
@@ -432,7 +478,7 @@ def main() -> None:
           f"{ti['size_mb']:.0f} MB, peak RSS {ti['peak_rss_mb']:.0f} MB, segments {ti['segments']}",
           flush=True)
     db, fts_queries = None, []
-    if not args.no_baselines:
+    if not args.no_baselines and not args.units_only:
         gc.collect()
         db, fi = open_or_build_fts(work, args.pages, args.reuse)
         fts_queries = supported(lambda t: fts_sql(q.parse(t).root, []), queries)
@@ -442,13 +488,23 @@ def main() -> None:
               f"size {fi['size_mb']:.0f} MB", flush=True)
         timed_queries(fts_runner(db, args.fts_timeout_ms), fts_queries[:20])  # warm the page cache
     timed_queries(lambda text: index.search(text, SCOPE, limit=20), queries[:20])
+    timed_queries(lambda text: index.search(text + PAGE_UNIT, SCOPE, limit=20), queries[:20])
+    print(f"load average {load_average()}", flush=True)
+    unit_rows = [unit_repeat(index, queries) for _ in range(max(1, args.units_repeats))]
+    report_units(unit_rows, queries)
+    print(f"load average {load_average()}", flush=True)
+    if args.units_only:
+        if args.dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     rows = [one_repeat(index, db, queries, fts_queries, args.fts_timeout_ms) for _ in range(max(1, args.repeats))]
     report_repeats(rows, len(fts_queries), args.fts_timeout_ms)
 
     check = min(args.check_pages, args.pages)
-    exact, n, precision, recall = check_exactness(index, queries, check)
-    print(f"exact vs brute force on the first {check:,} pages: {exact}/{n} queries, "
-          f"precision {precision:.4f}, recall {recall:.4f}", flush=True)
+    for unit, suffix in (("record", ""), ("page", PAGE_UNIT)):
+        exact, n, precision, recall = check_exactness(index, [t + suffix for t in queries], check)
+        print(f"{unit} unit exact vs brute force on the first {check:,} pages: {exact}/{n} queries, "
+              f"precision {precision:.4f}, recall {recall:.4f}", flush=True)
     if args.prefix_queries:
         run_prefixes(index, prefix_queries(args.prefix_queries), check, args.repeats)
     if db is not None:
