@@ -176,7 +176,8 @@ def open_document(source: bytes | bytearray | str | os.PathLike, media_type: str
     ``guarded``: True (limits from BINGAN_FORMAT_TIMEOUT / BINGAN_FORMAT_MEMORY_MB) or a
     ``guard.Limits`` runs the parsers in a child process that is killed when one call
     overruns: ``FormatError("处理文件超时…")`` instead of a hung worker. Costs one fork per
-    document and a pipe round trip per call; OCR stays in this process. Use it for files
+    document and a pipe round trip per call (every page's text and the metadata are one
+    call, the first time any of them is asked for); OCR stays in this process. Use it for files
     from outside (ingest, operator commands); our own generated files do not need it.
     """
     limits = (guard.Limits.from_env() if guarded is True else guarded) or None
