@@ -51,6 +51,7 @@ ACTION_NAMES = {
     "user_change": "用户管理", "role_change": "角色权限", "access_rule": "访问规则", "announcement": "公告",
     "status": "病案状态变更", "seal": "封存", "unseal": "解封", "legal_hold": "法律保全",
     "legal_hold_release": "解除法律保全", "pending_change": "归档后变更审核", "revoke": "撤销授权",
+    "locate_export": "命令行解密导出",
 }
 # What changes a record or who may reach it, as opposed to reading it: everyone who may view a
 # record sees these on its timeline; who read it, and from where, only holders of SEES_RECORD_READERS.

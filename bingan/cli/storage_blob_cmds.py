@@ -4,15 +4,21 @@ Both work from the settings alone (volumes + master key, or MongoDB for GridFS).
 """
 from __future__ import annotations
 
+import getpass
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
+from bingan.access.audit import Actor, record_event
 from bingan.cli.app import app
-from bingan.config import get_settings
+from bingan.config import Settings, get_settings
 from bingan.storage.blobs.keys import parse_hex_key, rotate_master_key
 from bingan.storage.blobs.port import BlobError, BlobStore, ManifestEntry, open_blob_store
+from bingan.storage.db import get_engine, session_factory
+from bingan.storage.models import utcnow
 
 
 def _store() -> BlobStore:
@@ -51,10 +57,36 @@ def locate_command(
         for entry in entries:
             typer.echo(_line(entry))
         if export is not None:
+            _audit_export(get_settings(), record_number, export)
             written = store.export_record(record_number, export)
             typer.echo(f"已解密导出 {len(written)} 个文件到 {export}")
     except BlobError as exc:
         _fail(exc)
+
+
+def _audit_export(settings: Settings, record_number: str, target: Path) -> None:
+    """Decrypting a patient's files outside the application is a read of patient data: audited in
+    the database before the export, or — when the database is what was lost (V3) — in
+    HOME/logs/locate-export.log, so the export still works and still leaves a trace."""
+    who = getpass.getuser()
+    detail = {"病案号": record_number, "导出到": str(target.resolve()), "系统用户": who}
+    try:
+        if not _database_exists(settings):
+            raise SQLAlchemyError("no database")
+        with session_factory(get_engine(settings))() as session, session.begin():
+            record_event(session, Actor(None, f"命令行:{who}"[:64], "本机"), "locate_export",
+                         object_type="record", object_id=record_number, detail=detail)
+    except SQLAlchemyError:
+        settings.log_dir.mkdir(parents=True, exist_ok=True)
+        with (settings.log_dir / "locate-export.log").open("a", encoding="utf-8") as log:
+            log.write(json.dumps({"at": utcnow().isoformat(), **detail}, ensure_ascii=False) + "\n")
+        typer.echo(f"注意: 数据库不可用，本次导出记录在 {settings.log_dir / 'locate-export.log'}", err=True)
+
+
+def _database_exists(settings: Settings) -> bool:
+    """Connecting to a missing SQLite file would create an empty database: look first."""
+    url = settings.resolved_database_url
+    return not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).is_file()
 
 
 @app.command("rotate-key")

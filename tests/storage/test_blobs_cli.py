@@ -2,17 +2,22 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 import bingan.cli.storage_blob_cmds  # noqa: F401  (registers the commands)
 from bingan.cli.app import app
 from bingan.config import get_settings, reset_settings
 from bingan.storage.blobs.port import Placement, open_blob_store
+from bingan.storage.db import get_engine, session_factory
+from bingan.storage.migrate import upgrade
+from bingan.storage.models import AuditEvent
 
 runner = CliRunner()
 
@@ -80,3 +85,22 @@ def test_rotate_key_with_environment_key_demands_the_new_one(
     result = runner.invoke(app, ["rotate-key", "--new-key", "cd" * 32])
     assert result.exit_code == 0, result.output
     assert "BINGAN_MASTER_KEY" in result.output
+
+
+def test_locate_export_is_audited_in_the_database(home: Path, tmp_path: Path) -> None:
+    upgrade(get_engine(get_settings()))
+    put(b"discharge summary", "出院记录.pdf")
+    result = runner.invoke(app, ["locate", "ZY0123", "--export", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    with session_factory(get_engine(get_settings()))() as session:
+        events = session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "locate_export")).all()
+    assert [(event.object_id, event.detail["导出到"]) for event in events] == [("ZY0123", str(tmp_path / "out"))]
+
+
+def test_locate_export_without_a_database_is_logged_in_home_and_creates_none(home: Path, tmp_path: Path) -> None:
+    put(b"discharge summary", "出院记录.pdf")
+    result = runner.invoke(app, ["locate", "ZY0123", "--export", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert not (home / "bingan.db").exists()
+    logged = [json.loads(line) for line in (home / "logs" / "locate-export.log").read_text().splitlines()]
+    assert [entry["病案号"] for entry in logged] == ["ZY0123"]
