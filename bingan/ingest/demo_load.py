@@ -8,7 +8,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from bingan.ingest.demo import CAMPUSES, DEPARTMENTS, DemoDocument, DemoRecord, document_bytes, generate
+from bingan.ingest.demo import CAMPUSES, DEPARTMENTS, DemoDocument, DemoRecord, document_bytes, generate, states
 from bingan.ingest.items import Report, enqueue
 from bingan.ingest.pipeline import Pipeline, run_until_settled
 from bingan.storage.models import Campus, Department, Diagnosis, Operation, Patient, Record, Source
@@ -37,6 +37,7 @@ def load_demo(pipe: Pipeline, n: int, *, seed: int = 2026, scanned: int = 0,
                 counts[state] = counts.get(state, 0) + 1
         if progress:
             progress(start + len(batch), len(records))
+    states.settle(pipe, source.id, records)
     return counts
 
 
