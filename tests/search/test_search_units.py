@@ -6,6 +6,8 @@ from datetime import date
 
 import pytest
 
+from bingan.search import tantivy_index
+from bingan.search.checking import Reference, generate_pages, unit_queries
 from bingan.search.port import PageDoc, Scope
 from bingan.search.query import QueryError, parse
 
@@ -127,3 +129,16 @@ def test_lower_case_operators_suggest_the_upper_case_query(index):
 def test_a_wrong_unit_is_explained(query):
     with pytest.raises(QueryError):
         parse(query)
+
+
+def test_records_beyond_one_aggregation_are_read_in_ranges_of_record_ids(monkeypatch):
+    docs = list(generate_pages(300, seed=5))
+    index = tantivy_index.TantivySearchIndex(None)
+    index.add(docs)
+    index.commit()
+    monkeypatch.setattr(tantivy_index, "RECORDS_PER_AGGREGATION", 3)  # ~30 records: ~10 ranges
+    reference = Reference(docs)
+    for query in unit_queries(20):
+        result = index.search(query, Scope.everything(), limit=10_000, group_by_record=False, facets=False)
+        assert {f"{h.version_id}:{h.page}" for r in result.records for h in r.hits} == reference.search(
+            query, Scope.everything()), query
