@@ -228,6 +228,8 @@ def any_of(field: str, values: list[int]) -> dict:
 
 
 def unit_restriction(units: set[Key], unit: q.Unit) -> dict:
+    # document_id has doc values but no index (mapping): Elasticsearch 8.1+ answers a terms query
+    # on it from the doc values of the candidates the other clauses leave
     if unit == "document":
         return any_of("document_id", sorted({d for _, d in units}))
     return any_of("record_id", sorted({r for r, _ in units}))
