@@ -73,9 +73,15 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies")
     @classmethod
     def _readable_proxies(cls, value: str) -> str:
-        from bingan.access.addresses import parse_networks
+        import ipaddress
 
-        parse_networks(value)  # refused at start-up, naming the entry, rather than at the first request
+        # Refused at start-up, naming the entry, rather than at the first request. The same test as
+        # access.addresses.parse_network, which reads the setting; config sits below access.
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as error:
+                raise ValueError(f"BINGAN_TRUSTED_PROXIES: 地址或地址段格式不正确：{entry}") from error
         return value
 
     @field_validator("time_zone")

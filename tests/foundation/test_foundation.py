@@ -64,6 +64,17 @@ def test_an_unknown_cipher_is_refused(monkeypatch):
         Settings()
 
 
+def test_a_trusted_proxy_that_is_no_address_is_refused_at_start_up_naming_it(monkeypatch):
+    monkeypatch.setenv("BINGAN_TRUSTED_PROXIES", "10.0.0.0/30, 10.0.0.300")
+    with pytest.raises(ValidationError, match=r"10\.0\.0\.300"):
+        Settings()
+
+
+def test_trusted_proxies_accept_addresses_ranges_and_ipv6(monkeypatch):
+    monkeypatch.setenv("BINGAN_TRUSTED_PROXIES", "10.0.0.1, 10.0.1.0/24, ::ffff:10.0.2.1, fd00::/8")
+    assert Settings().trusted_proxies.startswith("10.0.0.1")
+
+
 def test_compose_uses_only_known_settings_and_checks_health():
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     services = compose["services"]
