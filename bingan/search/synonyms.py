@@ -5,8 +5,8 @@ every page-text, 诊断: and 手术: term whose words equal a spelling of a grou
 analyser cuts them, so COPD = copd = ＣＯＰＤ and OCR spaces do not matter — becomes
 (term OR each other spelling), each a phrase of its own; a term that only contains a spelling
 (慢性心衰) is not expanded. Expansion is one step: the spellings added are not expanded again.
-The hospital edits the groups on /admin/synonyms; ``DEFAULT_GROUPS`` is what a new installation
-starts with (migration 0006).
+The hospital edits the groups on /admin/synonyms (stored by bingan/records/dictionary.py);
+``DEFAULT_GROUPS`` is what a new installation starts with (migration 0006).
 """
 from __future__ import annotations
 
@@ -14,13 +14,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
 from bingan.search import negation
 from bingan.search import query as q
 from bingan.search.analysis import analyze, fold, normalize
-from bingan.storage.models import SynonymGroup
 
 EXPANDED_FIELDS = (None, "diagnosis", "operation")
 MAX_TERM_CHARS = 50
@@ -133,7 +129,7 @@ def check_group(terms: Sequence[str], others: Iterable[Sequence[str]]) -> None:
 
 
 class Dictionary:
-    """The groups, looked up by a term's words; pure (built from the database by the caller)."""
+    """The groups, looked up by a term's words; pure (records.dictionary builds it from the database)."""
 
     def __init__(self, groups: Iterable[Sequence[str]]) -> None:
         self._others: dict[tuple[str, ...], list[str]] = {}
@@ -174,8 +170,3 @@ def switched(parsed: q.ParsedQuery, *, dictionary: Dictionary | None, affirmed: 
     given) and 排除否定描述 (``affirmed``); both off leaves it as it is."""
     root = dictionary.expand(parsed.root) if dictionary is not None else parsed.root
     return replace(parsed, root=negation.exclude_negated(root) if affirmed else root)
-
-
-def load_dictionary(session: Session) -> Dictionary:
-    """The hospital's groups as they stand (a few dozen rows: read for each expanded search)."""
-    return Dictionary(session.scalars(sa.select(SynonymGroup.terms).order_by(SynonymGroup.id)))

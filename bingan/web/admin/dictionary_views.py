@@ -8,10 +8,10 @@ audited.
 """
 from __future__ import annotations
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from bingan.records import dictionary
 from bingan.search.synonyms import DictionaryError, check_group, split_terms
 from bingan.storage.models import SynonymGroup
 from bingan.web.admin.common import done, refuse
@@ -26,19 +26,15 @@ MAX_TERMS_TEXT = 1000
 register("病案查询", "检索词典", PATH, "tags.manage")
 
 
-def _groups(ctx: Ctx) -> list[SynonymGroup]:
-    return list(ctx.session.scalars(sa.select(SynonymGroup).order_by(SynonymGroup.id)))
-
-
 def _checked(ctx: Ctx, text: str, group_id: int | None = None) -> list[str]:
     terms = split_terms(text[:MAX_TERMS_TEXT])
-    check_group(terms, [g.terms for g in _groups(ctx) if g.id != group_id])
+    check_group(terms, [g.terms for g in dictionary.groups(ctx.session) if g.id != group_id])
     return terms
 
 
 @router.get(PATH, response_class=HTMLResponse)
 def synonyms_page(request: Request, ctx: Ctx = permission("tags.manage")) -> Response:
-    return page(request, "admin/synonyms.html", ctx, groups=_groups(ctx),
+    return page(request, "admin/synonyms.html", ctx, groups=dictionary.groups(ctx.session),
                 error=request.query_params.get("error", ""), message=request.query_params.get("message", ""))
 
 

@@ -8,9 +8,10 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from bingan.access.policy import scope_for
+from bingan.records.dictionary import load_dictionary
 from bingan.search.port import SearchIndex, SearchResult
 from bingan.search.query import UNIT_LABELS, QueryError, parse
-from bingan.search.synonyms import load_dictionary, switched
+from bingan.search.synonyms import switched
 from bingan.storage.models import Campus, Category, Department, Record
 from bingan.web.deps import Ctx
 from bingan.web.inputs import parse_id
