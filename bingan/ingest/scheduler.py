@@ -132,9 +132,9 @@ def tick(pipe: Pipeline, *, run_inline: bool = False) -> dict:
 
 
 def refresh_index_access(pipe: Pipeline) -> int:
-    """Apply queued access changes of records to the index (bingan/search/access_refresh.py);
+    """Apply queued access changes of records to the index (bingan/ingest/access_refresh.py);
     while another process holds the index writer they wait for the next tick."""
-    from bingan.search.access_refresh import drain_access_outbox
+    from bingan.ingest.access_refresh import drain_access_outbox
 
     try:
         with pipe.tx() as session:

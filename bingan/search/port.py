@@ -91,7 +91,7 @@ class Scope:
     confidentiality in ``CONFIDENTIALITY_LEVELS`` and ≤ ``max_confidentiality``, no tag in ``denied_tags``, category in
     ``allowed_categories`` (None = all), not sealed unless ``include_sealed``, and the record not in
     ``withheld_record_ids`` (records whose access facts changed and whose index terms are not yet
-    updated, when the gate now refuses them: see bingan/search/access_refresh.py).
+    updated, when the gate now refuses them: see bingan/ingest/access_refresh.py).
     """
 
     all_departments: bool = False

@@ -6,7 +6,7 @@ on the record page, the basic-data sync moving a stay to another department, a s
 renaming a tag or a department code — does it through the ORM, and the flush hook below writes
 an outbox row in the same transaction. Nothing can forget it: the hook sees every flush.
 
-Until the worker has rewritten the record's access terms (bingan/search/access_refresh.py), the
+Until the worker has rewritten the record's access terms (bingan/ingest/access_refresh.py), the
 search scope leaves out the outbox records the gate now refuses (access.policy.scope_for).
 """
 from __future__ import annotations
