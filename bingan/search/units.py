@@ -15,7 +15,8 @@ group holding one is evaluated per document (``文书:出院记录 肺炎`` = �
 The pages shown for a matching unit (snippets, page counts) are its pages matching the query's
 positive part (``hit_pages``): the terms not under a NOT, an AND of them read as OR (its terms
 may stand on different pages), except that a document field keeps restricting the terms of its
-group. A unit that matches through negation alone shows all its pages.
+group and a record attribute in an AND with other terms chooses no page (it holds on all). A unit
+that matches through negation alone shows all its pages.
 
 This module is pure: an adapter supplies ``keys`` (the units having an in-scope page matching a
 node, in one index query) and the evaluation below decides which subtrees can go to the index
@@ -75,9 +76,17 @@ def _liftable(node: q.Node, unit: q.Unit) -> bool:
 
 
 def direct(node: q.Node, unit: q.Unit) -> bool:
-    """The units are those of the hit pages: the page unit, or a liftable query that is its own
-    hit-page query (a term, an OR of terms). The index then searches the pages as they are."""
-    return unit == "page" or (_liftable(node, unit) and hit_pages(node) == node)
+    """The units are those of the hit pages: the page unit, or a liftable query whose page matches
+    are, inside the units it selects, its hit pages (a term, an OR of terms, a term with record
+    attributes). The index then searches the pages as they are."""
+    return unit == "page" or (_liftable(node, unit) and _pages_are_hits(node, unit))
+
+
+def _pages_are_hits(node: q.Node, unit: q.Unit) -> bool:
+    if isinstance(node, q.And):  # liftable: uniform children and at most one other
+        rest = [c for c in node.children if not _uniform(c, unit)]
+        return not rest or _pages_are_hits(rest[0], unit)
+    return hit_pages(node) == node
 
 
 def evaluate(node: q.Node, unit: q.Unit, keys: Keys, within: set[Key] | None = None) -> set[Key]:
@@ -130,6 +139,9 @@ def _skeleton(node: q.Node) -> q.Node | None:
     parts = [p for p in parts if p is not None]
     if not parts:
         return None
+    # a record attribute (诊断:, 出院:…) holds on every page: the other terms choose the pages
+    named = [p for p in parts if not _uniform(p, "record")]
+    parts = named or parts
     fields = [p for p in parts if is_document_term(p)]
     rest = [p for p in parts if not is_document_term(p)]
     if not fields:

@@ -80,6 +80,12 @@ def test_a_record_matching_through_a_negated_branch_of_an_or_shows_all_its_pages
     assert next(r for r in result.records if r.record_id == 2).matched_pages == 2
 
 
+def test_a_record_attribute_chooses_no_page_of_the_record(index):
+    result = index.search("肺炎 诊断:J18", Scope.everything(), limit=10)
+    assert {r.record_id for r in result.records} == {3, 4}
+    assert next(r for r in result.records if r.record_id == 4).matched_pages == 1  # 肺炎's page only
+
+
 def test_a_document_field_keeps_its_document_unit(index):
     assert records(index, "文书:出院记录 肺炎") == {3}
     assert records(index, "(文书:出院记录 咳嗽) 肺炎") == {1, 3}
