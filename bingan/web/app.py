@@ -24,6 +24,8 @@ from bingan.web.deps import LoginRequired, public, signed_in
 from bingan.web.errors import add_error_handlers, wants_json
 from bingan.web.inputs import input_guard
 from bingan.web.lookup.service import MAX_NUMBERS
+from bingan.web.push.api import PUSH_PATH, PushGate
+from bingan.web.push.api import router as push_router
 from bingan.web.retry import RetryLocked
 from bingan.web.security import (
     PRELOGIN_COOKIE,
@@ -51,7 +53,6 @@ ROUTER_MODULES = (
 VENDOR_FILES = frozenset({
     "htmx.org/dist/htmx.min.js", "swagger-ui-dist/swagger-ui-bundle.js", "swagger-ui-dist/swagger-ui.css",
 })
-PUSH_PATH = "/api/v1/ingest"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -70,7 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _add_api_docs(app)
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).router)
-    _include_push_api(app)
+    app.include_router(push_router)  # authenticated by API key, not by the browser session
+    app.add_middleware(PushGate)  # refuses an unknown key or an oversized push before the body is read
     _add_handlers(app)
     # Added inside out. The pre-login cookie is read from the request state of the run RetryLocked
     # kept; RetryLocked sees the raw OperationalError and replays bodies already bounded; the security
@@ -142,18 +144,6 @@ def _add_api_docs(app: FastAPI) -> None:
     @app.get("/api/docs", include_in_schema=False, response_class=HTMLResponse, dependencies=[signed_in()])
     def api_docs(request: Request) -> Response:
         return templates.TemplateResponse(request, "api_docs.html", {"csrf_token": request_csrf_token(request)})
-
-
-def _include_push_api(app: FastAPI) -> None:
-    """The ingest push API authenticates by API key (its own router), not by the browser session."""
-    try:
-        module = importlib.import_module("bingan.ingest.push_api")
-    except ImportError:
-        return
-    router = getattr(module, "router", None)
-    if router is not None:
-        app.include_router(router)
-        app.add_middleware(module.PushGate)  # refuses before the body is read
 
 
 def _add_handlers(app: FastAPI) -> None:

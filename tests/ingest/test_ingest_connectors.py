@@ -136,10 +136,12 @@ def test_credentials_are_sealed_at_rest(pipe):
 def push_client(pipe):
     from fastapi import FastAPI
 
-    from bingan.ingest.push_api import router
+    from bingan.web.errors import add_error_handlers
+    from bingan.web.push.api import router
 
     app = FastAPI()
     app.include_router(router)
+    add_error_handlers(app)  # a refused push (bingan.errors.Refusal) is answered there, as in the app
     key = new_api_key()
     add_source(pipe, name="emr-push", transport="http_push", api_key_hash=hash_api_key(key), max_bytes=200_000)
     return TestClient(app), key

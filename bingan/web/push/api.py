@@ -2,40 +2,34 @@
 
 Authenticated by the source's API key (header ``X-Api-Key``). The upload is streamed, sealed,
 to a staging file (never held in memory, never plaintext at rest) and refused beyond the size
-limit; the item row is committed before we answer, then the worker is kicked. Errors are Chinese JSON ``detail``.
+limit; the item row is committed before we answer, then the worker is kicked (bingan/ingest/push.py).
+Errors are Chinese JSON ``detail``.
 
 Hospital systems send whatever their integrators wrote: every field is bounded by its column
 (PostgreSQL refuses what SQLite would store), and a push refused after staging removes its file.
 """
 from __future__ import annotations
 
-import io
 import re
-import uuid
 from datetime import datetime
-from pathlib import Path, PureWindowsPath
+from pathlib import PureWindowsPath
 from urllib.parse import unquote
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, File, Form, Header, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bingan.config import get_settings
-from bingan.ingest.items import Report, enqueue
-from bingan.ingest.options import get_options
+from bingan.ingest.items import Report
+from bingan.ingest.push import PushRefused, accept, item_state, size_limit, source_for_key, stage
 from bingan.ingest.resolve import parse_time
-from bingan.ingest.scheduler import kick
-from bingan.ingest.secrets import hash_api_key
-from bingan.ingest.staging import seal
-from bingan.storage.db import get_engine, transaction
 from bingan.storage.models import Source
 from bingan.web.body_limit import pass_bounded
 from bingan.web.inputs import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["采集"])
+PUSH_PATH = "/api/v1/ingest"
 CHUNK = 1 << 20
 MAX_INT = 2**31 - 1  # integer columns are 32-bit on PostgreSQL
 MAX_FILENAME = 255
@@ -43,21 +37,8 @@ MULTIPART = "multipart/form-data"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-def _source_for_key(api_key: str | None) -> Source:
-    if not api_key:
-        raise HTTPException(401, "缺少 API 密钥（请求头 X-Api-Key）")
-    with transaction(get_engine()) as session:
-        source = session.scalars(sa.select(Source).where(Source.api_key_hash == hash_api_key(api_key))).one_or_none()
-        if source is None:
-            raise HTTPException(401, "API 密钥无效")
-        if not source.enabled:
-            raise HTTPException(403, f"来源“{source.name}”已停用")
-        session.expunge(source)
-    return source
-
-
 def _pushing_source(x_api_key: str | None = Header(None)) -> Source:
-    return _source_for_key(x_api_key)
+    return source_for_key(x_api_key)
 
 
 def _multipart_only(request: Request) -> None:
@@ -105,10 +86,6 @@ def _signed(signed_at: str) -> datetime | None:
         raise HTTPException(422, "签名时间格式无效，应为 ISO 8601（如 2026-03-01T09:30:00+08:00）") from exc
 
 
-def _limit(source: Source) -> int:
-    return source.max_bytes or get_options().max_push_bytes
-
-
 class PushGate:
     """Refuses a push before its body is read: no or unknown API key, or a declared size over the limit.
 
@@ -121,51 +98,17 @@ class PushGate:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/api/v1/ingest":
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PUSH_PATH:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
         try:
-            source = await run_in_threadpool(_source_for_key, headers.get("x-api-key"))
-        except HTTPException as refused:
-            await JSONResponse({"detail": refused.detail}, status_code=refused.status_code)(scope, receive, send)
+            source = await run_in_threadpool(source_for_key, headers.get("x-api-key"))
+        except PushRefused as refused:
+            await JSONResponse({"detail": refused.message}, status_code=refused.status)(scope, receive, send)
             return
-        limit = _limit(source)  # the file, plus a megabyte for the other fields
+        limit = size_limit(source)  # the file, plus a megabyte for the other fields
         await pass_bounded(self.app, scope, receive, send, limit + CHUNK, f"文件超过大小上限（{limit // CHUNK} MB）")
-
-
-class _Bounded(io.RawIOBase):
-    """The upload, refused (413) as soon as it passes the limit while it is being sealed."""
-
-    def __init__(self, upload: UploadFile, limit: int) -> None:
-        super().__init__()
-        self._file, self._limit, self._read = upload.file, limit, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._file.read(size)
-        self._read += len(chunk)
-        if self._read > self._limit:
-            raise HTTPException(413, f"文件超过大小上限（{self._limit // (1024 * 1024)} MB）")
-        return chunk
-
-
-def _stage(upload: UploadFile, limit: int) -> tuple[Path, str]:
-    """The upload sealed in HOME/staging (never plaintext at rest) and its SHA-256."""
-    staging = get_settings().resolved_home / "staging"
-    staging.mkdir(parents=True, exist_ok=True)
-    path = staging / f"push-{uuid.uuid4().hex}"
-    try:
-        digest, written = seal(_Bounded(upload, limit), path, get_settings())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    if written == 0:
-        path.unlink(missing_ok=True)
-        raise HTTPException(422, "文件为空（0 字节）")
-    return path, digest
 
 
 # The key first: a caller without one learns nothing about the request format (the source is computed once).
@@ -190,32 +133,11 @@ def push_document(
     report = Report(source_document_id=source_document_id, record_number=record_number.strip(), stay=stay,
                     document_type_code=document_type, title=title, filename=_filename(file.filename),
                     author=author, signed_at=_signed(signed_at))
-    staged, report.revision = _stage(file, _limit(source))
-    try:
-        with transaction(get_engine()) as session:
-            item, created = enqueue(session, session.merge(source), report, staged_path=str(staged))
-            answer = {"item_id": item.id, "state": item.state, "duplicate": not created}
-    except BaseException:
-        staged.unlink(missing_ok=True)  # nothing refers to it: the item row was not committed
-        raise
-    if created:
-        kick([answer["item_id"]])
-    else:
-        staged.unlink(missing_ok=True)
-    return answer
+    staged, report.revision = stage(file.file, size_limit(source))
+    return accept(source, report, staged)
 
 
 # The key first (a dependency is solved before the path is validated), then an id the database can hold.
 @router.get("/ingest/items/{item_id}", summary="查询采集条目状态")
 def item_status(item_id: RowId, source: Source = Depends(_pushing_source)) -> dict:
-    from bingan.storage.models import CollectedItem
-
-    with transaction(get_engine()) as session:
-        item = session.get(CollectedItem, item_id)
-        if item is None or item.source_id != source.id:
-            raise HTTPException(404, "找不到该采集条目")
-        return {"item_id": item.id, "state": item.state, "failure_reason": item.failure_reason,
-                "version_id": item.version_id, "new_version": item.new_version}
-
-
-__all__ = ["router"]
+    return item_state(source, item_id)
