@@ -2,7 +2,6 @@
 (client address, body limits, security headers)."""
 from __future__ import annotations
 
-import importlib
 import logging
 from urllib.parse import quote
 
@@ -16,17 +15,27 @@ from bingan.config import Settings, get_settings
 from bingan.records.approvals.inbox import MAX_ATTACHMENT
 from bingan.records.workflows import install as install_workflows
 from bingan.storage.db import get_engine
+from bingan.web.admin import dictionary_views, grants_views, leak_views, system_views, users_views
+from bingan.web.admin import views as admin_views
 from bingan.web.admin.appearance import MAX_LOGO_BYTES
-from bingan.web.admin.leak_views import MAX_UPLOAD
+from bingan.web.api import admin_views as api_admin_views
+from bingan.web.api import views as api_views
+from bingan.web.approvals import api as approvals_api
+from bingan.web.approvals import views as approvals_views
+from bingan.web.auth import views as auth_views
 from bingan.web.body_limit import MIB, MULTIPART_OVERHEAD, BodyLimit
 from bingan.web.client_address import ClientAddress
 from bingan.web.deps import LoginRequired, public, signed_in
 from bingan.web.errors import add_error_handlers, wants_json
+from bingan.web.home import views as home_views
 from bingan.web.inputs import input_guard
+from bingan.web.lookup import views as lookup_views
 from bingan.web.lookup.service import MAX_NUMBERS
-from bingan.web.push.api import PUSH_PATH, PushGate
-from bingan.web.push.api import router as push_router
+from bingan.web.personal import views as personal_views
+from bingan.web.push import api as push_api
+from bingan.web.records import views as records_views
 from bingan.web.retry import RetryLocked
+from bingan.web.search import views as search_views
 from bingan.web.security import (
     PRELOGIN_COOKIE,
     SecurityHeaders,
@@ -41,13 +50,16 @@ from bingan.web.templating import HERE, filesize, templates
 __all__ = ["create_app", "filesize", "templates"]
 REPO_ROOT = HERE.parent.parent
 log = logging.getLogger(__name__)
-ROUTER_MODULES = (
-    "bingan.web.auth.views", "bingan.web.home.views", "bingan.web.search.views",
-    "bingan.web.records.views", "bingan.web.lookup.views", "bingan.web.personal.views",
-    "bingan.web.admin.views", "bingan.web.admin.grants_views", "bingan.web.admin.leak_views",
-    "bingan.web.admin.users_views", "bingan.web.admin.system_views", "bingan.web.admin.dictionary_views",
-    "bingan.web.api.admin_views",
-    "bingan.web.api.views", "bingan.web.approvals.views", "bingan.web.approvals.api",
+# Every page and API, in the order their routes are matched; imported plainly, so a router that
+# fails to import fails start-up instead of vanishing.
+ROUTERS = (
+    auth_views.router, home_views.router, search_views.router,
+    records_views.router, lookup_views.router, personal_views.router,
+    admin_views.router, grants_views.router, leak_views.router,
+    users_views.router, system_views.router, dictionary_views.router,
+    api_admin_views.router,
+    api_views.router, approvals_views.router, approvals_api.router,
+    push_api.router,  # authenticated by API key (PushGate), not by the browser session
 )
 # The front-end files the pages use; nothing else under node_modules is served.
 VENDOR_FILES = frozenset({
@@ -69,10 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _add_healthz(app)
     _add_favicon(app)
     _add_api_docs(app)
-    for name in ROUTER_MODULES:
-        app.include_router(importlib.import_module(name).router)
-    app.include_router(push_router)  # authenticated by API key, not by the browser session
-    app.add_middleware(PushGate)  # refuses an unknown key or an oversized push before the body is read
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(push_api.PushGate)  # refuses an unknown key or an oversized push before the body is read
     _add_handlers(app)
     # Added inside out. The pre-login cookie is read from the request state of the run RetryLocked
     # kept; RetryLocked sees the raw OperationalError and replays bodies already bounded; the security
@@ -90,8 +101,8 @@ def _body_limits() -> dict[str, int | None]:
     whose gate bounds it by the pushing source's limit."""
     lookup = MAX_NUMBERS * 48 + MULTIPART_OVERHEAD  # a long record number and its separator, per number
     return {
-        PUSH_PATH: None,
-        "/admin/leak": MAX_UPLOAD + MULTIPART_OVERHEAD,
+        push_api.PUSH_PATH: None,
+        "/admin/leak": leak_views.MAX_UPLOAD + MULTIPART_OVERHEAD,
         "/admin/appearance/logo": MAX_LOGO_BYTES + MULTIPART_OVERHEAD,
         "/lookup": lookup, "/api/v1/lookup": lookup,
         "/approvals/attachments": MAX_ATTACHMENT + MULTIPART_OVERHEAD,
