@@ -35,6 +35,7 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check bingan tests bench
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) node_modules
