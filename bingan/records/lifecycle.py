@@ -78,40 +78,32 @@ def move(session: Session, actor: Actor, record: Record, to: str, reason: str = 
 
 def seal(session: Session, actor: Actor, record: Record, reason: str) -> None:
     """封存: nothing but the seal workflow's own actions reaches the record (ACTION_RULES)."""
-    if record.sealed:
-        raise Conflict("病案已封存")
-    _require_reason(reason, "封存")
-    record.sealed = True
-    record_event(session, actor, "seal", object_type="record", object_id=record.id, record_id=record.id,
-                 detail={"状态": state_name(record.status), "原因": reason})
+    _change_hold(session, actor, record, "sealed", True, "seal", "封存", reason, "病案已封存")
 
 
 def unseal(session: Session, actor: Actor, record: Record, reason: str) -> None:
-    if not record.sealed:
-        raise Conflict("病案未封存")
-    _require_reason(reason, "解封")
-    record.sealed = False
-    record_event(session, actor, "unseal", object_type="record", object_id=record.id, record_id=record.id,
-                 detail={"状态": state_name(record.status), "原因": reason})
+    _change_hold(session, actor, record, "sealed", False, "unseal", "解封", reason, "病案未封存")
 
 
 def place_legal_hold(session: Session, actor: Actor, record: Record, reason: str) -> None:
     """法律保全: the record's content and history must stay as they are (litigation, investigation)."""
-    if record.legal_hold:
-        raise Conflict("病案已处于法律保全")
-    _require_reason(reason, "法律保全")
-    record.legal_hold = True
-    record_event(session, actor, "legal_hold", object_type="record", object_id=record.id, record_id=record.id,
-                 detail={"状态": state_name(record.status), "原因": reason})
+    _change_hold(session, actor, record, "legal_hold", True, "legal_hold", "法律保全", reason, "病案已处于法律保全")
 
 
 def release_legal_hold(session: Session, actor: Actor, record: Record, reason: str) -> None:
-    if not record.legal_hold:
-        raise Conflict("病案未处于法律保全")
-    _require_reason(reason, "解除法律保全")
-    record.legal_hold = False
-    record_event(session, actor, "legal_hold_release", object_type="record", object_id=record.id,
-                 record_id=record.id, detail={"状态": state_name(record.status), "原因": reason})
+    _change_hold(session, actor, record, "legal_hold", False, "legal_hold_release", "解除法律保全", reason,
+                 "病案未处于法律保全")
+
+
+def _change_hold(session: Session, actor: Actor, record: Record, hold: str, on: bool, action: str,
+                 what: str, reason: str, already: str) -> None:
+    """Holds lie across the states: set or lift one, with a reason, audited in this transaction."""
+    if getattr(record, hold) == on:
+        raise Conflict(already)
+    _require_reason(reason, what)
+    setattr(record, hold, on)
+    record_event(session, actor, action, object_type="record", object_id=record.id, record_id=record.id,
+                 detail={"状态": state_name(record.status), "原因": reason})
 
 
 def _require_reason(reason: str, what: str) -> None:
