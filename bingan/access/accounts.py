@@ -68,7 +68,7 @@ def ensure_first_admin(session: Session, password_file: Path) -> str | None:
     """
     if session.scalar(sa.select(sa.func.count(User.id))):
         return _first_password_still_valid(session, password_file)
-    password = generate_password()
+    password = generate_password("admin")
     create_user(session, "admin", password, ["sysadmin"], full_name="系统管理员")
     password_file.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -93,10 +93,11 @@ def _strength(password: str, username: str) -> int:
     return zxcvbn(password[:_STRENGTH_CHARS], user_inputs=[username] if username else [])["score"]
 
 
-def generate_password(length: int = 16) -> str:
-    """A random password that passes the policy (for first-run administrators)."""
+def generate_password(username: str, length: int = 16) -> str:
+    """A random password that passes the policy for ``username`` (first-run and demo accounts):
+    a random string can, now and then, contain a short user name such as qc."""
     alphabet = string.ascii_letters + string.digits + "!@#%^*-_=+"
     while True:
         candidate = "".join(secrets.choice(alphabet) for _ in range(length))
-        if not policy_problems(candidate):
+        if not policy_problems(candidate, username):
             return candidate

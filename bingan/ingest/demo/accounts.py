@@ -83,7 +83,7 @@ def ensure_demo_accounts(session: Session, accounts_file: Path) -> list[Created]
     for account in ACCOUNTS:
         if account.username in existing:
             continue
-        password = generate_password()
+        password = generate_password(account.username)
         user = create_user(
             session,
             account.username,
