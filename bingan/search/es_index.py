@@ -51,7 +51,7 @@ from bingan.search.port import (
     Sort,
 )
 from bingan.search.snippets import make_snippet
-from bingan.search.units import Key, Keys, direct, evaluate, hit_pages
+from bingan.search.units import Key, Keys, direct, evaluate, hit_pages, within_records
 
 SCHEMA_VERSION = 5  # 2: values folded before indexing (analysis.fold_page); 3: dates in the hospital's time zone;
 # 4: affirmed_text, the page text without its negated mentions (negation.py); 5: record_keys include the 住院号
@@ -258,9 +258,7 @@ def unit_keys(search: Callable[[dict], dict], scope: Scope) -> Keys:
     memo: dict[tuple, set[Key]] = {}
 
     def keys(node: q.Node, unit: q.Unit, within: set[Key] | None) -> set[Key]:
-        records = None if within is None else sorted({r for r, _ in within})
-        if records is not None and len(records) > WITHIN_RECORDS_MAX:
-            records = None
+        records = within_records(within, WITHIN_RECORDS_MAX)
         if (node, unit) in memo:
             return memo[node, unit]
         found: set[Key] = set()

@@ -63,7 +63,7 @@ from bingan.search.port import (
 )
 from bingan.search.snippets import make_snippet
 from bingan.search.tantivy_query import Compiler, access_terms, as_datetime
-from bingan.search.units import Key, Keys, direct, evaluate, hit_pages
+from bingan.search.units import Key, Keys, direct, evaluate, hit_pages, within_records
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bingan-search")
 # 2: text_bigrams field; 3: word pairs (text, diagnosis, operation), access terms; 4: values
@@ -380,9 +380,7 @@ class TantivySearchIndex(SearchIndex):
         memo: dict[tuple, set[Key]] = {}
 
         def keys(node: q.Node, unit: q.Unit, within: set[Key] | None) -> set[Key]:
-            records = None if within is None else sorted({r for r, _ in within})
-            if records is not None and len(records) > WITHIN_RECORDS_MAX:
-                records = None
+            records = within_records(within, WITHIN_RECORDS_MAX)
             if (node, unit) in memo:
                 return memo[node, unit]
             query = self._scoped(node, scope_q)

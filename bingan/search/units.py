@@ -155,3 +155,12 @@ def _either(parts: list[q.Node]) -> q.Node:
 
 def _all(parts: list[q.Node]) -> q.Node:
     return parts[0] if len(parts) == 1 else q.And(tuple(parts))
+
+
+def within_records(within: set[Key] | None, limit: int) -> list[int] | None:
+    """The record ids a units query may be restricted to, or None: no restriction asked, or more
+    records than ``limit`` (then reading the term unrestricted is cheaper than the id list)."""
+    if within is None:
+        return None
+    records = sorted({record for record, _ in within})
+    return records if len(records) <= limit else None
