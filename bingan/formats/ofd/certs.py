@@ -110,11 +110,13 @@ def verify(cert: x509.Certificate, algorithm: str, message: bytes, value: bytes)
     kind, hash_name = _KEY_TYPES.get(algorithm), signature_digest(algorithm)
     if kind is None or hash_name is None:
         return None
-    return _verify_other(cert.dump(), kind, hash_name, message, value)
+    return verify_with_key(cert.dump(), kind, hash_name, message, value)
 
 
-def _verify_other(cert_der: bytes, kind: str, hash_name: str, message: bytes,
-                  value: bytes) -> bool | None:
+def verify_with_key(cert_der: bytes, kind: str, hash_name: str, message: bytes,
+                    value: bytes) -> bool | None:
+    """RSA (PKCS #1 v1.5) or ECDSA (``kind``) by the certificate's key, hashed by ``hash_name``
+    (hashlib's name); None when the key or the digest is not supported. Shared with timestamps."""
     from cryptography import x509 as cx509
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
@@ -124,8 +126,11 @@ def _verify_other(cert_der: bytes, kind: str, hash_name: str, message: bytes,
         key = cx509.load_der_x509_certificate(cert_der).public_key()
     except Exception:  # a key cryptography cannot load
         return None
-    hash_ = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
-             "sha512": hashes.SHA512}[hash_name]()
+    hash_type = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
+                 "sha512": hashes.SHA512, "sm3": hashes.SM3}.get(hash_name)
+    if hash_type is None:
+        return None
+    hash_ = hash_type()
     try:
         if kind == "rsa" and isinstance(key, rsa.RSAPublicKey):
             key.verify(value, message, padding.PKCS1v15(), hash_)

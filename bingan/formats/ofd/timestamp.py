@@ -20,16 +20,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from asn1crypto import cms, tsp, x509
-from cryptography.hazmat.primitives import hashes
 
 from bingan.formats.ofd import certs
 from bingan.formats.ofd import cms as cms_gm
 from bingan.formats.ofd.gm import SM2_SIGN_OID, SM2_SM3_OID, digest, digest_name, sm2_verify
 
 _TIME_STAMPING = "time_stamping"
-_HASHES: dict[str, hashes.HashAlgorithm] = {
-    "sha1": hashes.SHA1(), "sha256": hashes.SHA256(), "sha384": hashes.SHA384(),
-    "sha512": hashes.SHA512(), "sm3": hashes.SM3()}
+_KEY_KINDS = {"rsassa_pkcs1v15": "rsa", "ecdsa": "ecdsa"}  # asn1crypto's names → certs' key kinds
 
 
 @dataclass
@@ -102,31 +99,19 @@ def _signature_ok(token: _Token, cert: x509.Certificate) -> bool | None:
     if algorithm in (SM2_SM3_OID, SM2_SIGN_OID):
         point = certs.sm2_point(cert)
         return point is not None and sm2_verify(point, message, value)
-    return _verify_other(cert.dump(), signer, _HASHES.get(digest_name(method) or ""), message, value)
+    return _verify_other(cert.dump(), signer, digest_name(method), message, value)
 
 
-def _verify_other(cert_der: bytes, signer: cms.SignerInfo, hash_: hashes.HashAlgorithm | None,
-                  message: bytes, value: bytes) -> bool | None:
-    """RSA (PKCS #1 v1.5) and ECDSA by cryptography, hashed with the signer's digest (CMS)."""
-    from cryptography import x509 as cx509
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-
+def _verify_other(cert_der: bytes, signer: cms.SignerInfo, hash_name: str | None, message: bytes,
+                  value: bytes) -> bool | None:
+    """RSA (PKCS #1 v1.5) and ECDSA, hashed with the signer's digest (CMS): certs checks the value."""
     try:
-        kind = signer["signature_algorithm"].signature_algo
-        key = cx509.load_der_x509_certificate(cert_der).public_key()
-    except Exception:  # an algorithm asn1crypto does not name, a key cryptography cannot load
+        kind = _KEY_KINDS.get(signer["signature_algorithm"].signature_algo)
+    except Exception:  # an algorithm asn1crypto does not name
         return None
-    try:
-        if hash_ is not None and kind == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey):
-            key.verify(value, message, padding.PKCS1v15(), hash_)
-        elif hash_ is not None and kind == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(value, message, ec.ECDSA(hash_))
-        else:
-            return None
-    except InvalidSignature:
-        return False
-    return True
+    if kind is None or hash_name is None:
+        return None
+    return certs.verify_with_key(cert_der, kind, hash_name, message, value)
 
 
 def _trusted_time(tst: tsp.TSTInfo, cert: x509.Certificate, roots: tuple) -> TimeCheck:
