@@ -7,8 +7,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 NODE_STAMP := node_modules/.setup-stamp
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): two keep both cores busy while tests wait on servers and browsers.
+TEST_WORKERS ?= 2
 
-.PHONY: setup run test lint bench clean system-packages
+.PHONY: setup run test report lint bench clean system-packages
 
 setup: system-packages $(STAMP) $(NODE_STAMP)
 
@@ -19,7 +21,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Bingan 需要 Python 3.11 或更高版本 (needs Python >= 3.11)")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,report]'
 	@touch $(STAMP)
 
 $(NODE_STAMP): package.json
@@ -31,7 +33,11 @@ run: setup
 	$(BIN)/bingan serve --demo
 
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+# The pre-launch test report (T10) in report/: index.html and report.pdf (scripts/report.py).
+report: setup
+	$(BIN)/python scripts/report.py --workers $(TEST_WORKERS) -- $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check bingan tests bench

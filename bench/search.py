@@ -45,6 +45,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
+from itertools import product
 from pathlib import Path
 
 import tantivy
@@ -101,6 +102,12 @@ def save_build(work: Path, name: str, info: dict) -> None:
 # ---------------------------------------------------------------- tantivy
 
 
+def cpu_s() -> float:
+    """CPU seconds of this process so far, all threads (tantivy's indexing threads included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def build_tantivy(path: Path, pages: int, heap: int) -> tuple[TantivySearchIndex, float]:
     index = TantivySearchIndex(path, heap_size=heap, num_threads=2, stats_cache_size=0)
     start = time.perf_counter()
@@ -129,8 +136,9 @@ def open_or_build_tantivy(work: Path, pages: int, heap: int, reuse: bool):
             return index, {**info, "reused": True}
         index.close()
     shutil.rmtree(path, ignore_errors=True)
+    cpu = cpu_s()
     index, build_s = build_tantivy(path, pages, heap)
-    info = {"pages": pages, "build_s": build_s, "size_mb": dir_mb(path),
+    info = {"pages": pages, "build_s": build_s, "cpu_s": cpu_s() - cpu, "size_mb": dir_mb(path),
             "peak_rss_mb": peak_rss_mb(), "segments": index.num_segments}
     save_build(work, "tantivy", info)
     return index, info
@@ -369,27 +377,30 @@ PAGE_UNIT = " 单位:页"
 
 
 def unit_repeat(index: TantivySearchIndex, queries: list[str]) -> dict:
-    """Record unit and page unit, interleaved query by query (order swapped every other query)."""
-    rec_ms, page_ms = [], []
+    """Record unit and page unit, interleaved query by query (order swapped every other query).
+    Wall time, and CPU time of the process (all its threads: the aggregation pass runs on a
+    second one), which the other processes of a loaded machine inflate far less."""
+    out: dict[str, list[float]] = {"record": [], "page": [], "record_cpu": [], "page_cpu": []}
     for i, text in enumerate(queries):
-        runs = [(rec_ms, text), (page_ms, text + PAGE_UNIT)]
-        for out, query in runs if i % 2 else runs[::-1]:
-            start = time.perf_counter()
+        runs = [("record", text), ("page", text + PAGE_UNIT)]
+        for unit, query in runs if i % 2 else runs[::-1]:
+            start, cpu = time.perf_counter(), time.process_time()
             index.search(query, SCOPE, limit=20)
-            out.append((time.perf_counter() - start) * 1000)
-    return {"record": rec_ms, "page": page_ms}
+            out[unit].append((time.perf_counter() - start) * 1000)
+            out[unit + "_cpu"].append((time.process_time() - cpu) * 1000)
+    return out
 
 
 def report_units(rows: list[dict], queries: list[str]) -> None:
     evaluated = [i for i, text in enumerate(queries) if not direct(q.parse(text).root, "record")]
-    for label, keep in (("all", range(len(queries))), ("unit path", evaluated)):
+    for (label, keep), clock in product((("all", range(len(queries))), ("unit path", evaluated)), ("", "_cpu")):
         per = []
         for row in rows:
-            rec = percentiles([row["record"][i] for i in keep])
-            page = percentiles([row["page"][i] for i in keep])
+            rec = percentiles([row["record" + clock][i] for i in keep])
+            page = percentiles([row["page" + clock][i] for i in keep])
             per.append({"rec": rec, "page": page, "ratio": (rec[0] / page[0], rec[1] / page[1])})
-        print(f"units, {label} ({len(keep)} queries): record unit p50 / p95 {fmt(median_of(per, 'rec'))} ms, "
-              f"page unit {fmt(median_of(per, 'page'))} ms → record/page "
+        print(f"units, {label} ({len(keep)} queries), {'CPU' if clock else 'wall'}: record unit p50 / p95 "
+              f"{fmt(median_of(per, 'rec'))} ms, page unit {fmt(median_of(per, 'page'))} ms → record/page "
               f"{fmt(median_of(per, 'ratio'))}x (medians of {len(rows)} repeats; per repeat "
               + ", ".join(f"{r['ratio'][0]:.2f}/{r['ratio'][1]:.2f}" for r in per) + ")", flush=True)
 
@@ -475,7 +486,8 @@ def main() -> None:
     index, ti = open_or_build_tantivy(work, args.pages, args.heap, args.reuse)
     print(f"tantivy build{' (reused, figures of the original build)' if ti.get('reused') else ''}: "
           f"{ti['build_s']:.1f} s ({args.pages / ti['build_s']:,.0f} pages/s), size "
-          f"{ti['size_mb']:.0f} MB, peak RSS {ti['peak_rss_mb']:.0f} MB, segments {ti['segments']}",
+          f"{ti['size_mb']:.0f} MB, peak RSS {ti['peak_rss_mb']:.0f} MB, segments {ti['segments']}, "
+          f"CPU {ti.get('cpu_s', float('nan')):.0f} s, load average {load_average()}",
           flush=True)
     db, fts_queries = None, []
     if not args.no_baselines and not args.units_only:

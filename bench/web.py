@@ -15,6 +15,11 @@ shifted past the test hospital's), and a clinician ``u_bench`` with bench/search
 search page is then timed over ``--queries`` queries of every shape (checking.sample_queries)
 as that user. ``--home D`` keeps the HOME and reuses it when it already holds N pages.
 ``--seconds 0`` skips the concurrent run.
+
+``--think-ms T``: each simulated user pauses 0.5–1.5 × T between clicks, as a person reading the
+page does. Without it (the default) every user clicks again the moment a page arrives, so the run
+measures saturation: latency is then users ÷ throughput whatever the code does (50 users at 45
+req/s wait ~1.1 s on average), which is why the targets are quoted with a think time as well.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import random
 import re
 import socket
 import statistics
@@ -201,12 +207,16 @@ def _add_bench_user(engine) -> None:
                                reason="基准") for rid in granted])
 
 
-def start_server(home: Path) -> tuple[subprocess.Popen, str]:
+def start_server(home: Path, workers: int = 1) -> tuple[subprocess.Popen, str]:
+    """uvicorn as `bingan serve` runs it: one process, or ``workers`` processes each with its own app."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     code = ("import uvicorn; from bingan.web.app import create_app; "
             f"uvicorn.run(create_app(), host='127.0.0.1', port={port}, log_level='warning')")
+    if workers > 1:
+        code = ("import uvicorn; uvicorn.run('bingan.web.app:create_app', factory=True, "
+                f"workers={workers}, host='127.0.0.1', port={port}, log_level='warning')")
     env = {**os.environ, "BINGAN_HOME": str(home)}
     process = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
@@ -262,7 +272,7 @@ def render_only() -> list[float]:
 
     from bingan.formats import watermark
     from bingan.formats.document import open_document
-    from bingan.web.records.rendering import serve_page
+    from bingan.records.pages import serve_page
 
     with open_document(formats_gen.text_pdf()) as document:
         base = document.render(1, width=1000).convert("RGB")
@@ -275,7 +285,8 @@ def render_only() -> list[float]:
     return samples[5:]
 
 
-async def simulated_user(base: str, ids: dict[str, int], until: float, tally: dict) -> None:
+async def simulated_user(base: str, ids: dict[str, int], until: float, tally: dict, think_ms: float,
+                         rng: random.Random) -> None:
     async with httpx.AsyncClient(timeout=30) as client:
         from world import PASSWORD
 
@@ -287,11 +298,13 @@ async def simulated_user(base: str, ids: dict[str, int], until: float, tally: di
                 tally["errors"].append(f"{url.removeprefix(base)}: {type(error).__name__}")
                 return None
             tally["ms"].append((time.perf_counter() - start) * 1000)
+            tally["after_login"].append(signed_in)
             if response.status_code != want:
                 tally["errors"].append(f"{url.removeprefix(base)}: HTTP {response.status_code}")
             return response
 
         # the login counts as requests too: fifty users sign in at the same moment
+        signed_in = False
         page = await request("GET", f"{base}/login", 200)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text) if page is not None else None
         if token is None:
@@ -299,19 +312,22 @@ async def simulated_user(base: str, ids: dict[str, int], until: float, tally: di
         else:
             await request("POST", f"{base}/login", 303, data={"username": "u_clinician", "password": PASSWORD,
                                                               "csrf_token": token.group(1)})
+        signed_in = True
         urls = [f"{base}/search?q=肺炎", f"{base}/records/{ids['record']}",
                 f"{base}/documents/{ids['document']}/pages/1/image", f"{base}/history"]
         step = 0
         while time.perf_counter() < until:
             await request("GET", urls[step % len(urls)], 200)
             step += 1
+            if think_ms:  # a person reads the page before the next click: uniform 0.5–1.5 × the mean
+                await asyncio.sleep(think_ms * rng.uniform(0.5, 1.5) / 1000)
 
 
-async def load(base: str, ids: dict[str, int], users: int, seconds: float) -> dict:
+async def load(base: str, ids: dict[str, int], users: int, seconds: float, think_ms: float) -> dict:
     """Every request's time (ms) and every error with its URL and cause."""
-    tally: dict = {"ms": [], "errors": []}
+    tally: dict = {"ms": [], "after_login": [], "errors": []}
     until = time.perf_counter() + seconds
-    await asyncio.gather(*(simulated_user(base, ids, until, tally) for _ in range(users)))
+    await asyncio.gather(*(simulated_user(base, ids, until, tally, think_ms, random.Random(n)) for n in range(users)))
     return tally
 
 
@@ -323,6 +339,9 @@ def main() -> None:
     parser.add_argument("--index-pages", type=int, default=0, help="generated pages added to the index")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--home", default="", help="keep the HOME here and reuse it")
+    parser.add_argument("--workers", type=int, default=1, help="web server processes (BINGAN_WEB_WORKERS)")
+    parser.add_argument("--think-ms", type=float, default=0,
+                        help="mean pause between a user's clicks (0: every user clicks again at once)")
     args = parser.parse_args()
     if args.database_url:
         os.environ["BINGAN_DATABASE_URL"] = args.database_url
@@ -330,7 +349,7 @@ def main() -> None:
     if args.index_pages:
         print(f"{args.index_pages} generated pages: built in {facts['build_s']:.0f} s"
               f"{' (reused)' if facts.get('reused') else ''}", flush=True)
-    process, base = start_server(home)
+    process, base = start_server(home, args.workers)
     rows = []
     try:
         with httpx.Client(timeout=60) as client:
@@ -345,7 +364,7 @@ def main() -> None:
         if args.index_pages:
             rows.append(large_search(base, args.queries))
         rows.insert(1, ("watermark+JPEG alone (in process)", render_only()))
-        tally = asyncio.run(load(base, ids, args.users, args.seconds)) if args.seconds > 0 else None
+        tally = asyncio.run(load(base, ids, args.users, args.seconds, args.think_ms)) if args.seconds > 0 else None
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -371,9 +390,15 @@ def report(rows: list[tuple[str, list[float]]], baseline: list[float], tally: di
     if tally is None:
         return
     total = len(tally["ms"]) + sum("HTTP" not in error for error in tally["errors"])
+    print(f"{args.users} users × {args.seconds:.0f} s, think {args.think_ms:.0f} ms, "
+          f"{args.workers} server process(es), load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}:")
     print(f"{args.users} users × {args.seconds:.0f} s: {total} requests, {len(tally['errors'])} errors, "
           f"{total / args.seconds:.1f} req/s, latency p50 {statistics.median(tally['ms']):.0f} ms, "
           f"p95 {p95(tally['ms']):.0f} ms, max {max(tally['ms']):.0f} ms")
+    pages = [ms for ms, signed_in in zip(tally["ms"], tally["after_login"], strict=True) if signed_in]
+    print(f"  pages after sign-in (without the {len(tally['ms']) - len(pages)} login requests, whose password "
+          f"hashing is slow by design): p50 {statistics.median(pages):.0f} ms, p95 {p95(pages):.0f} ms, "
+          f"max {max(pages):.0f} ms")
     for error in sorted(set(tally["errors"])):
         print(f"  {tally['errors'].count(error)} × {error}")
 

@@ -2,12 +2,16 @@
 (AC1), restricted tags and who may see them (AD1). Each change writes an audit event."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bingan.access.addresses import inside, parse_address, parse_network
 from bingan.access.administration import AdminError
 from bingan.access.audit import Actor, record_event
+from bingan.access.periods import parse_hours
 from bingan.access.permissions import RECORD_ACTIONS
 from bingan.storage.models import Category, CategoryTemplate, Department, IpRule, Role, Tag, TagPermission, User
 
@@ -57,6 +61,18 @@ def delete_ip_rule(session: Session, actor: Actor, rule_id: int) -> None:
     session.delete(rule)
 
 
+RULE_ACTIONS = {"enable": "启用", "disable": "停用", "delete": "删除"}
+
+
+def change_ip_rule(session: Session, actor: Actor, rule_id: int, action: str) -> None:
+    if action not in RULE_ACTIONS:
+        raise AdminError("未知操作")
+    if action == "delete":
+        delete_ip_rule(session, actor, rule_id)
+    else:
+        set_ip_rule_active(session, actor, rule_id, action == "enable")
+
+
 def _get(session: Session, model, item_id: int, what: str):
     found = session.get(model, item_id)
     if found is None:
@@ -66,8 +82,35 @@ def _get(session: Session, model, item_id: int, what: str):
 
 # --- category permission templates -----------------------------------------------------------
 
+@dataclass(frozen=True)
+class Period:
+    """When a template opens its categories (分级访问); every part empty = always."""
+
+    valid_from: date | None = None
+    valid_until: date | None = None
+    hours: str = ""  # "08:00-18:00", may pass midnight
+    terminals: str = ""  # the terminal group's address range, "10.3.0.0/16"
+
+    def checked(self) -> Period:
+        """The same period with the range written as stored; AdminError in Chinese when invalid."""
+        if self.valid_from and self.valid_until and self.valid_from > self.valid_until:
+            raise AdminError("开放期间的开始日期晚于结束日期")
+        try:
+            parse_hours(self.hours)
+        except ValueError as error:
+            raise AdminError(str(error)) from None
+        terminals = self.terminals.strip()
+        if terminals:
+            try:
+                terminals = str(parse_network(terminals))
+            except ValueError:
+                raise AdminError(f"终端地址段“{terminals}”格式不正确，例如 10.3.0.0/16") from None
+        return Period(self.valid_from, self.valid_until, self.hours.strip(), terminals)
+
+
 def add_category_template(session: Session, actor: Actor, *, name: str, role_code: str = "",
-                          department_code: str = "", category_code: str, actions: list[str]) -> CategoryTemplate:
+                          department_code: str = "", category_code: str, actions: list[str],
+                          period: Period = Period()) -> CategoryTemplate:
     if bool(role_code) == bool(department_code):
         raise AdminError("请选择一个角色或一个科室（二选一）")
     role_id = session.scalar(sa.select(Role.id).where(Role.code == role_code)) if role_code else None
@@ -81,13 +124,24 @@ def add_category_template(session: Session, actor: Actor, *, name: str, role_cod
     chosen = [action for action in RECORD_ACTIONS if action in actions]
     if not chosen or len(chosen) != len(set(actions)):
         raise AdminError("请至少选择一个有效的操作")
+    period = period.checked()
     template = CategoryTemplate(name=name.strip()[:100], role_id=role_id, department_id=department_id,
-                                category_id=category_id, actions=chosen)
+                                category_id=category_id, actions=chosen, valid_from=period.valid_from,
+                                valid_until=period.valid_until, hours=period.hours, terminals=period.terminals)
     session.add(template)
     session.flush()
     _audit(session, actor, "category_template", template.id, 操作="添加", 角色=role_code, 科室=department_code,
-           分类=category_code, 操作权限=chosen)
+           分类=category_code, 操作权限=chosen, 开放期间=describe_period(template))
     return template
+
+
+def describe_period(template: CategoryTemplate) -> str:
+    """开放期间 in words: "2026-01-01 至 2026-06-30 · 08:00-18:00 · 终端 10.3.0.0/16", or 始终."""
+    days = ""
+    if template.valid_from or template.valid_until:
+        days = f"{template.valid_from or '不限'} 至 {template.valid_until or '不限'}"
+    parts = [days, template.hours, f"终端 {template.terminals}" if template.terminals else ""]
+    return " · ".join(part for part in parts if part) or "始终"
 
 
 def delete_category_template(session: Session, actor: Actor, template_id: int) -> None:

@@ -26,6 +26,7 @@ from bingan.access.permissions import (
     ROLE_DEFAULTS,
 )
 from bingan.access.policy import CONFIDENTIALITY_NAMES, aware
+from bingan.errors import Refusal
 from bingan.storage.models import (
     Campus,
     Department,
@@ -42,8 +43,8 @@ __all__ = ["ADMIN_FAMILIES"]  # the role page shows the families
 ROLE_CODE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 
 
-class AdminError(ValueError):
-    """A Chinese message; the change was not made."""
+class AdminError(Refusal):
+    """A Chinese message; the change was not made (answered by the one refusal handler)."""
 
 
 @dataclass
@@ -261,6 +262,25 @@ def reset_password(session: Session, actor: Actor, user: User, password: str) ->
     session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash, changed_at=utcnow()))
     end_sessions(session, user, "password_reset")
     _audit(session, actor, "user_change", "user", user.id, 操作="重置密码", 用户=user.username)
+
+
+USER_ACTIONS = {"disable": "停用", "enable": "启用", "unlock": "解锁", "reset_password": "重置密码",
+                "reset_totp": "重置二次验证"}
+
+
+def user_action(session: Session, actor: Actor, user_id: int, action: str, password: str = "") -> None:
+    """One of USER_ACTIONS on a user, as the user page's buttons and the API name them."""
+    if action not in USER_ACTIONS:
+        raise AdminError("未知操作")
+    user = get_user(session, user_id)
+    if action in {"disable", "enable"}:
+        set_active(session, actor, user, action == "enable")
+    elif action == "unlock":
+        unlock(session, actor, user)
+    elif action == "reset_totp":
+        reset_second_factor(session, actor, user)
+    else:
+        reset_password(session, actor, user, password)
 
 
 def end_sessions(session: Session, user: User, reason: str) -> None:

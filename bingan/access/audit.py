@@ -41,18 +41,6 @@ MIN_RETENTION_DAYS = 180
 ANCHOR_KEY = "audit_anchor"
 LEGACY_CHAIN = 1  # SHA-256 without a key, before migration 0005
 KEYED_CHAIN = 2  # HMAC-SHA256 under the audit key
-ACTION_NAMES = {
-    "login": "登录", "second_factor": "二次验证", "login_failed": "登录失败", "logout": "退出", "locked": "账号锁定",
-    "session_timeout": "会话超时", "password_change": "修改密码", "totp_enrol": "绑定动态口令",
-    "view": "查阅", "page_view": "查看页面", "download": "下载", "print": "打印", "export": "导出",
-    "change": "修改", "search": "检索", "lookup": "批量查询", "denied": "拒绝访问",
-    "favourite": "收藏", "tag": "标签", "grant": "授权", "leak_trace": "泄露溯源",
-    "audit_export": "导出审计日志", "audit_purge": "清理审计日志", "settings": "修改设置",
-    "user_change": "用户管理", "role_change": "角色权限", "access_rule": "访问规则", "announcement": "公告",
-    "status": "病案状态变更", "seal": "封存", "unseal": "解封", "legal_hold": "法律保全",
-    "legal_hold_release": "解除法律保全", "pending_change": "归档后变更审核", "revoke": "撤销授权",
-    "locate_export": "命令行解密导出",
-}
 # What changes a record or who may reach it, as opposed to reading it: everyone who may view a
 # record sees these on its timeline; who read it, and from where, only holders of SEES_RECORD_READERS.
 RECORD_CHANGES = frozenset({"change", "tag", "grant", "revoke", "status", "seal", "unseal", "legal_hold",

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bingan import clock
-from bingan.access.audit import ACTION_NAMES
+from bingan.access.audit_names import ACTION_NAMES
 from bingan.formats.spreadsheet import Spreadsheet
 from bingan.storage.models import AuditEvent, Document, DocumentType, Record, User
 
@@ -121,6 +121,11 @@ class ShownEvent:
     event: AuditEvent
     object: str
     detail: str
+    detail_data: object = None  # the event's detail as stored; None while its record is sealed
+
+
+SEALED_RECORD = "（已封存）"
+SEALED_DETAIL = "（病案已封存，详情不显示）"
 
 
 def describe(session: Session, events: list[AuditEvent]) -> list[ShownEvent]:
@@ -130,15 +135,28 @@ def describe(session: Session, events: list[AuditEvent]) -> list[ShownEvent]:
     record_ids = {e.record_id for e in events if e.record_id}
     record_ids |= {int(e.object_id) for e in events if e.object_type == "record" and e.object_id.isdigit()}
     user_ids = {int(e.object_id) for e in events if e.object_type == "user" and e.object_id.isdigit()}
-    records = dict(session.execute(
-        sa.select(Record.id, Record.record_number).where(Record.id.in_(record_ids))).all()) if record_ids else {}
+    rows = session.execute(sa.select(Record.id, Record.record_number, Record.sealed)
+                           .where(Record.id.in_(record_ids))).all() if record_ids else []
+    # A sealed record is read by nobody, auditors included (M3): its events keep who, when and
+    # what was done, not its number, its documents' titles or the details.
+    sealed = {row.id for row in rows if row.sealed}
+    records = {row.id: SEALED_RECORD if row.sealed else row.record_number for row in rows}
     documents = dict(session.execute(
         sa.select(Document.id, sa.func.coalesce(sa.func.nullif(Document.title, ""), DocumentType.name))
-        .join(DocumentType, Document.document_type_id == DocumentType.id).where(Document.id.in_(document_ids))
+        .join(DocumentType, Document.document_type_id == DocumentType.id).join(Record, Document.record_id == Record.id)
+        .where(Document.id.in_(document_ids), Record.sealed.is_(False))
     ).all()) if document_ids else {}
     users = dict(session.execute(
         sa.select(User.id, User.username).where(User.id.in_(user_ids))).all()) if user_ids else {}
-    return [ShownEvent(e, _object(e, records, documents, users), detail_text(e.detail)) for e in events]
+    return [ShownEvent(e, _object(e, records, documents, users), SEALED_DETAIL, None)
+            if _record_of(e) in sealed else
+            ShownEvent(e, _object(e, records, documents, users), detail_text(e.detail), e.detail) for e in events]
+
+
+def _record_of(event: AuditEvent) -> int | None:
+    if event.record_id:
+        return event.record_id
+    return int(event.object_id) if event.object_type == "record" and event.object_id.isdigit() else None
 
 
 def _object(event: AuditEvent, records: dict, documents: dict, users: dict) -> str:

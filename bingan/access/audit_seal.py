@@ -93,10 +93,17 @@ def appended(session: Session, row: AuditEvent) -> None:
 
 
 def _forget(session: Session) -> None:
+    if session.in_nested_transaction():  # a SAVEPOINT rolled back: the outer transaction's events stay
+        return
     session.info.pop(_APPENDED, None)
 
 
 def _after_commit(session: Session) -> None:
+    # SQLAlchemy fires after_commit when a SAVEPOINT is released too: the outer transaction is
+    # still open, its events are not committed, and sealing now would wait for the write lock
+    # this very transaction holds (SQLite). The outer commit seals them.
+    if session.in_nested_transaction():
+        return
     rows = session.info.pop(_APPENDED, None)
     if not rows:
         return
@@ -107,7 +114,8 @@ def _after_commit(session: Session) -> None:
         return
     seal_all(engine)
     for row in rows:  # the caller's copies learn their place in the chain on next access
-        session.expire(row, ["chain_seq", "prev_hash", "hash"])
+        if sa.inspect(row).persistent:  # not one a rolled-back SAVEPOINT took away
+            session.expire(row, ["chain_seq", "prev_hash", "hash"])
 
 
 class _Sealer:
@@ -116,10 +124,16 @@ class _Sealer:
     def __init__(self, engine: Engine) -> None:
         self._engine = weakref.ref(engine)
         self._woken = threading.Event()
+        self._stopped = threading.Event()
         self._woken.set()  # the first round seals what a previous run left behind
-        threading.Thread(target=self._run, name="bingan-audit-sealer", daemon=True).start()
+        self.thread = threading.Thread(target=self._run, name="bingan-audit-sealer", daemon=True)
+        self.thread.start()
 
     def wake(self) -> None:
+        self._woken.set()
+
+    def stop(self) -> None:
+        self._stopped.set()
         self._woken.set()
 
     def _run(self) -> None:
@@ -127,8 +141,8 @@ class _Sealer:
             self._woken.wait(SAFETY_POLL_SECONDS)
             self._woken.clear()
             engine = self._engine()
-            if engine is None:
-                return  # the engine is gone (an app torn down): so is this sealer
+            if engine is None or self._stopped.is_set():
+                return  # the engine is gone or disposed (an app torn down, a test database dropped)
             try:
                 seal_all(engine)
             except Exception:  # the next wake tries again; verify reports events left too long
@@ -143,3 +157,15 @@ def start_sealer(engine: Engine) -> None:
     with _sealers_lock:
         if engine not in _sealers:
             _sealers[engine] = _Sealer(engine)
+            if not event.contains(engine, "engine_disposed", stop_sealer):
+                event.listen(engine, "engine_disposed", stop_sealer)
+
+
+def stop_sealer(engine: Engine) -> None:
+    """End this engine's background sealer (called when the engine is disposed); a later
+    start_sealer on the same engine starts a new one. Events still unsealed are sealed by the
+    next sealer or the worker's tick."""
+    with _sealers_lock:
+        sealer = _sealers.pop(engine, None)
+    if sealer is not None:
+        sealer.stop()

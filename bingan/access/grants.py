@@ -22,9 +22,10 @@ MAX_DAYS = 90
 
 
 def grant(session: Session, actor: Actor, grantor: User, username: str, record_id: int, actions: list[str],
-          days: int, reason: str) -> Grant:
-    """Give ``username`` the grantable ``actions`` on the record for ``days`` days; nobody grants
-    what it could not do itself, nor to itself."""
+          days: int, reason: str, categories: list[str] | None = None) -> Grant:
+    """Give ``username`` the grantable ``actions`` on the record for ``days`` days — only on the
+    documents of ``categories`` when given (a borrowing of chosen parts); nobody grants what it
+    could not do itself, nor to itself."""
     grantee = session.scalars(sa.select(User).where(User.username == username.strip())).first()
     record = session.get(Record, record_id)
     if grantee is None or record is None:
@@ -40,10 +41,25 @@ def grant(session: Session, actor: Actor, grantor: User, username: str, record_i
         raise Refusal(f"您自己没有{'、'.join(refused)}该病案的权限，不能授予他人")
     days = min(max(days, 1), MAX_DAYS)
     given = Grant(user_id=grantee.id, record_id=record.id, actions=chosen, valid_until=utcnow() + timedelta(days=days),
-                  reason=reason[:255], granted_by_id=grantor.id)
+                  reason=reason[:255], granted_by_id=grantor.id, categories=sorted(categories) if categories else None)
     session.add(given)
     record_event(session, actor, "grant", object_type="record", object_id=str(record.id), record_id=record.id,
-                 detail={"用户": grantee.username, "操作": chosen, "天数": days, "原因": reason})
+                 detail={"用户": grantee.username, "操作": chosen, "天数": days, "原因": reason,
+                         **({"分类": given.categories} if given.categories else {})})
+    return given
+
+
+def extend(session: Session, actor: Actor, grant_id: int, days: int, reason: str) -> Grant:
+    """Move a running grant's end ``days`` days later (续借); an ended grant is not revived."""
+    given = session.get(Grant, grant_id)
+    if given is None:
+        raise NotFound("授权不存在")
+    if given.revoked_at is not None or aware(given.valid_until) <= utcnow():
+        raise Conflict("该授权已结束，不能延长")
+    given.valid_until = aware(given.valid_until) + timedelta(days=days)
+    given.expiry_reminded_at = None  # the new end is reminded of in its turn
+    record_event(session, actor, "grant_extend", object_type="record", object_id=str(given.record_id),
+                 record_id=given.record_id, detail={"授权": given.id, "天数": days, "原因": reason})
     return given
 
 

@@ -38,23 +38,56 @@ PERMISSIONS: dict[str, str] = {
     "seal.apply": "申请封存与解封",
     "seal.manage": "封存管理（封存清单、导出封存件）",
     "flows.manage": "管理审批流程",
+    "record.submit": "提交归档",
+    "record.mark": "标记缺项与特殊病案",
+    "completeness.manage": "维护完整性规则与文书对照",
+    "qc.review": "归档质控",
+    "changes.review": "审核归档后变更",
+    "calendar.manage": "维护节假日与归档时限",
+    "reports.view": "查看统计报表",
+    "borrow.manage": "借阅管理（全部借阅、收回）",
+    "recall.apply": "申请召回",
+    "retention.manage": "保存期限与到期销毁",
+    "copy.serve": "复印登记与收费",
+    "copy.manage": "复印套餐与收费标准",
+    "copy.ledger": "复印收费台账与统计",
+    "scan.capture": "数字化拍摄（拍摄、上传、重拍、返工）",
+    "scan.review": "数字化影像审核（初审、复审）",
+    "collection.monitor": "采集监控（来源状态、失败重试、告警）",
+    "bigscreen.view": "大屏展示",
+    "scan.import": "历史病案批量导入",
+    "statistics.view": "查看统计报表与质控指标",
+    "statistics.manage": "维护指标月度数据、必备文书与自定义报表",
+    "scoring.manage": "终末质控管理（评分标准、抽查任务）",
+    "scoring.review": "终末质控评分",
 }
 
 _READER = ["record.view", "search.use", "lookup.use"]
 
 ROLE_DEFAULTS: dict[str, list[str]] = {
-    "sysadmin": ["system.settings", "system.status", "announcements.manage", "flows.manage"],
+    "sysadmin": ["system.settings", "system.status", "announcements.manage", "flows.manage", "calendar.manage",
+                 "collection.monitor", "bigscreen.view"],
     "secadmin": ["users.manage", "roles.manage", "ip_rules.manage", "grants.manage", "leak.trace"],
     "auditor": ["audit.read", "audit.export"],
     "archivist": [*_READER, "record.download", "record.print", "record.export", "record.change",
                   "record.tag", "scope.all_departments", "tags.manage", "announcements.manage",
-                  "record.timeline_viewers"],
-    "qc": [*_READER, "record.change", "record.tag", "scope.all_departments"],
-    "clinician": [*_READER, "record.print", "record.tag", "borrow.apply"],
+                  "record.timeline_viewers", "record.mark", "completeness.manage", "qc.review", "changes.review",
+                  "reports.view", "borrow.manage", "recall.apply", "copy.serve", "copy.manage",
+                  "retention.manage", "scan.capture", "scan.review", "collection.monitor", "bigscreen.view",
+                  "scan.import",
+                  "copy.ledger", "statistics.view", "statistics.manage", "scoring.manage", "scoring.review"],
+    "qc": [*_READER, "record.change", "record.tag", "scope.all_departments", "qc.review", "changes.review",
+           "reports.view", "statistics.view", "scoring.manage", "scoring.review"],
+    "clinician": [*_READER, "record.print", "record.tag", "borrow.apply", "record.submit", "record.mark",
+                  "recall.apply"],
+    # 科主任: a clinician who also approves (借阅、召回的科室审核) within the department only.
+    "dept_head": [*_READER, "record.print", "record.tag", "record.approve", "borrow.apply", "record.submit",
+                  "record.mark", "recall.apply"],
     "nurse": ["record.view", "search.use"],
     "medical_affairs": [*_READER, "record.export", "record.approve", "scope.all_departments", "grants.manage",
-                        "seal.apply", "seal.manage"],
-    "copy_clerk": [*_READER, "record.print", "scope.all_departments"],
+                        "seal.apply", "seal.manage", "reports.view", "borrow.manage", "copy.ledger",
+                        "statistics.view", "statistics.manage"],
+    "copy_clerk": [*_READER, "record.print", "scope.all_departments", "copy.serve", "copy.ledger"],
 }
 
 # The three administrator families (三员); nobody holds permissions of two of them.
@@ -69,12 +102,17 @@ ADMIN_FAMILIES: dict[str, frozenset[str]] = {
 ADMINISTRATION = frozenset({"system.settings", "system.status", "flows.manage", "users.manage", "roles.manage",
                             "ip_rules.manage", "audit.read", "audit.export"})
 PATIENT_DATA = frozenset({*(f"record.{action}" for action in RECORD_ACTIONS), "scope.all_departments",
-                          "search.use", "lookup.use", "borrow.apply", "seal.apply", "seal.manage"})
+                          "search.use", "lookup.use", "borrow.apply", "seal.apply", "seal.manage", "record.submit",
+                          "record.mark", "qc.review", "changes.review", "reports.view", "borrow.manage",
+                          "copy.serve", "recall.apply", "retention.manage", "scan.capture", "scan.review",
+                          "scan.import", "copy.ledger", "statistics.view", "statistics.manage", "scoring.manage",
+                          "scoring.review"})
 
 # Whoever holds one of these must use a second factor (等保 level 3: two factors, one
 # cryptographic): every administrative or granting right, and data rights over the whole hospital.
+# Approving (record.approve) counts as granting: an approved borrowing becomes a grant.
 SECOND_FACTOR = ADMINISTRATION | frozenset({"grants.manage", "leak.trace", "tags.manage", "announcements.manage",
-                                            "scope.all_departments", "seal.manage"})
+                                            "scope.all_departments", "seal.manage", "record.approve"})
 
 # Who sees on a record's timeline who read it and from where: the record room and auditors.
 SEES_RECORD_READERS = frozenset({"record.timeline_viewers", "audit.read"})
@@ -84,6 +122,9 @@ ACTION_NAMES = {
     "change": "修改", "approve": "审批", "tag": "加标签",
     "apply_borrow": "申请借阅", "apply_seal": "申请封存", "apply_unseal": "申请解封",
     "seal_list": "打印封存清单", "seal_export": "导出封存件",
+    "submit": "提交归档", "mark": "标记缺项", "qc": "归档质控", "review_change": "审核变更",
+    "apply_recall": "申请召回", "copy": "复印", "apply_destroy": "申请销毁", "scan": "数字化拍摄",
+    "scan_review": "数字化影像审核",
 }
 
 
@@ -119,6 +160,15 @@ ACTION_RULES: dict[str, ActionRule] = {
     "apply_unseal": ActionRule("seal.apply", department_scope=False, while_sealed=True),
     "seal_list": ActionRule("seal.manage", department_scope=False, while_sealed=True),
     "seal_export": ActionRule("seal.manage", department_scope=False, while_sealed=True),
+    "submit": ActionRule("record.submit"),
+    "mark": ActionRule("record.mark"),
+    "qc": ActionRule("qc.review"),
+    "review_change": ActionRule("changes.review"),
+    "apply_recall": ActionRule("recall.apply"),
+    "apply_destroy": ActionRule("retention.manage"),
+    "copy": ActionRule("copy.serve"),
+    "scan": ActionRule("scan.capture"),
+    "scan_review": ActionRule("scan.review"),
 }
 GRANTABLE = tuple(action for action, rule in ACTION_RULES.items() if rule.grantable)
 

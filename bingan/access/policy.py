@@ -12,7 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bingan.access.addresses import Address, parse_address, parse_network
+from bingan.access.periods import is_open
 from bingan.access.permissions import ACTION_NAMES, ACTION_RULES
+from bingan.clock import now as local_now
 from bingan.search.port import Scope
 from bingan.storage.models import (
     Campus,
@@ -59,6 +61,8 @@ class Subject:
     denied_tags: set[str]
     category_rules: dict[str, set[str]] | None  # action -> category codes; None = no template applies
     grants: dict[int, set[str]] = field(default_factory=dict)  # record id -> actions
+    # record id -> category codes, for granted records whose every grant opens chosen parts only (S13)
+    grant_categories: dict[int, set[str]] = field(default_factory=dict)
 
 
 def aware(moment: datetime | None) -> datetime | None:
@@ -72,7 +76,9 @@ def permissions_of(user: User) -> set[str]:
     return {code for role in user.roles for code in (role.permissions or [])}
 
 
-def load_subject(session: Session, user: User) -> Subject:
+def load_subject(session: Session, user: User, client_ip: str = "") -> Subject:
+    """What ``user`` holds; ``client_ip`` decides the category templates limited to a terminal
+    group (without it such a template stays closed)."""
     permissions = permissions_of(user)
     scopes = session.execute(
         sa.select(UserScope.kind, UserScope.code).where(UserScope.user_id == user.id)
@@ -88,8 +94,8 @@ def load_subject(session: Session, user: User) -> Subject:
         all_departments="scope.all_departments" in permissions,
         campuses=campuses,
         denied_tags=_denied_tags(session, user),
-        category_rules=_category_rules(session, user),
-        grants=_active_grants(session, user),
+        category_rules=_category_rules(session, user, client_ip),
+        **_active_grants(session, user),
     )
 
 
@@ -102,37 +108,53 @@ def _denied_tags(session: Session, user: User) -> set[str]:
     return set(rows)
 
 
-def _category_rules(session: Session, user: User) -> dict[str, set[str]] | None:
+def _category_rules(session: Session, user: User, client_ip: str) -> dict[str, set[str]] | None:
+    """action -> the category codes open to ``user`` now; None when no template names the user.
+    A template outside its days, hours or terminal group opens nothing, and the categories stay
+    closed: a template names what may be seen, and when."""
     role_ids = [role.id for role in user.roles] or [-1]
     conditions = [CategoryTemplate.role_id.in_(role_ids)]
     if user.department_id is not None:
         conditions.append(CategoryTemplate.department_id == user.department_id)
     rows = session.execute(
-        sa.select(CategoryTemplate.actions, Category.code)
+        sa.select(CategoryTemplate.actions, Category.code, CategoryTemplate.valid_from, CategoryTemplate.valid_until,
+                  CategoryTemplate.hours, CategoryTemplate.terminals)
         .join(Category, Category.id == CategoryTemplate.category_id)
         .where(sa.or_(*conditions))
     ).all()
     if not rows:
         return None
+    moment, address = local_now(), parse_address(client_ip)
     rules: dict[str, set[str]] = {}
-    for actions, code in rows:
+    for actions, code, valid_from, valid_until, hours, terminals in rows:
+        if not is_open(valid_from, valid_until, hours, terminals, moment, address):
+            continue
         for action in actions or []:
             rules.setdefault(action, set()).add(code)
     return rules
 
 
-def _active_grants(session: Session, user: User) -> dict[int, set[str]]:
+def _active_grants(session: Session, user: User) -> dict[str, dict[int, set[str]]]:
+    """The ``grants`` and ``grant_categories`` of a Subject: a record one running grant opens
+    whole is opened whole, whatever another grant limits."""
     now = utcnow()
     rows = session.execute(
-        sa.select(Grant.record_id, Grant.actions, Grant.valid_from, Grant.valid_until).where(
+        sa.select(Grant.record_id, Grant.actions, Grant.valid_from, Grant.valid_until, Grant.categories).where(
             Grant.user_id == user.id, Grant.revoked_at.is_(None)
         )
     ).all()
     grants: dict[int, set[str]] = {}
-    for record_id, actions, valid_from, valid_until in rows:
+    whole: set[int] = set()
+    parts: dict[int, set[str]] = {}
+    for record_id, actions, valid_from, valid_until, categories in rows:
         if aware(valid_from) <= now < aware(valid_until):
             grants.setdefault(record_id, set()).update(actions or [])
-    return grants
+            if categories:
+                parts.setdefault(record_id, set()).update(categories)
+            else:
+                whole.add(record_id)
+    return {"grants": grants,
+            "grant_categories": {rid: codes for rid, codes in parts.items() if rid not in whole}}
 
 
 # --- the pieces of a decision; each returns a refusal or None ----------------------------------
@@ -206,6 +228,13 @@ def _category_problem(subject: Subject, action: str, document: Document | None) 
     return f"您的分类权限模板不允许{ACTION_NAMES.get(action, action)}“{category.name}”类文书"
 
 
+def _grant_covers(subject: Subject, record: Record, document: Document | None) -> bool:
+    """A grant of chosen parts opens the record (its page lists what it may show) and the
+    documents of those categories only."""
+    parts = subject.grant_categories.get(record.id)
+    return parts is None or document is None or document.document_type.category.code in parts
+
+
 def decide_for(
     subject: Subject, action: str, record: Record, *, document: Document | None = None, ip_refusal: str | None = None
 ) -> Decision:
@@ -219,7 +248,8 @@ def decide_for(
         return Decision(False, f"未知的病案操作“{action}”")
     if record.sealed and not rule.while_sealed:
         return Decision(False, "病案已封存，除封存管理外任何操作均不允许")
-    granted = rule.grantable and action in subject.grants.get(record.id, set())
+    granted = rule.grantable and action in subject.grants.get(record.id, set()) and _grant_covers(
+        subject, record, document)
     if not granted and rule.permission not in subject.permissions:
         return Decision(False, f"您的角色没有{ACTION_NAMES.get(action, action)}病案的权限")
     if not rule.department_scope:
@@ -240,17 +270,19 @@ def decide(
     subject: Subject | None = None,
 ) -> Decision:
     """May ``user`` perform ``action`` on ``record`` (and ``document``) from ``client_ip``?"""
-    subject = subject or load_subject(session, user)
+    subject = subject or load_subject(session, user, client_ip)
     return decide_for(subject, action, record, document=document, ip_refusal=ip_problem(session, client_ip))
 
 
 def scope_for(session: Session, user: User, client_ip: str = "", *, subject: Subject | None = None) -> Scope:
     """The same rules as ``decide(…, "view", …)`` in the form the search index filters by."""
-    subject = subject or load_subject(session, user)
+    subject = subject or load_subject(session, user, client_ip)
     if user_problem(user) or ip_problem(session, client_ip):
         return Scope(all_departments=False, departments=set(), campuses=set(), max_confidentiality=-1)
     viewer = "record.view" in subject.permissions
-    granted = {rid for rid, actions in subject.grants.items() if "view" in actions}
+    # A grant of chosen parts gives no search hits: the index filters whole records by grant.
+    granted = {rid for rid, actions in subject.grants.items()
+               if "view" in actions and rid not in subject.grant_categories}
     allowed_categories = None
     if subject.category_rules is not None:
         allowed_categories = set(subject.category_rules.get("view", set()))

@@ -79,6 +79,7 @@ def rewrap_sealed_secrets(engine: Engine, keyring: Keyring) -> int:
     """Every stored secret not yet under the primary master key, re-wrapped; how many were."""
     from bingan.storage.db import session_factory
     from bingan.storage.models import TotpEnrolment, User
+    from bingan.storage.models.sealing import SealCertificate
 
     if not sa.inspect(engine).has_table("users"):
         return 0  # no database set up here: nothing sealed in it
@@ -86,8 +87,10 @@ def rewrap_sealed_secrets(engine: Engine, keyring: Keyring) -> int:
     with session_factory(engine)() as session, session.begin():
         users = session.scalars(sa.select(User).where(User.totp_secret != ""))
         enrolments = session.scalars(sa.select(TotpEnrolment).where(TotpEnrolment.pending_secret != ""))
+        certificates = session.scalars(sa.select(SealCertificate))  # the hospital's seal-signing keys
         for row, column in [*((user, "totp_secret") for user in users),
-                            *((enrolment, "pending_secret") for enrolment in enrolments)]:
+                            *((enrolment, "pending_secret") for enrolment in enrolments),
+                            *((certificate, "private_key") for certificate in certificates)]:
             fresh = box.fresh(getattr(row, column))
             if fresh != getattr(row, column):
                 setattr(row, column, fresh)

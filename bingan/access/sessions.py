@@ -24,6 +24,7 @@ from bingan.access.security_settings import SecuritySettings, security_settings
 from bingan.storage.blobs.port import BlobError
 from bingan.storage.db import take_write_lock
 from bingan.storage.models import LoginFailure, PasswordHistory, TotpEnrolment, User, WebSession, utcnow
+from bingan.storage.models.sso import SsoIdentity
 
 GENERIC_LOGIN_ERROR = "用户名或密码错误"
 
@@ -63,7 +64,8 @@ def _wrong_credentials(settings: SecuritySettings) -> str:
     return f"{GENERIC_LOGIN_ERROR}，或账号因连续{settings.lockout_attempts}次失败已被暂时锁定"
 
 
-def login(session: Session, username: str, password: str, client_ip: str, user_agent: str = "") -> LoginResult:
+def login(session: Session, username: str, password: str, client_ip: str, user_agent: str = "",
+          password_for_sso_users: bool = True) -> LoginResult:
     """Check the credentials and open a session, or raise LoginRefused (after auditing why).
 
     Every name costs the same argon2 work and gets the same refusal until the password is right;
@@ -95,7 +97,7 @@ def login(session: Session, username: str, password: str, client_ip: str, user_a
         raise LoginRefused(_wrong_credentials(settings))
     if not password_ok:
         _count_failure(session, user, actor, settings)
-    refusal = user_problem(user)
+    refusal = user_problem(user) or (None if password_for_sso_users else sso_only_problem(session, user))
     if refusal:
         record_event(session, actor, "login_failed", result="denied", detail={"原因": refusal})
         raise LoginRefused(refusal)
@@ -161,16 +163,51 @@ def _end_user_sessions(session: Session, user: User, reason: str, keep: WebSessi
     session.execute(statement.values(ended_at=utcnow(), end_reason=reason))
 
 
-def _open_session(session: Session, user: User, actor: Actor, user_agent: str) -> LoginResult:
+def sso_only_problem(session: Session, user: User) -> str | None:
+    """Users who sign in through the hospital's identity provider or a certificate no longer use a password."""
+    if session.scalar(sa.select(SsoIdentity.id).where(SsoIdentity.user_id == user.id).limit(1)) is None:
+        return None
+    return "该账号须通过统一身份认证或 CA 证书登录，不能使用密码登录"
+
+
+LOGIN_METHODS = {"password": "密码", "oidc": "统一身份认证 (OIDC)", "cas": "统一身份认证 (CAS)",
+                 "certificate": "CA 证书"}
+
+
+def sign_in_verified(session: Session, user: User, client_ip: str, user_agent: str, method: str,
+                     second_factor_done: bool, detail: dict | None = None) -> LoginResult:
+    """Open a session for a user whom an identity provider or a certificate vouched for (no password).
+
+    The address rules, disabled or expired accounts and a running lockout refuse as for a password;
+    ``second_factor_done`` says whether the provider already asked for a second factor.
+    """
+    actor = Actor.of(user, client_ip)
+    refusal = ip_problem(session, client_ip) or user_problem(user)
+    locked_until = aware(user.locked_until)
+    if refusal is None and locked_until and locked_until > utcnow():
+        refusal = "账号因连续登录失败被暂时锁定，请稍后再试或联系安全管理员"
+    if refusal:
+        record_event(session, actor, "login_failed", result="denied",
+                     detail={"原因": refusal, "方式": LOGIN_METHODS[method]})
+        raise LoginRefused(refusal)
+    take_write_lock(session)
+    user.last_login_at = utcnow()
+    return _open_session(session, user, actor, user_agent, method, second_factor_done, detail)
+
+
+def _open_session(session: Session, user: User, actor: Actor, user_agent: str, method: str = "password",
+                  second_factor_done: bool = False, detail: dict | None = None) -> LoginResult:
     token = secrets.token_urlsafe(32)
+    owes_code = needs_second_factor(user) and not second_factor_done
     web_session = WebSession(
         id=token_id(token), user_id=user.id, csrf_token=secrets.token_urlsafe(24), client_ip=actor.client_ip,
-        user_agent=user_agent[:255], second_factor_done=not needs_second_factor(user),
+        user_agent=user_agent[:255], second_factor_done=not owes_code, login_method=method,
     )
     session.add(web_session)
     # one "login" per login; the second-factor step, when needed, is its own event (second_factor)
-    detail = {"二次验证": "待验证" if needs_second_factor(user) else "无需"}
-    record_event(session, actor, "login", object_type="session", detail=detail)
+    second = "待验证" if owes_code else ("已由身份认证方完成" if needs_second_factor(user) else "无需")
+    record_event(session, actor, "login", object_type="session",
+                 detail={"二次验证": second, "方式": LOGIN_METHODS[method], **(detail or {})})
     return LoginResult(token, web_session)
 
 
@@ -276,6 +313,8 @@ def _accept_code(session: Session, user: User, secret: str, code: str, *, new_se
     """
     totp = pyotp.TOTP(secret)
     code = code.strip().replace(" ", "")
+    if not (code.isascii() and code.isdigit()):
+        return False  # compare_digest refuses non-ASCII text; no such code is ever valid
     enrolment = session.get(TotpEnrolment, user.id)
     now_step = int(utcnow().timestamp()) // totp.interval
     for step in (now_step, now_step - 1, now_step + 1):

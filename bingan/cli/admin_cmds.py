@@ -1,7 +1,9 @@
 """Commands to run and administer Bingan: serve, worker, beat, migrate, user add."""
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import typer
 
@@ -81,11 +83,9 @@ def serve(
     demo: bool = typer.Option(False, "--demo", help="载入演示病案并为每个角色建演示账号 (make run 使用；生产环境勿用)"),
 ) -> None:
     """启动 Web 服务；首次启动时建库并创建管理员，加 --demo 时另载入演示病案和演示账号。"""
-    import uvicorn
-
     from bingan.cli.logs import capture_warnings, log_config
+    from bingan.cli.rolling import serve_rolling
     from bingan.ingest.embedded import start_background
-    from bingan.web.app import create_app
 
     settings = get_settings()
     capture_warnings()
@@ -97,8 +97,23 @@ def serve(
         typer.echo(line)
     # The app decides who the client is (BINGAN_TRUSTED_PROXIES); uvicorn's own proxy headers would
     # believe any X-Forwarded-For arriving from loopback first. No "server: uvicorn" header either.
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=log_config(settings),
-                proxy_headers=False, server_header=False)
+    options = {"host": host, "port": port, "log_config": log_config(settings), "proxy_headers": False,
+               "server_header": False}
+    # Each web process builds its own app (engine, page cache, audit sealer: sealers take turns on
+    # the chain lock); the worker, beat and demo load above run once, beside them. Even one web
+    # process runs under the supervisor: SIGHUP replaces it without a failed request (rolling.py).
+    serve_rolling(options, web_workers(settings), settings.log_dir)
+
+
+def web_workers(settings: Settings) -> int:
+    """BINGAN_WEB_WORKERS; else on PostgreSQL one process per CPU core up to 4 (one Python process
+    serves one core), on SQLite one: it has one writer at a time and every page writes its audit
+    event, so a second process only waits for the lock (bench/README.md "Several web processes")."""
+    if settings.web_workers:
+        return settings.web_workers
+    if settings.resolved_database_url.startswith("sqlite"):
+        return 1
+    return min(4, os.cpu_count() or 1)
 
 
 @user_app.command("add")
@@ -119,3 +134,51 @@ def user_add(
         typer.echo(f"创建失败: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"已创建用户 {username}")
+
+
+@user_app.command("bind-certificate")
+def user_bind_certificate(
+    username: str = typer.Argument(..., help="用户名"),
+    certificate: Path = typer.Argument(..., exists=True, dir_okay=False, help="用户的登录证书 (PEM 或 DER)"),
+) -> None:
+    """把 CA 登录证书绑定到用户（BINGAN_CLIENT_CERT_MATCH=subject 或 serial 时使用）。"""
+    from cryptography import x509
+
+    from bingan.access.audit import Actor
+    from bingan.access.sessions import LoginRefused
+    from bingan.access.sso.client_certificates import binding_subject
+    from bingan.access.sso.identities import bind
+
+    data = certificate.read_bytes()
+    cert = x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data else x509.load_der_x509_certificate(data)
+    subject = binding_subject(get_settings(), cert)
+    try:
+        with transaction() as session:
+            bind(session, Actor(None, "cli"), username, "certificate", subject)
+    except LoginRefused as exc:
+        typer.echo(f"绑定失败: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"已将证书 {subject} 绑定到用户 {username}")
+
+
+@app.command("seal-certificate")
+def seal_certificate(
+    pkcs12_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="医院 CA 颁发的签章证书 (.p12/.pfx)"),
+    password_file: Path | None = typer.Option(None, help="证书密码文件（无密码可不填）"),
+) -> None:
+    """安装医院自己的封存签章证书，替换首次使用时生成的自签证书（此后新封存件用它签名）。"""
+    from bingan.access.audit import Actor
+    from bingan.access.sealed_secrets import SecretBox
+    from bingan.errors import Refusal
+    from bingan.records.hospital_certificate import install
+
+    password = password_file.read_text().strip() if password_file else ""
+    try:
+        with transaction() as session:
+            stored = install(session, Actor(None, "cli"), SecretBox.of(get_settings()), pkcs12_file.read_bytes(),
+                             password)
+            subject = stored.subject
+    except Refusal as exc:
+        typer.echo(f"安装失败: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"已安装封存签章证书：{subject}")

@@ -16,6 +16,8 @@ from bingan.cli.app import app
 from bingan.formats.base import FormatError, Metadata, PageText
 from bingan.formats.signatures import verdict_label
 
+BROKEN = ("tampered", "invalid")  # verdicts that fail the check: changed since signing, or a forged value
+
 
 @app.command("inspect")
 def inspect_command(
@@ -23,13 +25,15 @@ def inspect_command(
     as_json: bool = typer.Option(False, "--json", help="输出一个 JSON 对象"),
     ocr: str = typer.Option("auto", "--ocr", help="文字识别：auto（按需）、yes（全部）、no（不识别）"),
 ) -> None:
-    """检查文件：类型、页数、每页文字（按需 OCR）、签名。"""
+    """检查文件：类型、页数、每页文字（按需 OCR）、签名。文件无法读取，或签名显示文件签名后被修改、签名无效时，
+    退出状态为 1。"""
     report = _inspect(file, _ocr_mode(ocr))
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         typer.echo(_summary(file, report))
-    raise typer.Exit(1 if report["error"] else 0)
+    broken = any(signature["verdict"] in BROKEN for signature in report["signatures"])
+    raise typer.Exit(1 if report["error"] or broken else 0)
 
 
 def _ocr_mode(value: str) -> bool | str:
@@ -42,7 +46,7 @@ def _ocr_mode(value: str) -> bool | str:
 
 def _empty_report(file: Path) -> dict[str, Any]:
     return {"file": str(file), "media_type": None, "pages": 0, "text": [], "page_sources": [],
-            "signatures": [], "metadata": {}, "error": None, "detail": None}
+            "signatures": [], "metadata": {}, "manifest": None, "error": None, "detail": None}
 
 
 def _inspect(file: Path, ocr: bool | str) -> dict[str, Any]:
@@ -60,11 +64,22 @@ def _inspect(file: Path, ocr: bool | str) -> dict[str, Any]:
             meta = document.metadata()
             pages = document.page_texts(ocr=ocr)  # type: ignore[arg-type]
             _fill(report, meta, pages)
+        if report["media_type"] == "application/pdf":
+            _check_manifest(report, file)
     except FormatError as exc:
         report["error"], report["detail"] = exc.message, exc.detail
     except OSError as exc:
         report["error"], report["detail"] = "文件无法读取", repr(exc)
     return report
+
+
+def _check_manifest(report: dict[str, Any], file: Path) -> None:
+    """A seal package (封存件) lists its attached files' SHA-256s: each must match."""
+    from bingan.formats.pades import check_manifest
+
+    report["manifest"] = check_manifest(file.read_bytes())
+    if report["manifest"] and not report["manifest"]["intact"]:
+        report["error"] = "附件与文件清单不符：" + "；".join(report["manifest"]["problems"])
 
 
 def _fill(report: dict[str, Any], meta: Metadata, pages: list[PageText]) -> None:
@@ -94,6 +109,8 @@ def _summary(file: Path, report: dict[str, Any]) -> str:
         lines.append(f"生成软件：{meta['producer']}")
     if meta.get("created"):
         lines.append(f"创建时间：{meta['created']}")
+    if report["manifest"]:
+        lines.append(f"文件清单：{report['manifest']['files']} 个附件，SHA-256 全部一致")
     for signature in report["signatures"]:
         verdict = verdict_label(signature["verdict"], signature["reason"], signature["trusted"])
         lines.append(f"签名：{signature['signer'] or '未知签名人'} — {verdict}（{signature['reason']}）")

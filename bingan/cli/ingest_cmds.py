@@ -98,7 +98,7 @@ def ingest_retry(item_ids: list[int], all_failed: bool) -> None:
 @app.command()
 def worker(concurrency: int = typer.Option(1, help="线程数（2 核机器建议 1–2）")) -> None:
     """启动采集后台进程 (Celery worker)。"""
-    from bingan.ingest.celery_app import celery_app
+    from bingan.worker.tasks import celery_app
 
     pool = "solo" if concurrency <= 1 else "threads"
     celery_app.worker_main(["worker", f"--pool={pool}", f"--concurrency={concurrency}", "--loglevel=INFO",
@@ -110,7 +110,7 @@ def beat() -> None:
     """启动定时器：清扫卡住的条目、按来源计划启动采集（计划保存在数据库中）。"""
     from bingan.ingest.options import get_options
     from bingan.ingest.pipeline import Pipeline
-    from bingan.ingest.scheduler import tick
+    from bingan.worker.tick import tick
 
     pipe = Pipeline()
     typer.echo(f"采集定时器已启动，每 {get_options().sweep_seconds:g} 秒检查一次")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from pathlib import Path
 
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
@@ -35,12 +36,14 @@ class Sheet:
 
 
 class Spreadsheet:
-    """An xlsx workbook in memory; rows are flushed as they are written (constant memory)."""
+    """An xlsx workbook in memory or in a file; rows are flushed as they are written (constant memory)."""
 
-    def __init__(self) -> None:
-        self._out = io.BytesIO()
-        self._book = xlsxwriter.Workbook(self._out, {"constant_memory": True, "in_memory": False,
-                                                     **TEXT_STAYS_TEXT})
+    def __init__(self, target: Path | None = None) -> None:
+        """In memory, or into the file ``target`` (a large export: then ``close`` returns b"")."""
+        self._out = io.BytesIO() if target is None else None
+        self._book = xlsxwriter.Workbook(str(target) if target is not None else self._out,
+                                         {"constant_memory": True, "in_memory": False,
+                                          **TEXT_STAYS_TEXT})
         self._bold = self._book.add_format({"bold": True})
 
     def sheet(self, name: str, headers: Sequence[str]) -> Sheet:
@@ -48,4 +51,4 @@ class Spreadsheet:
 
     def close(self) -> bytes:
         self._book.close()
-        return self._out.getvalue()
+        return self._out.getvalue() if self._out is not None else b""

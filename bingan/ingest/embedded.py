@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,14 +30,14 @@ _background: dict[str, subprocess.Popen] = {}  # worker and beat (the demo loade
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: ask the kernel for SIGTERM when the parent dies."""
+def die_with_parent() -> None:
+    """Ask the kernel for SIGTERM when the parent dies (in a child before exec, or a web process at start)."""
     with contextlib.suppress(OSError, AttributeError):  # not Linux: the atexit handler is all we have
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _spawn(args: list[str], **kwargs: object) -> subprocess.Popen:
-    child = subprocess.Popen([sys.executable, "-c", *args], env=os.environ.copy(), preexec_fn=_die_with_parent,
+    child = subprocess.Popen([sys.executable, "-c", *args], env=os.environ.copy(), preexec_fn=die_with_parent,
                              **kwargs)  # type: ignore[call-overload]
     _children.append(child)
     atexit.register(stop_background)
@@ -53,6 +54,23 @@ def start_background(log_dir: Path) -> list[int]:
         _background[command] = _spawn(["from bingan.cli import main; main()", command], stdout=log,
                                       stderr=subprocess.STDOUT)
     return [c.pid for c in _background.values()]
+
+
+def restart_background(log_dir: Path) -> list[int]:
+    """A rolling restart of the embedded worker and beat (on `bingan serve`'s SIGHUP): the new worker
+    starts first, then the old one gets SIGTERM — Celery's warm shutdown: it takes no new task,
+    finishes the one it runs and exits; messages it never took stay in the broker for the new one
+    (task_acks_late). The beat is stopped before its successor starts, so no tick runs twice."""
+    old_worker, old_beat = _background.pop("worker", None), _background.pop("beat", None)
+    if old_beat is not None and old_beat.poll() is None:
+        old_beat.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            old_beat.wait(timeout=30)
+    pids = start_background(log_dir)
+    if old_worker is not None and old_worker.poll() is None:
+        old_worker.send_signal(signal.SIGTERM)  # not waited for here: a long task may keep it a while
+        threading.Thread(target=old_worker.wait, name="reap-old-worker", daemon=True).start()
+    return pids
 
 
 def stop_background() -> None:

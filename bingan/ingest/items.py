@@ -11,6 +11,10 @@ from sqlalchemy.orm import Session
 from bingan.storage.models import CollectedItem, Source, utcnow
 
 MANUAL_SOURCE = "manual"
+# How sources say inpatient or outpatient (住院/门诊); anything else means the source's own setting.
+VISIT_WORDS = {"inpatient": "inpatient", "住院": "inpatient", "i": "inpatient", "zy": "inpatient",
+               "outpatient": "outpatient", "门诊": "outpatient", "o": "outpatient", "mz": "outpatient",
+               "急诊": "outpatient", "emergency": "outpatient"}
 
 
 @dataclass
@@ -30,6 +34,16 @@ class Report:
     origin: str = "collected"
     metadata: dict = field(default_factory=dict)
     removed: bool = False  # the source withdrew the document (no content to fetch)
+
+
+def visit_type_of(value: object, default: str = "inpatient") -> str:
+    """The visit type a source's field says (住院/门诊, inpatient/outpatient…), else ``default``."""
+    return VISIT_WORDS.get(str(value or "").strip().lower(), default)
+
+
+def source_visit_type(source: Source) -> str:
+    """The visit type of a source's documents that do not say (its setting; 住院 unless set)."""
+    return (source.options or {}).get("visit_type", "inpatient")
 
 
 def enqueue(session: Session, source: Source, report: Report, *, staged_path: str = "",

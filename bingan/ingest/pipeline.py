@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from bingan.access.audit import Actor
 from bingan.config import Settings, get_settings
 from bingan.formats.base import FormatError, FormatUnavailable
 from bingan.ingest import extract as extraction
@@ -32,6 +33,8 @@ from bingan.ingest import resolve, staging
 from bingan.ingest.errors import PermanentFailure, StepFailure, TransientFailure
 from bingan.ingest.indexing import current_version_ids, page_docs_for_versions, version_ids_of
 from bingan.ingest.options import IngestOptions, get_options
+from bingan.records.ca_validation import service as ca_validation
+from bingan.records.completeness.service import after_collection
 from bingan.records.documents import DocumentSource, NewContent, add_version
 from bingan.storage.blobs.port import BlobError, BlobStore, Placement, open_blob_store
 from bingan.storage.db import get_engine, transaction
@@ -41,6 +44,7 @@ from bingan.storage.models.ingest import ACTIVE_ITEM_STATES
 log = logging.getLogger(__name__)
 
 TERMINAL = ("indexed", "failed")
+COLLECTOR = Actor(None, "采集")
 
 
 @dataclass
@@ -328,12 +332,13 @@ def _store(pipe: Pipeline, item_id: int, sealed: Path, staged: Path, stop: tuple
     # The record may have been created just now; it is committed before the blob is written,
     # and the blob is fsynced before the row that points at it commits (ARCHITECTURE rule).
     found = _extract(pipe, staged, media_type)
+    online = _online_checks(pipe, staged, found)
     with open(staged, "rb") as stream:
         info = pipe.blobs.put(stream, placement)
     playable = _playable_rendition(pipe, staged, media_type, placement)
     with _item(pipe, item_id, "fetched", stop) as (session, item):
         item.sha256, item.size, item.media_type, item.record_id = info.sha256, info.size, media_type, record_id
-        state = _commit_version(session, item, found, dtype_id)
+        state = _commit_version(session, item, found, dtype_id, online)
         session.get(Version, item.version_id).playable_sha256 = playable
     _drop_staged(str(sealed))
     return state
@@ -381,16 +386,36 @@ def extract_step(pipe: Pipeline, item_id: int, stop: tuple[str, ...] = ()) -> st
         sha, media_type, staged_path = item.sha256, item.media_type, item.staged_path
     with _readable(pipe, staged_path, sha) as path:
         found = _extract(pipe, path, media_type)
+        online = _online_checks(pipe, path, found)
     with _item(pipe, item_id, "stored", stop) as (session, item):
-        state = _commit_version(session, item, found)
+        state = _commit_version(session, item, found, online=online)
     _drop_staged(staged_path)
     return state
 
 
-def _commit_version(session, item: CollectedItem, found: extraction.Extracted, dtype_id: int | None = None) -> str:
+def _online_checks(pipe: Pipeline, path: Path, found: extraction.Extracted) -> list[ca_validation.Checked]:
+    """联机验证 of the signing certificates (BINGAN_CA_VALIDATION), after the local verification and
+    before the commit: the network is waited on outside any transaction, the answers are kept in
+    the version's commit. Never fails the item: offline, the checks say why."""
+    if not found.signatures or not ca_validation.enabled(pipe.settings):
+        return []
+    return ca_validation.check_file(pipe.settings, path.read_bytes(), found.media_type, len(found.signatures))
+
+
+def _commit_version(session, item: CollectedItem, found: extraction.Extracted, dtype_id: int | None = None,
+                    online: list[ca_validation.Checked] | None = None) -> str:
     outcome = _version(session, item, found, dtype_id)
     item.version_id, item.document_id, item.new_version = outcome.version.id, outcome.document.id, outcome.created
-    return _advance(item, "extracted")
+    if online:
+        ca_validation.store(session, COLLECTOR, outcome.version, online)
+    state = _advance(item, "extracted")
+    if outcome.created:  # a record on its way to the archive is checked again with its new content
+        after_collection(session, outcome.document.record)
+    if (item.item_metadata or {}).get("record_status") == "complete":  # listed complete before it existed
+        from bingan.ingest.completion import complete_once
+
+        complete_once(session, item.source, outcome.document.record)
+    return state
 
 
 def _version(session, item: CollectedItem, found: extraction.Extracted, dtype_id: int | None = None):

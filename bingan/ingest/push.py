@@ -15,13 +15,16 @@ import sqlalchemy as sa
 
 from bingan.config import get_settings
 from bingan.errors import NotFound, Refusal
+from bingan.ingest.completion import plan_round, round_json
 from bingan.ingest.items import Report, enqueue
 from bingan.ingest.options import get_options
 from bingan.ingest.scheduler import kick
 from bingan.ingest.secrets import hash_api_key
 from bingan.ingest.staging import seal
+from bingan.records.completeness import checks as completeness_checks
+from bingan.records.completeness import service as completeness
 from bingan.storage.db import get_engine, transaction
-from bingan.storage.models import CollectedItem, Source
+from bingan.storage.models import CollectedItem, PendingChange, Source
 
 MIB = 1024 * 1024
 
@@ -110,4 +113,27 @@ def item_state(source: Source, item_id: int) -> dict:
         if item is None or item.source_id != source.id:
             raise NotFound("找不到该采集条目")
         return {"item_id": item.id, "state": item.state, "failure_reason": item.failure_reason,
-                "version_id": item.version_id, "new_version": item.new_version}
+                "version_id": item.version_id, "new_version": item.new_version, "review": _review(session, item)}
+
+
+def _review(session, item: CollectedItem) -> dict | None:
+    """A version collected after archiving waits for the record room: pending, accepted or rejected
+    (归档后变更审核), with the reviewer's reason — how the source learns why its version was refused."""
+    change = session.scalars(sa.select(PendingChange).where(PendingChange.version_id == item.version_id)).first()
+    if change is None:
+        return None
+    return {"state": change.state, "reason": change.reason,
+            "decided_at": change.decided_at.isoformat() if change.decided_at else None}
+
+
+def record_complete(record_number: str, stay: int) -> dict:
+    """The EMR's record-level "complete" event (病历已完成): a collection round for the record across
+    its pull sources, each after its own delay (completion.py), and the same submission a doctor
+    makes, as the system. Failing self-checks leave the record 待提交 with the findings stored; the
+    answer carries them either way."""
+    with transaction(get_engine()) as session:
+        record = completeness.record_by_stay(session, record_number, stay)
+        rounds = plan_round(session, record)
+        report = completeness.complete_from_emr(session, record)
+        return {"record_id": record.id, "status": record.status, "submitted": record.status == "submitted",
+                "checks": completeness_checks.report_json(report), "collection": round_json(session, rounds)}

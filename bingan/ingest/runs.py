@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from bingan.ingest.completion import complete_reported
 from bingan.ingest.connectors import connector_for
 from bingan.ingest.errors import StepFailure
 from bingan.ingest.items import Report, enqueue
@@ -52,6 +53,8 @@ def _collect(pipe: Pipeline, source: Source, run_id: int, cursor: str) -> tuple[
     found = connector_for(source.transport).discover(pipe, source, cursor)
     with pipe.tx() as session:
         ids = enqueue_reports(session, source, found.reports, run_id)
+        complete_reported(session, session.merge(source, load=False) if source not in session else source,
+                          found.reports)
     return ids, len(found.reports), found.cursor or cursor
 
 
@@ -98,16 +101,18 @@ def plan(session: Session, source: Source, report: Report, now: datetime | None 
     """Collection delay and re-collection window, both counted from the stay's discharge.
 
     Within the delay the item waits (clinicians are still finishing documents); after the
-    re-collection window a modification is ignored (the record is closed for collection).
+    re-collection window a modification is ignored (the record is closed for collection) — unless
+    the record is recalled (召回中): then its corrections are exactly what is wanted.
     """
     now = now or utcnow()
     if not (source.collection_delay_hours or source.recollect_days):
         return True, None
-    discharged = session.scalar(sa.select(Record.discharged_at).where(
+    found = session.execute(sa.select(Record.discharged_at, Record.status).where(
         Record.record_number == canonical_record_number(session, report.record_number),
         Record.stay_number == report.stay, Record.visit_type == report.visit_type,
-    ))
-    if discharged is None:
+    )).first()
+    discharged = found.discharged_at if found else None
+    if discharged is None or found.status == "recalled":
         return True, None
     if discharged.tzinfo is None:
         discharged = discharged.replace(tzinfo=now.tzinfo)

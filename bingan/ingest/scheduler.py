@@ -1,4 +1,5 @@
-"""The beat tick: re-kick stuck or due items (sweeper) and start due source runs (schedules are rows)."""
+"""Collection's timing: re-kick stuck or due items (sweeper) and start due source runs (schedules are rows).
+The beat tick itself is bingan/worker/tick.py."""
 from __future__ import annotations
 
 import logging
@@ -7,11 +8,9 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from bingan.access.audit_seal import seal_pending
+from bingan.broker import send
 from bingan.ingest.pipeline import Pipeline
 from bingan.ingest.reindex import rebuild_if_needed
-from bingan.records.approvals.scheduled import remind_and_escalate
-from bingan.records.lifecycle import close_collections
 from bingan.storage.models import CollectedItem, Source, utcnow
 from bingan.storage.models.ingest import ACTIVE_ITEM_STATES
 
@@ -22,15 +21,9 @@ BEIJING = ZoneInfo("Asia/Shanghai")
 
 def kick(item_ids: list[int], countdown: float = 0) -> None:
     """Send one broker message per item; a lost message costs one sweep interval, nothing more."""
-    if not item_ids:
-        return
-    from bingan.ingest.celery_app import celery_app
-
-    try:
-        for item_id in item_ids:
-            celery_app.send_task("bingan.ingest.process_item", args=[item_id], countdown=countdown or None)
-    except Exception:
-        log.warning("could not kick items %s; the sweeper will", item_ids[:10], exc_info=True)
+    for item_id in item_ids:
+        if not send("bingan.ingest.process_item", [item_id], countdown):
+            return
 
 
 def kick_later(item_id: int) -> None:
@@ -97,38 +90,40 @@ def due_sources(pipe: Pipeline, now: datetime | None = None) -> list[int]:
     return started
 
 
+def start_rounds(pipe: Pipeline) -> list[int]:
+    """Sources whose completion round (completion.py) is due become due now."""
+    from bingan.ingest.completion import start_due_rounds
+
+    with pipe.tx() as session:
+        return start_due_rounds(session)
+
+
 def run_source(pipe: Pipeline, source_id: int) -> int:
     from bingan.ingest.runs import run_source as run
 
     return run(pipe, source_id)
 
 
-def tick(pipe: Pipeline, *, run_inline: bool = False) -> dict:
-    """One beat tick. ``run_inline`` runs due sources here (embedded beat without a worker)."""
+def collection_tick(pipe: Pipeline, *, run_inline: bool = False) -> dict:
+    """Collection's part of a beat tick: re-kick stuck items, start due sources, apply queued index
+    access changes, rebuild an index of an older schema. ``run_inline`` runs due sources here
+    (embedded beat without a worker)."""
     kicked = sweep(pipe)
+    start_rounds(pipe)
     sources = due_sources(pipe)
     rebuild = pipe.index.needs_rebuild()
     access_updated = refresh_index_access(pipe)
-    with pipe.tx() as session:
-        approvals_due = remind_and_escalate(session)  # records/approvals: overdue steps
-    with pipe.tx() as session:
-        close_collections(session)  # records/lifecycle: 采集中 → 待提交 once collection is complete
-    with pipe.tx() as session:
-        seal_pending(session)  # access/audit_seal: events a crashed process appended but never chained
     if run_inline:
         for source_id in sources:
             run_source(pipe, source_id)
         if rebuild:
             rebuild_if_needed(pipe)
     else:
-        from bingan.ingest.celery_app import celery_app
-
         for source_id in sources:
-            celery_app.send_task("bingan.ingest.run_source", args=[source_id])
+            send("bingan.ingest.run_source", [source_id])
         if rebuild:  # the worker owns the index writer; it checks again before starting
-            celery_app.send_task("bingan.ingest.rebuild_index")
-    return {"kicked": len(kicked), "sources": sources, "rebuild_index": rebuild, "access_updated": access_updated,
-            "approvals": approvals_due}
+            send("bingan.ingest.rebuild_index", [])
+    return {"kicked": len(kicked), "sources": sources, "rebuild_index": rebuild, "access_updated": access_updated}
 
 
 def refresh_index_access(pipe: Pipeline) -> int:

@@ -15,6 +15,7 @@ replacement of what was archived.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -50,6 +51,8 @@ MOVES: dict[tuple[str, str], str] = {
 }
 
 SYSTEM = Actor(None, "系统")
+# Called in the transaction of every move to 已归档, whatever the path (the archive signature queues its job).
+ON_ARCHIVED: list[Callable[[Session, Actor, Record], None]] = []
 
 
 def state_name(status: str) -> str:
@@ -74,6 +77,9 @@ def move(session: Session, actor: Actor, record: Record, to: str, reason: str = 
         record.archived_at = now
     record_event(session, actor, "status", object_type="record", object_id=record.id, record_id=record.id,
                  detail={"操作": name, "原状态": state_name(before), "新状态": state_name(to), "原因": reason})
+    if to == "archived":
+        for hook in ON_ARCHIVED:
+            hook(session, actor, record)
 
 
 def seal(session: Session, actor: Actor, record: Record, reason: str) -> None:

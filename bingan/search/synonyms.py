@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
+from bingan.errors import Refusal
 from bingan.search import negation
 from bingan.search import query as q
 from bingan.search.analysis import analyze, fold, normalize
@@ -91,8 +92,9 @@ DEFAULT_GROUPS: tuple[tuple[str, ...], ...] = (
 _SEPARATORS_RE = re.compile("[、,，;；=＝\n]")
 
 
-class DictionaryError(ValueError):
-    """A group the dictionary refuses; ``str(error)`` is the Chinese message."""
+class DictionaryError(Refusal, ValueError):
+    """A group the dictionary refuses; ``str(error)`` is the Chinese message (a Refusal: the web
+    answers it with the one handler)."""
 
 
 def words(text: str) -> tuple[str, ...]:

@@ -68,8 +68,12 @@ def as_datetime(value: date | datetime) -> datetime:
 class Compiler:
     """AST (query.py) → tantivy Query for one schema."""
 
-    def __init__(self, schema: tantivy.Schema) -> None:
+    def __init__(self, schema: tantivy.Schema, *, text_fields: tuple[str, str] = ("text", "text_pairs"),
+                 access_field: str = "access") -> None:
+        """The field names differ for the aggregated record documents (tantivy_records.py)."""
         self.schema = schema
+        self.text_fields = text_fields
+        self.access_field = access_field
 
     def compile(self, node: q.Node, scope: tantivy.Query | None = None) -> tantivy.Query:
         """``scope`` (the permission filter) is pushed into every OR branch: a union is walked
@@ -116,10 +120,11 @@ class Compiler:
             return tantivy.Query.term_query(self.schema, field, tokens[0])
         return tantivy.Query.phrase_query(self.schema, field, list(tokens))
 
-    def text(self, tokens: tuple[str, ...], field: str = "text", pairs_field: str = "text_pairs") -> tantivy.Query:
+    def text(self, tokens: tuple[str, ...], field: str | None = None, pairs_field: str | None = None) -> tantivy.Query:
         """Words of 2+ word tokens (Han characters and ASCII words, e.g. 肺炎, 病3级, 行PCI术):
         a pair term or a phrase of pairs, far fewer and shorter postings than the unigram
         phrase; single tokens and anything with punctuation are the unigram phrase."""
+        field, pairs_field = field or self.text_fields[0], pairs_field or self.text_fields[1]
         pairs = pair_tokens(tokens)
         if not pairs:
             return self.phrase(field, tokens)
@@ -223,10 +228,10 @@ class Compiler:
         if not terms:
             return tantivy.Query.empty_query()
         if len(terms) > ACCESS_UNION_MAX:
-            return tantivy.Query.term_set_query(self.schema, "access", terms)
+            return tantivy.Query.term_set_query(self.schema, self.access_field, terms)
         if len(terms) == 1:
-            return self.exact("access", terms[0])
-        return self.either(*(self.exact("access", t) for t in terms))
+            return self.exact(self.access_field, terms[0])
+        return self.either(*(self.exact(self.access_field, t) for t in terms))
 
     def any_of(self, field: str, values: list) -> tantivy.Query:
         """A few values: a union of term scorers (seekable, cost ∝ candidates). Many values

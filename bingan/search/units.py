@@ -18,6 +18,10 @@ may stand on different pages), except that a document field keeps restricting th
 group and a record attribute in an AND with other terms chooses no page (it holds on all). A unit
 that matches through negation alone shows all its pages.
 
+When every leaf is page text or an attribute of the record (``on_record_documents``), an adapter
+may answer the record unit from one aggregated document per record instead (tantivy does:
+tantivy_records.py); ``evaluate`` below is the general path and the definition both must agree with.
+
 This module is pure: an adapter supplies ``keys`` (the units having an in-scope page matching a
 node, in one index query) and the evaluation below decides which subtrees can go to the index
 whole. Collecting a broad term's units reads a unit id for every matching page, so an AND reads
@@ -87,6 +91,20 @@ def _pages_are_hits(node: q.Node, unit: q.Unit) -> bool:
         rest = [c for c in node.children if not _uniform(c, unit)]
         return not rest or _pages_are_hits(rest[0], unit)
     return hit_pages(node) == node
+
+
+def on_record_documents(node: q.Node) -> bool:
+    """A record's aggregated document (all its current pages' text, each page a separate value,
+    plus the record's attributes) answers the whole query at the record unit: every leaf is page
+    text or an attribute of the record. Not a document field (文书:/类别: keep their own unit) and
+    not a term outside negated mentions (the aggregated document has no affirmed text)."""
+    if isinstance(node, q.Term):
+        return node.field not in DOCUMENT_FIELDS and not node.affirmed
+    if isinstance(node, q.Prefix | q.Range | q.MatchAll):
+        return True
+    if isinstance(node, q.Not):
+        return on_record_documents(node.child)
+    return all(on_record_documents(c) for c in node.children)
 
 
 def evaluate(node: q.Node, unit: q.Unit, keys: Keys, within: set[Key] | None = None) -> set[Key]:

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from bingan.storage.db import normalise_url
 
@@ -40,3 +41,32 @@ def head_revision() -> str:
 
 def is_up_to_date(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
+
+
+def give_permissions(bind: Connection, given: dict[str, list[str]]) -> None:
+    """For migrations: each built-in role gains the new permissions it is given; a permission an
+    administrator removed from a role before is not there to be kept, and nothing else changes."""
+    roles = _roles_table()
+    for role_code, codes in given.items():
+        for role_id, permissions in bind.execute(sa.select(roles.c.id, roles.c.permissions)
+                                                 .where(roles.c.code == role_code)):
+            missing = [code for code in codes if code not in (permissions or [])]
+            if missing:
+                bind.execute(roles.update().where(roles.c.id == role_id)
+                             .values(permissions=[*(permissions or []), *missing]))
+
+
+def take_permissions(bind: Connection, given: dict[str, list[str]]) -> None:
+    """For downgrades: the permissions ``give_permissions`` gave are taken back."""
+    roles = _roles_table()
+    for role_code, codes in given.items():
+        for role_id, permissions in bind.execute(sa.select(roles.c.id, roles.c.permissions)
+                                                 .where(roles.c.code == role_code)):
+            bind.execute(roles.update().where(roles.c.id == role_id)
+                         .values(permissions=[code for code in permissions or [] if code not in codes]))
+
+
+def _roles_table() -> sa.TableClause:
+    """The roles table as migrations see it (not the model: a migration must not change with it)."""
+    return sa.table("roles", sa.column("id", sa.Integer()), sa.column("code", sa.String()),
+                    sa.column("permissions", sa.JSON()))

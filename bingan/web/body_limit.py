@@ -7,6 +7,8 @@ before a byte is read, and counts a chunked body as it streams, stopping it as s
 """
 from __future__ import annotations
 
+import re
+
 from fastapi import HTTPException
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -72,14 +74,20 @@ class BodyLimit:
         self.app = app
         self.ceiling = ceiling
         self.routes = routes
+        # Upload routes under a row's path (/api/v1/records/{id}/scans): "{id}" stands for a number.
+        self.patterns = [(re.compile("^" + re.escape(path).replace(r"\{id\}", "[0-9]+") + "$"), limit)
+                         for path, limit in routes.items() if "{id}" in path]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.routes.get(scope["path"], FORM_BYTES)
+        limit = self.routes.get(scope["path"], self._pattern_limit(scope["path"]))
         if limit is None:
             await self.app(scope, receive, send)
             return
         limit = min(limit, self.ceiling)
         await pass_bounded(self.app, scope, receive, send, limit, too_large(limit))
+
+    def _pattern_limit(self, path: str) -> int | None:
+        return next((limit for pattern, limit in self.patterns if pattern.match(path)), FORM_BYTES)

@@ -32,7 +32,8 @@ def resolved(scope: Scope, trusted: tuple[Network, ...]) -> Scope:
         return {**scope, "client": (canonical_address(peer), port)}
     headers = Headers(scope=scope)
     client = forwarded_client(headers.getlist("x-forwarded-for"), trusted) or peer
-    changed = {**scope, "client": (canonical_address(client), 0)}
+    # The proxy's word (a client certificate header, bingan.web.auth.sso) may be believed on this request.
+    changed = {**scope, "client": (canonical_address(client), 0), "bingan.via_trusted_proxy": True}
     scheme = _last(headers.getlist("x-forwarded-proto")).lower()
     if scheme in ("http", "https"):
         changed["scheme"] = scheme

@@ -10,10 +10,11 @@ import logging
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -166,6 +167,23 @@ def answer(request: Request, status_code: int, detail: Any, *, with_database: bo
     return error_page(request, status_code, str(detail), with_database=with_database)
 
 
+def back_on_refusal(path: str) -> Any:
+    """For a form's POST route: a refusal sends the browser back to the form's page (``path``, its
+    {placeholders} filled from the route's path) with ``?error=`` for the page to show; nothing was
+    changed. The API and htmx still get the JSON answer."""
+    def remember(request: Request) -> None:
+        request.state.refused_back = path.format(**request.path_params)
+    return Depends(remember)
+
+
+def back_to_form(request: Request, message: str) -> Response | None:
+    back = getattr(request.state, "refused_back", None)
+    if back is None or wants_json(request) or request.headers.get("hx-request"):
+        return None
+    separator = "&" if "?" in back else "?"
+    return RedirectResponse(f"{back}{separator}error={quote(message)}", status_code=303)
+
+
 def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -181,7 +199,7 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Refusal)
     def refused(request: Request, exc: Refusal) -> Response:
         # The request's transaction was rolled back by the session dependency: nothing changed.
-        return answer(request, exc.status, exc.message)
+        return back_to_form(request, exc.message) or answer(request, exc.status, exc.message)
 
     @app.exception_handler(DataError)
     def data_error(request: Request, exc: DataError) -> Response:

@@ -17,16 +17,21 @@ the count is drawn beside the link and on its group. The approval inbox's entry 
 """
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from bingan.web.deps import Ctx
 from bingan.web.routes import route_table
 
 # The record room's work, in the order staff meet it (病案室的业务).
-GROUPS = ("病案查询", "归档管理", "借阅与封存", "复印打印", "数字化加工", "采集监控", "统计报表", "系统设置")
+GROUPS = ("病案查询", "归档管理", "终末质控", "借阅与封存", "复印打印", "数字化加工", "采集监控", "统计报表",
+          "系统设置")
 # Whoever holds one of these decides approval requests: the to-do inbox is theirs.
 APPROVAL_PERMISSIONS = ("record.approve",)
 # Whoever may apply for something (借阅, 封存) follows their own applications.
@@ -111,20 +116,71 @@ class Menu:
 
 def menu_for(app: FastAPI, ctx: Ctx) -> Menu:
     pages = _pages(app)
+    counts = _counts(ctx)
     shown: dict[str, list[Shown]] = {}
     for link in NAV:
         if link.path.partition("?")[0] not in pages:  # a box of a page (?box=mine) is that page
             continue
-        count = _count(link, ctx)
+        count = counts.get(link.counter, 0)
         if count or not link.permissions or any(ctx.can(code) for code in link.permissions):
             shown.setdefault(link.group, []).append(Shown(link.label, link.path, count))
     groups = [Group(label, shown[label]) for label in GROUPS if shown.get(label)]
     return Menu(shown.get("", []), groups)
 
 
-def _count(link: Link, ctx: Ctx) -> int:
-    counter = COUNTERS.get(link.counter) if link.counter else None
-    return counter(ctx) if counter else 0
+# The to-do counters cost as much as the rest of a page (a dozen counting queries), and every page
+# draws them. They are kept per user and reused while nothing that could change them has been
+# committed by this process — any write but the bookkeeping every request does (audit, sessions,
+# settings, sign-in failures, browsing history) starts afresh, so one's own action shows at once — and for at most
+# COUNT_SECONDS, the delay before another process's changes (a second web process, the worker's
+# timed jobs) appear in the menu. The pages themselves always read the database.
+COUNT_SECONDS = 20.0
+BOOKKEEPING_TABLES = frozenset({"audit_events", "web_sessions", "system_settings", "login_failures",
+                                "browsing_history"})
+_writes = itertools.count()
+_generation = next(_writes)
+_cached: dict[int, tuple[int, float, dict[str, int]]] = {}
+
+
+def _counts(ctx: Ctx) -> dict[str, int]:
+    """Every registered counter's number for this user, from the cache while it holds."""
+    kept = _cached.get(ctx.user.id)
+    if kept and kept[0] == _generation and time.monotonic() - kept[1] < COUNT_SECONDS:
+        return kept[2]
+    generation, taken = _generation, time.monotonic()  # before counting: a write meanwhile voids it
+    counts = {name: count(ctx) for name, count in COUNTERS.items()}
+    _cached[ctx.user.id] = (generation, taken, counts)
+    return counts
+
+
+def _mark(session: Session, tables: set[str]) -> None:
+    if tables - BOOKKEEPING_TABLES:
+        session.info["menu_counts_stale"] = True
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session: Session, _context: object) -> None:
+    changed = itertools.chain(session.new, session.dirty, session.deleted)
+    _mark(session, {getattr(instance, "__tablename__", "") for instance in changed})
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executed(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        _mark(state.session, {getattr(table, "name", "")})
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    global _generation
+    if session.info.pop("menu_counts_stale", False):
+        _generation = next(_writes)
+
+
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session: Session) -> None:
+    session.info.pop("menu_counts_stale", None)
 
 
 def _pages(app: FastAPI) -> frozenset[str]:

@@ -1,7 +1,8 @@
 """The route table with each route's declared access rule, read from its guard dependency.
 
 Kinds: public, pending (signed in, may still owe a password change or second factor), self
-(any signed-in user, own data), perm (a permission code), record / document (the gate with an
+(any signed-in user, own data), perm (a permission code), any (any one of the permission codes
+in ``detail``, space-separated; the route asks for the one it needs), record / document (the gate with an
 action), apikey (machine callers with their own authentication), framework (mounted static
 assets: no patient data).
 """

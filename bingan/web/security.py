@@ -7,12 +7,15 @@ import os
 import secrets
 
 from fastapi import HTTPException, Request
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bingan.access.embed import framing_origins
 from bingan.config import Settings
 
 SESSION_COOKIE = "bingan_session"
+EMBED_COOKIE = "bingan_embed"  # set by a signed embed link: who may frame the pages (access/embed.py)
 PRELOGIN_COOKIE = "bingan_pre"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Routes with their own authentication (an API key, not the browser session) skip CSRF.
@@ -37,6 +40,14 @@ def secret_key(settings: Settings) -> bytes:
     return path.read_text().strip().encode()
 
 
+def api_bearer(request: Request) -> str:
+    """The API token of a hospital system calling /api/ (Authorization: Bearer …), or ""."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not request.url.path.startswith("/api/"):
+        return ""
+    return token.strip()
+
+
 def csrf_token_for(key: bytes, cookie_value: str) -> str:
     """A token only a page served to the holder of this cookie can know."""
     return hmac.new(key, b"csrf:" + cookie_value.encode(), hashlib.sha256).hexdigest()
@@ -58,6 +69,8 @@ def request_csrf_token(request: Request) -> str:
 async def csrf_guard(request: Request) -> None:
     """Applied to every route: unsafe methods need the token from a form field or X-CSRF-Token."""
     if request.method in SAFE_METHODS or request.url.path.startswith(CSRF_EXEMPT_PREFIXES):
+        return
+    if api_bearer(request):  # no cookie is used, so no other site can make the browser send it
         return
     sent = request.headers.get("x-csrf-token", "")
     content_type = request.headers.get("content-type", "")
@@ -103,11 +116,27 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+def framed_policy(origins: list[str]) -> str:
+    """The policy of a page that a hospital system on the allow-list may show in its iframe (W1)."""
+    return CONTENT_SECURITY_POLICY.replace("frame-ancestors 'none'", "frame-ancestors 'self' " + " ".join(origins))
+
+
+def _embedding_origins(scope: Scope) -> list[str]:
+    """The origins a signed embed link allowed this browser's pages to be framed by (its cookie)."""
+    cookie = cookie_parser(Headers(scope=scope).get("cookie", "")).get(EMBED_COOKIE, "")
+    app = scope.get("app")
+    if not cookie or app is None:
+        return []
+    return framing_origins(app.state.secret, cookie)
+
+
 def _add_security_headers(headers: MutableHeaders, scope: Scope) -> None:
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    origins = _embedding_origins(scope)
+    headers.setdefault("Content-Security-Policy", framed_policy(origins) if origins else CONTENT_SECURITY_POLICY)
     if scope["scheme"] == "https":  # over plain HTTP browsers ignore it, and a proxy may decide otherwise
         headers.setdefault("Strict-Transport-Security", HSTS)
-    headers.setdefault("X-Frame-Options", "DENY")
+    if "frame-ancestors 'none'" in headers["Content-Security-Policy"]:
+        headers.setdefault("X-Frame-Options", "DENY")  # browsers without CSP level 2
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     if not scope["path"].startswith(ASSET_PREFIXES):

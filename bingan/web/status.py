@@ -5,15 +5,21 @@ import platform
 import shutil
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+from bingan import clock
 from bingan.config import Settings
 from bingan.search.port import SearchIndex
+from bingan.storage.backup import LAST_RUN, STALE_AFTER_HOURS
+from bingan.storage.capacity import Forecast, forecast
 from bingan.storage.migrate import current_revision, head_revision
+from bingan.storage.system_settings import read_setting
 
 COMPONENT_PACKAGES = (
     "fastapi", "sqlalchemy", "alembic", "celery", "tantivy", "pypdfium2", "pikepdf",
@@ -68,18 +74,41 @@ def disk_free(path: Path) -> tuple[int, int]:
     return usage.free, usage.total
 
 
-def volumes_check(settings: Settings) -> tuple[Check, list[dict]]:
-    """Blob volumes with free space; unhealthy when no volume can take new files."""
+def volumes_check(settings: Settings, engine: Engine, with_outlook: bool) -> tuple[Check, list[dict]]:
+    """Blob volumes with their tier, free space and, from the daily samples, their outlook; unhealthy
+    when no hot volume can take new files or one is 90 % full."""
     from bingan.storage.blobs.port import BlobError, open_blob_store
 
     try:
-        volumes = [v.__dict__ for v in open_blob_store(settings).volumes_status()]
+        statuses = open_blob_store(settings).volumes_status()
     except (BlobError, OSError) as exc:
         return Check("文件存储", False, str(exc)), []
-    writable = [v for v in volumes if v["mode"] == "rw"]
+    volumes = [{**status.__dict__, "outlook": None, "trend": ""} for status in statuses]
+    if with_outlook:
+        today = clock.local_date(clock.now())
+        with Session(engine) as session:
+            for row, status in zip(volumes, statuses, strict=True):
+                row["outlook"] = forecast(session, status, today)
+                row["trend"] = trend_points(row["outlook"])
+    writable = [v for v in volumes if v["mode"] == "rw" and v["tier"] == "hot"]
     if settings.blob_backend == "local" and not writable:
-        return Check("文件存储", False, "没有可写入的存储卷"), volumes
-    return Check("文件存储", True, f"{settings.blob_backend}，{len(volumes)} 个存储卷"), volumes
+        return Check("文件存储", False, "没有可写入的热存储卷（新文件只写入热存储卷）"), volumes
+    full = [v["path"] for v in volumes if v["outlook"] is not None and v["outlook"].level == "alert"]
+    if full:
+        return Check("文件存储", False, f"存储卷已用 90% 以上：{'，'.join(full)}"), volumes
+    cold = sum(1 for v in volumes if v["tier"] == "cold")
+    tiers = f"（热存储 {len(volumes) - cold} 个，冷存储 {cold} 个）" if cold else ""
+    return Check("文件存储", True, f"{settings.blob_backend}，{len(volumes)} 个存储卷{tiers}"), volumes
+
+
+def trend_points(outlook: Forecast, width: int = 120, height: int = 24) -> str:
+    """The used bytes of the sampled days as SVG polyline points (a sparkline on the status page)."""
+    if len(outlook.history) < 2 or not outlook.size:
+        return ""
+    first = outlook.history[0][0]
+    span = max((outlook.history[-1][0] - first).days, 1)
+    return " ".join(f"{(day - first).days * width / span:.1f},{height - used * height / outlook.size:.1f}"
+                    for day, used in outlook.history)
 
 
 QUEUE_STATES = {
@@ -113,14 +142,32 @@ def search_check(index: SearchIndex | None) -> Check:
     return Check("检索索引", True, f"{pages} 页")
 
 
+def backup_check(engine: Engine) -> Check:
+    """The latest `bingan backup` run: failed, missing or older than a missed night is a problem."""
+    with Session(engine) as session:
+        last = read_setting(session, LAST_RUN)
+    if not last:
+        return Check("备份", False, "从未备份：请在“系统设置 › 定时备份”中设置每天备份")
+    at = datetime.fromisoformat(last["at"])
+    when = clock.local(at).strftime("%Y-%m-%d %H:%M")
+    if not last["ok"]:
+        return Check("备份", False, f"{when} 备份失败：{last['error']}")
+    detail = (f"{when} 备份到 {last['target']}（新复制 {last['copied_files']} 个文件，"
+              f"{last['copied_bytes'] / 1048576:.1f} MiB）")
+    if clock.now() - at > timedelta(hours=STALE_AFTER_HOURS):
+        return Check("备份", False, f"超过 {STALE_AFTER_HOURS} 小时没有新的备份；最近一次：{detail}")
+    return Check("备份", True, detail)
+
+
 def status_report(settings: Settings, engine: Engine, index: SearchIndex | None = None) -> dict:
     """Everything the status page shows, as plain data (also served as JSON)."""
     database = database_check(engine)
-    volumes, volume_rows = volumes_check(settings)
+    volumes, volume_rows = volumes_check(settings, engine, with_outlook=database.ok)
     home_free, home_total = disk_free(settings.resolved_home)
     return {
         "healthy": database.ok and volumes.ok,
-        "checks": [database.__dict__, volumes.__dict__, search_check(index).__dict__],
+        "checks": [database.__dict__, volumes.__dict__, search_check(index).__dict__,
+                   *([backup_check(engine).__dict__] if database.ok else [])],
         "volumes": volume_rows,
         "queue": queue_counts(engine) if database.ok else {},
         "components": component_versions(),

@@ -110,3 +110,41 @@ def test_an_edited_unsealed_event_is_not_chained(session, engine):
     assert seal_all(engine) == 0
     edited = session.scalar(sa.select(AuditEvent.id))
     assert verify_chain(session) == [f"审计事件 #{edited} 不是由系统写入的（签名不符）"]
+
+
+def _sealed(engine) -> list[bool]:
+    with session_factory(engine)() as session:
+        return [seq is not None for seq in session.scalars(sa.select(AuditEvent.chain_seq).order_by(AuditEvent.id))]
+
+
+def test_a_released_savepoint_seals_nothing_until_the_outer_transaction_commits(engine):
+    with session_factory(engine)() as session:
+        session.begin()
+        record_event(session, ACTOR, "view", record_id=1)
+        with session.begin_nested():  # released here: SQLAlchemy fires after_commit for it
+            record_event(session, ACTOR, "view", record_id=2)
+        assert session.in_transaction()  # before: sealing here waited for this transaction's own lock
+        session.commit()
+    assert _sealed(engine) == [True, True]
+
+
+def test_a_rolled_back_savepoint_keeps_the_outer_transactions_events_for_sealing(engine):
+    with session_factory(engine)() as session:
+        session.begin()
+        outer = record_event(session, ACTOR, "view", record_id=1)
+        nested = session.begin_nested()
+        record_event(session, ACTOR, "view", record_id=2)
+        nested.rollback()
+        session.commit()
+        assert outer.chain_seq == 1  # expired at the commit and read back sealed
+    assert _sealed(engine) == [True]
+
+
+def test_a_disposed_engines_background_sealer_stops(sqlite_engine):
+    from bingan.access import audit_seal
+
+    audit_seal.start_sealer(sqlite_engine)
+    sealer = audit_seal._sealers[sqlite_engine]
+    sqlite_engine.dispose()  # a test database about to be dropped: no more retries against it
+    sealer.thread.join(timeout=10)
+    assert not sealer.thread.is_alive() and sqlite_engine not in audit_seal._sealers

@@ -38,7 +38,7 @@ from bingan.storage.models import (
 
 PASSWORD = "Xk7#mPq2$wLz9"
 ROLES = ("sysadmin", "secadmin", "auditor", "archivist", "qc", "clinician", "nurse", "medical_affairs",
-         "copy_clerk")
+         "copy_clerk", "dept_head")
 STATES = ("normal", "confidential", "sealed", "other_department", "granted", "restricted_tag")
 def _id_number(index: int) -> str:
     from bingan.storage.models.identity import check_char

@@ -33,7 +33,7 @@ def page() -> Image.Image:
 
 @pytest.fixture(scope="module")
 def served(page) -> Image.Image:
-    """What the viewer sends: invisible mark, visible overlay, JPEG q80 (web/records/rendering.py)."""
+    """What the viewer sends: invisible mark, visible overlay, JPEG q80 (records/pages.py)."""
     return jpeg(wm.apply_visible(wm.embed_invisible(page, PAYLOAD), LINES), 80)
 
 

@@ -109,8 +109,8 @@ def test_aliases_resolve_records_and_bulk_lookup_reports_missing(pipe, record):
 
 def test_an_index_of_an_older_schema_is_rebuilt_by_the_beat_tick(pipe, record):
     """After an upgrade that changes the index schema, search fills again without an operator."""
-    from bingan.ingest.scheduler import tick
     from bingan.search.tantivy_index import META_FILE
+    from bingan.worker.tick import tick
 
     ingest(pipe, pdf(ADMISSION))
     pipe.close()

@@ -94,8 +94,8 @@ def test_a_real_celery_worker_runs_kicked_items(pipe, record, broker, request, m
     if broker == "redis":
         env["BINGAN_BROKER_URL"] = request.getfixturevalue("redis_url")
         monkeypatch.setenv("BINGAN_BROKER_URL", env["BINGAN_BROKER_URL"])
+    from bingan import broker as module
     from bingan.config import reset_settings
-    from bingan.ingest import celery_app as module
 
     reset_settings()
     monkeypatch.setattr(module, "celery_app", module.make_celery())

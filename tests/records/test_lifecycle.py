@@ -20,7 +20,6 @@ from bingan.formats import guard
 from bingan.ingest.items import Report, enqueue, manual_source
 from bingan.ingest.options import reset_options
 from bingan.ingest.pipeline import Pipeline, run_until_settled
-from bingan.ingest.scheduler import tick
 from bingan.records import changes, lifecycle
 from bingan.search.port import Scope
 from bingan.storage.models import (
@@ -34,6 +33,7 @@ from bingan.storage.models import (
     Source,
     Version,
 )
+from bingan.worker.tick import tick
 
 STATES = ("collecting", "awaiting", "submitted", "qc", "returned", "archived", "recalled")
 # The specification: every allowed move, and nothing else.

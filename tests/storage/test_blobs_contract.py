@@ -324,7 +324,9 @@ def test_swapped_chunks_are_detected(local: LocalBlobStore) -> None:
         local.check(sha)
 
 
-@pytest.mark.parametrize("garbage", [b"x", os.urandom(TAG), os.urandom(CHUNK + TAG)])
+@pytest.mark.parametrize(
+    "garbage", [b"x", os.urandom(TAG), os.urandom(CHUNK + TAG)], ids=["one-byte", "one-tag", "chunk-and-tag"]
+)
 def test_appended_garbage_is_detected(local: LocalBlobStore, garbage: bytes) -> None:
     sha, path = stored(local)
     rewrite(path, lambda d: d + garbage)

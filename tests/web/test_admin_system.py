@@ -147,3 +147,24 @@ def test_announcements_are_published_shown_and_deleted(client_for, web_engine):
     assert sysadmin.post("/api/v1/admin/announcements", headers=headers, json={"title": ""}).status_code == 400
     assert client_for("nurse").post("/api/v1/admin/announcements", headers=csrf_headers(client_for("nurse")),
                                     json={"title": "x"}).status_code == 403
+
+
+def test_a_category_template_keeps_its_period_and_refuses_a_bad_one(client_for, web_engine):
+    secadmin = client_for("secadmin")
+    with session_factory(web_engine)() as session:
+        category = session.scalars(sa.select(Category).order_by(Category.filing_order)).first()
+    base = {"name": "夜班护士", "role": "nurse", "category": category.code, "actions": ["view"]}
+    assert "HH:MM" in _error(_form(secadmin, "/admin/category-templates", {**base, "hours": "20-8"}, "/admin/roles"))
+    assert "终端地址段" in _error(_form(secadmin, "/admin/category-templates", {**base, "terminals": "10.3.x"},
+                                     "/admin/roles"))
+    backwards = {**base, "valid_from": "2026-06-30", "valid_until": "2026-01-01"}
+    assert "晚于" in _error(_form(secadmin, "/admin/category-templates", backwards, "/admin/roles"))
+    assert _count(web_engine, CategoryTemplate) == 0
+    night = {**base, "valid_from": "2026-01-01", "hours": "20:00-08:00", "terminals": "10.3.0.9/16"}
+    assert not _error(_form(secadmin, "/admin/category-templates", night, "/admin/roles"))
+    assert "2026-01-01 至 不限 · 20:00-08:00 · 终端 10.3.0.0/16" in secadmin.get("/admin/roles").text
+    stored = secadmin.get("/api/v1/admin/category-templates").json()[0]
+    assert (stored["valid_from"], stored["hours"], stored["terminals"]) == ("2026-01-01", "20:00-08:00", "10.3.0.0/16")
+    refused = secadmin.post("/api/v1/admin/category-templates", json={**base, "hours": "08:00-08:00"},
+                            headers=csrf_headers(secadmin))
+    assert refused.status_code == 400 and "全天开放请留空" in refused.json()["detail"]

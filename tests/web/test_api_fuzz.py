@@ -18,7 +18,8 @@ from bingan.storage.models import Document, Record, User
 
 def role_for(path: str) -> str:
     """The role whose permissions reach the operation, so generated calls get past the guard."""
-    if path.startswith(("/api/v1/admin/appearance", "/api/v1/admin/announcements", "/api/v1/status")):
+    if path.startswith(("/api/v1/admin/appearance", "/api/v1/admin/announcements", "/api/v1/status",
+                        "/api/v1/backup")):
         return "sysadmin"
     if path.startswith("/api/v1/audit"):
         return "auditor"

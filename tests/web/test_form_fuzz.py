@@ -81,7 +81,7 @@ def role_for(app: FastAPI) -> dict[str, str]:
     for rule in route_table(app):
         if rule.path in roles:
             continue
-        needed = rule.detail if rule.kind == "perm" else ""
+        needed = rule.detail.split()[0] if rule.kind in ("perm", "any") else ""
         roles[rule.path] = next((role for role in ROLE_ORDER if not needed or needed in ROLE_DEFAULTS[role]),
                                 "clinician")
     return roles

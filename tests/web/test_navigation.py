@@ -95,3 +95,38 @@ def test_a_page_registering_a_path_already_in_the_menu_replaces_its_entry(monkey
     monkeypatch.setattr(navigation, "NAV", list(navigation.NAV))
     navigation.register("病案查询", "批量查询病案号", "/lookup", "lookup.use")
     assert [link.label for link in navigation.NAV if link.path == "/lookup"] == ["批量查询病案号"]
+
+
+@pytest.fixture
+def counted(monkeypatch) -> list[str]:
+    """A to-do counter on the top bar that notes each time it is asked."""
+    asked: list[str] = []
+    monkeypatch.setattr(navigation, "NAV", [*navigation.NAV, Link("", "待办", "/history", counter="noted")])
+    monkeypatch.setitem(navigation.COUNTERS, "noted", lambda ctx: asked.append(ctx.user.username) or 1)
+    return asked
+
+
+def test_reading_pages_reuses_the_to_do_counts(client_for, counted):
+    clinician = client_for("clinician")
+    for path in ("/?home=1", "/search?q=肺炎", "/history", "/lookup"):
+        assert clinician.get(path).status_code == 200
+    assert counted == ["u_clinician"]
+
+
+def test_a_committed_change_counts_again_at_once(client_for, counted, web_engine, world):
+    from bingan.storage.db import transaction
+
+    clinician = client_for("clinician")
+    clinician.get("/?home=1")
+    with transaction(web_engine) as session:
+        session.get(type(world.records["normal"]), world.records["normal"].id).campus_id = None
+    clinician.get("/?home=1")
+    assert counted == ["u_clinician", "u_clinician"]
+
+
+def test_counts_older_than_their_lifetime_are_counted_again(client_for, counted, monkeypatch):
+    monkeypatch.setattr(navigation, "COUNT_SECONDS", 0.0)
+    clinician = client_for("clinician")
+    clinician.get("/?home=1")
+    clinician.get("/history")
+    assert counted == ["u_clinician", "u_clinician"]

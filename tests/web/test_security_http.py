@@ -23,7 +23,8 @@ from bingan.web.app import create_app
 WEB = Path(__file__).resolve().parents[2] / "bingan" / "web"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 INLINE = {
-    "inline script": re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I),
+    # a JSON data block (type="application/json") is never executed, and the policy does not govern it
+    "inline script": re.compile(r"<script(?![^>]*\b(?:src=|type=\"application/json\"))[^>]*>", re.I),
     "style element": re.compile(r"<style\b", re.I),
     "style attribute": re.compile(r"\sstyle=", re.I),
     "event handler": re.compile(r"\son[a-z]+\s*=", re.I),

@@ -1,13 +1,15 @@
-"""SM3 digests and SM2 signature verification (GB/T 32905, GB/T 32918.2), and the other
-digests OFD files name.
+"""SM3 digests, SM2 keys, signing and signature verification (GB/T 32905, GB/T 32918.2), and
+the other digests OFD files name.
 
 The digest comes from cryptography (OpenSSL); gmssl, whose SM3 is pure Python, only does
-the curve arithmetic.
+the curve arithmetic. Nonces and keys come from ``secrets``, never from gmssl's ``random``.
 """
 from __future__ import annotations
 
 import hashlib
+import secrets
 
+from asn1crypto import keys
 from asn1crypto.algos import DSASignature
 from cryptography.hazmat.primitives import hashes
 from gmssl import sm2
@@ -31,6 +33,10 @@ _SIGNATURE_DIGESTS = {
     "1.2.840.10045.4.1": "sha1", "1.2.840.10045.4.3.2": "sha256",
     "1.2.840.10045.4.3.3": "sha384", "1.2.840.10045.4.3.4": "sha512",
 }
+SM2_CURVE_OID = "1.2.156.10197.1.301"  # sm2p256v1, GB/T 32918.5
+# asn1crypto lays out SM2 keys (ECPrivateKey, PublicKeyInfo) once it knows the curve's size.
+if SM2_CURVE_OID not in keys.NamedCurve._map:
+    keys.NamedCurve.register("sm2p256v1", SM2_CURVE_OID, 32)
 SM2_USER_ID = b"1234567812345678"  # GB/T 35276 default signer ID
 _ECC = sm2.default_ecc_table
 
@@ -90,3 +96,27 @@ def _signature_rs(signature: bytes) -> str | None:
     if not (0 < r < 1 << 256 and 0 < s < 1 << 256):
         return None
     return f"{r:064x}{s:064x}"
+
+
+def sm2_new_key() -> tuple[str, bytes]:
+    """A fresh SM2 key pair: the private scalar (64 hex digits) and the public point x || y."""
+    order = int(_ECC["n"], 16)
+    private = f"{secrets.randbelow(order - 2) + 1:064x}"
+    return private, sm2_public(private)
+
+
+def sm2_public(private_hex: str) -> bytes:
+    """The public point x || y (64 bytes) of an SM2 private scalar."""
+    curve = sm2.CryptSM2(private_key=private_hex, public_key="")
+    return bytes.fromhex(curve._kg(int(private_hex, 16), _ECC["g"]))
+
+
+def sm2_sign(private_hex: str, public_xy: bytes, message: bytes) -> bytes:
+    """The SM2 signature (DER SEQUENCE {r, s}) over SM3(Z_A || message), default signer ID."""
+    e = sm3(sm2_z(public_xy) + message)
+    signer = sm2.CryptSM2(private_key=private_hex, public_key="")
+    order = int(_ECC["n"], 16)
+    while True:  # r = 0, r + k = n or s = 0 want another nonce (probability ~2^-256)
+        rs = signer.sign(e, f"{secrets.randbelow(order - 1) + 1:064x}")
+        if rs:
+            return DSASignature({"r": int(rs[:64], 16), "s": int(rs[64:], 16)}).dump()

@@ -151,10 +151,11 @@ def write(pages: list[tuple[Image.Image, PageText]], *, title: str = "",
     files["Doc_0/Document.xml"] = _document_xml(ids.last, page_ids, (w, h))
     files["Doc_0/PublicRes.xml"] = _public_res()
     files["Doc_0/DocumentRes.xml"] = _document_res(media)
-    return _zip(files)
+    return pack(files)
 
 
-def _zip(files: dict[str, bytes]) -> bytes:
+def pack(files: dict[str, bytes]) -> bytes:
+    """The parts as an OFD zip: OFD.xml first, XML deflated, images stored as they are."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name in ("OFD.xml", *sorted(n for n in files if n != "OFD.xml")):

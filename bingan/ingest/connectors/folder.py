@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from bingan.ingest.connectors.http_pull import report_from
-from bingan.ingest.items import Report, enqueue
+from bingan.ingest.items import Report, enqueue, source_visit_type
 
 SKIP_DIRS = {"done", "failed"}
 MIN_AGE_SECONDS = 2.0  # a file still being copied in keeps changing; wait until it settles
@@ -46,7 +46,7 @@ def _ready(path: Path, min_age: float) -> bool:
 
 
 def _take(pipe, source, path: Path, run_id: int | None) -> int | None:
-    report = _report(path)
+    report = _report(path, source_visit_type(source))
     if report is None:
         _move(path, path.parent / "failed", source)
         return None
@@ -69,18 +69,18 @@ def _take(pipe, source, path: Path, run_id: int | None) -> int | None:
     return item_id if created else None
 
 
-def _report(path: Path) -> Report | None:
+def _report(path: Path, visit_type: str) -> Report | None:
     sidecar = path.with_name(path.name + ".json")
     if sidecar.exists():
         entry = json.loads(sidecar.read_text(encoding="utf-8"))
         entry.setdefault("filename", path.name)
         entry.setdefault("id", path.stem)
-        return report_from(entry)
+        return report_from(entry, visit_type=visit_type)
     parts = path.stem.split("_")
     if len(parts) < 4 or not parts[1].isdigit():
         return None
     return Report(source_document_id="_".join(parts[3:]), record_number=parts[0], stay=int(parts[1]),
-                  document_type_code=parts[2], filename=path.name)
+                  document_type_code=parts[2], filename=path.name, visit_type=visit_type)
 
 
 def _move(path: Path, target: Path, source) -> None:

@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 from bingan.ingest.connectors.base import Discovery, gone, unreachable
 from bingan.ingest.connectors.http_pull import report_from
+from bingan.ingest.items import source_visit_type
 from bingan.ingest.secrets import open_credentials
 
 
@@ -40,7 +41,7 @@ class FtpConnector:
                     entry = json.loads(buffer.getvalue())
                     entry.setdefault("filename", name)
                     entry["revision"] = f"{fact.get('modify', '')}-{fact.get('size', '')}"
-                    report = report_from(entry)
+                    report = report_from(entry, visit_type=source_visit_type(source))
                     report.metadata["path"] = f"{folder.rstrip('/')}/{name}"
                     reports.append(report)
         except ftplib.all_errors as exc:

@@ -2,7 +2,8 @@
 
 Contract with the peer (documented in docs/ingest.md; EMR vendors adapt to it or a mapping):
   GET {endpoint}/documents?since=CURSOR -> {"documents": [{id, revision, record_number, stay,
-      type, title, filename, author, signed_at, removed}], "cursor": "..."}  (removed: withdrawn)
+      type, title, filename, author, signed_at, removed, record_status}], "cursor": "..."}
+      (removed: withdrawn; record_status "complete": the EMR has finished the whole record)
   GET {endpoint}/documents/{id}/content?revision=R -> the file bytes
 Credentials: {"token": ...} as a bearer token or {"username", "password"} as basic auth.
 """
@@ -14,21 +15,23 @@ import httpx
 
 from bingan.ingest.connectors.base import Discovery, gone, unreachable
 from bingan.ingest.errors import TransientFailure
-from bingan.ingest.items import Report
-from bingan.ingest.resolve import parse_time
+from bingan.ingest.items import Report, source_visit_type, visit_type_of
 from bingan.ingest.secrets import open_credentials
+from bingan.records.patients import parse_time
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
-def report_from(entry: dict, revision_key: str = "revision") -> Report:
+def report_from(entry: dict, revision_key: str = "revision", visit_type: str = "inpatient") -> Report:
+    """``visit_type``: the source's setting, for entries that do not say 住院 or 门诊 themselves."""
     return Report(
         source_document_id=str(entry["id"]), revision=str(entry.get(revision_key, "")),
         record_number=str(entry.get("record_number", "")), stay=int(entry.get("stay") or 1),
         document_type_code=str(entry.get("type", "")), title=entry.get("title", ""),
         filename=entry.get("filename", ""), author=entry.get("author", ""),
-        signed_at=parse_time(entry.get("signed_at")), metadata={k: v for k, v in entry.items() if k == "patient"},
-        removed=bool(entry.get("removed")),
+        signed_at=parse_time(entry.get("signed_at")),
+        metadata={k: v for k, v in entry.items() if k in ("patient", "record_status")},
+        removed=bool(entry.get("removed")), visit_type=visit_type_of(entry.get("visit_type"), visit_type),
     )
 
 
@@ -47,7 +50,9 @@ class HttpPullConnector:
         except httpx.HTTPError as exc:
             raise unreachable(source, exc) from exc
         body = response.json()
-        return Discovery([report_from(entry) for entry in body.get("documents", [])], str(body.get("cursor", cursor)))
+        visit = source_visit_type(source)
+        reports = [report_from(entry, visit_type=visit) for entry in body.get("documents", [])]
+        return Discovery(reports, str(body.get("cursor", cursor)))
 
     def fetch(self, pipe, source, item, dest: Path) -> None:
         try:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bingan.ingest.connectors.base import Discovery, gone, unreachable
 from bingan.ingest.connectors.http_pull import report_from
+from bingan.ingest.items import source_visit_type
 from bingan.ingest.secrets import open_credentials
 
 
@@ -36,7 +37,8 @@ class SoapConnector:
             raise unreachable(source, exc) from exc
         body = zeep.helpers.serialize_object(result, dict)
         entries = (body.get("documents") or {}).get("DocumentInfo") or [] if isinstance(body, dict) else []
-        return Discovery([report_from(dict(e)) for e in entries], str(body.get("cursor") or cursor))
+        visit = source_visit_type(source)
+        return Discovery([report_from(dict(e), visit_type=visit) for e in entries], str(body.get("cursor") or cursor))
 
     def fetch(self, pipe, source, item, dest: Path) -> None:
         from zeep.exceptions import Fault

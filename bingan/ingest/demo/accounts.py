@@ -14,10 +14,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bingan.access.accounts import create_user
+from bingan.access.administration import add_role
+from bingan.access.audit import Actor
 from bingan.access.passwords import generate_password
+from bingan.access.permissions import ROLE_DEFAULTS
 from bingan.access.sessions import needs_second_factor
-from bingan.ingest.demo.hospital import STAFF
-from bingan.storage.models import User
+from bingan.ingest.demo.hospital import DEPARTMENTS, STAFF
+from bingan.storage.models import Role, User
 
 ACCOUNTS_FILE = "demo-accounts.txt"
 CLINICAL_DEPARTMENT = "NK02"  # 呼吸内科: 肺炎 and 肺结核 patients, and their histories of 骨折 and 剖宫产
@@ -30,6 +33,7 @@ class DemoAccount:
     full_name: str
     purpose: str  # one line, Chinese: what this account is for
     department: str | None = None
+    clearance: int = 0  # the highest 密级 the account reads (0 公开 … 3 绝密)
 
 
 _ward = STAFF[CLINICAL_DEPARTMENT]
@@ -45,6 +49,7 @@ ACCOUNTS = [
         "archivist",
         "病案室 " + STAFF["NK01"].nurses[-1],
         "病案管理员（病案室）：全院检索、归档、打印、导出、加标签",
+        clearance=2,
     ),
     DemoAccount(
         "clinician",
@@ -56,10 +61,26 @@ ACCOUNTS = [
     DemoAccount(
         "nurse", "nurse", _ward.nurses[0], f"护士（呼吸内科 {_ward.nurses[0]}）：查阅本科室病案", CLINICAL_DEPARTMENT
     ),
-    DemoAccount("qc", "qc", "质控科", "质控员：全院病案质量检查，退回修改"),
-    DemoAccount("medaffairs", "medical_affairs", "医务处", "医务处：审批借阅与复印申请，授予临时查阅权限"),
+    DemoAccount(
+        "head",
+        "dept_head",
+        _ward.director,
+        f"科主任（呼吸内科 {_ward.director}）：审批本科室的借阅与召回申请，接收本科室病案的质控退回",
+        CLINICAL_DEPARTMENT,
+        clearance=1,
+    ),
+    DemoAccount("qc", "qc", "质控科", "质控员：全院病案质量检查，退回修改", clearance=2),
+    DemoAccount("medaffairs", "medical_affairs", "医务处", "医务处：审批借阅与复印申请，授予临时查阅权限", clearance=2),
     DemoAccount("copyclerk", "copy_clerk", "复印窗口", "复印窗口：为患者及其代理人复印、打印病案"),
 ]
+# The other departments' heads (科主任): the shipped borrowing and recall flows ask the record's
+# department head first, and QC returns medical comments to them. Their passwords go to the file only.
+HEADS = [
+    DemoAccount(f"head_{dept.code.lower()}", "dept_head", STAFF[dept.code].director,
+                f"科主任（{dept.name} {STAFF[dept.code].director}）", dept.code, clearance=1)
+    for dept in DEPARTMENTS if dept.code != CLINICAL_DEPARTMENT
+]
+HEAD_ROLE = ("dept_head", "科主任", [*ROLE_DEFAULTS["clinician"], "record.approve"])
 ADMIN_PURPOSE = "系统管理员（三员之一）：系统设置、运行状态与公告；不创建用户，也不查阅病案"
 
 
@@ -78,9 +99,11 @@ def ensure_demo_accounts(session: Session, accounts_file: Path) -> list[Created]
     from bingan.ingest.demo_load import _organisation
 
     _organisation(session)
-    existing = set(session.scalars(sa.select(User.username).where(User.username.in_([a.username for a in ACCOUNTS]))))
+    _head_role(session)
+    wanted = [*ACCOUNTS, *HEADS]
+    existing = set(session.scalars(sa.select(User.username).where(User.username.in_([a.username for a in wanted]))))
     created = []
-    for account in ACCOUNTS:
+    for account in wanted:
         if account.username in existing:
             continue
         password = generate_password(account.username)
@@ -93,10 +116,19 @@ def ensure_demo_accounts(session: Session, accounts_file: Path) -> list[Created]
             department_code=account.department,
             must_change_password=False,
         )
+        user.max_confidentiality = account.clearance  # the record room and QC read 机密 records, heads 内部 ones
         created.append(Created(account, password, needs_second_factor(user)))
     if created:
         _keep(accounts_file, created)
-    return created
+    return [c for c in created if c.account in ACCOUNTS]  # one per role is shown; the other heads are in the file
+
+
+def _head_role(session: Session) -> None:
+    """科主任: a clinician who also approves (record.approve) within the department — made as the
+    security administrator makes a role, since the built-in roles have no department head."""
+    code, name, permissions = HEAD_ROLE
+    if session.scalar(sa.select(Role.id).where(Role.code == code)) is None:
+        add_role(session, Actor(None, "演示数据"), code, name, permissions)
 
 
 def _keep(path: Path, created: list[Created]) -> None:

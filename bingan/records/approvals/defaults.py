@@ -18,11 +18,18 @@ DEFAULT_STEPS: dict[str, list[dict]] = {
     # 借阅: the head of the record's department, then the medical affairs office (医务处).
     "borrow": [_step("科室审核", [HEAD]), _step("医务处审批", [MEDICAL_AFFAIRS])],
     "renew": [_step("医务处审批", [MEDICAL_AFFAIRS])],
-    "seal": [_step("医务处审批", [MEDICAL_AFFAIRS], hours=4), _step("病案室执行", [ARCHIVIST], hours=4)],
-    "unseal": [_step("医务处审批", [MEDICAL_AFFAIRS]), _step("病案室执行", [ARCHIVIST])],
+    # 封存: applied for by the medical affairs office (医务处, who received the patient); the record
+    # room checks the scope and executes. 解封: another seal manager of the office decides (only
+    # seal managers act on a sealed record). Hospitals add levels in the flow editor.
+    "seal": [_step("病案室审核执行", [ARCHIVIST], hours=4)],
+    "unseal": [_step("医务处审批", [{"kind": "permission", "value": "seal.manage"}])],
     "recall": [_step("科室审核", [HEAD]), _step("病案室审批", [ARCHIVIST])],
-    "archive_qc": [_step("质控审核", [QC], hours=72, escalate_to="archivist")],
+    # 归档质控: whoever holds 归档质控 (the QC office and the record room) reviews, one step.
+    "archive_qc": [_step("病案室质控", [{"kind": "permission", "value": "qc.review"}], hours=72,
+                         escalate_to="archivist")],
     "copy": [_step("病案室审核", [ARCHIVIST], hours=8)],
+    # 到期销毁: another member of the record room checks the list, the medical affairs office decides.
+    "destroy": [_step("病案室复核", [ARCHIVIST], hours=72), _step("医务处审批", [MEDICAL_AFFAIRS], hours=72)],
 }
 
 

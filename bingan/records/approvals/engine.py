@@ -17,7 +17,7 @@ from bingan.access.policy import decide_for, load_subject
 from bingan.errors import Conflict, NotFound, Refusal
 from bingan.records.approvals.flows import choose_flow, resolve_approvers
 from bingan.records.approvals.kinds import kind_name, kind_of
-from bingan.records.approvals.notifier import notify
+from bingan.records.approvals.notifier import notify, redact_sealed
 from bingan.storage.models import ApprovalAction, ApprovalRequest, ApprovalTask, Record, User, utcnow
 from bingan.storage.models.approvals import OPEN_STATUSES
 
@@ -31,7 +31,7 @@ def submit(session: Session, actor: Actor, applicant: User, kind_code: str, reco
            payload: dict | None = None) -> ApprovalRequest:
     """An application on a record; the first matching flow's steps are copied onto it."""
     kind = kind_of(kind_code)
-    if record.sealed:
+    if record.sealed and not kind.on_sealed:
         raise Conflict("病案已封存，不能提交申请")
     if not reason.strip():
         raise Refusal("请填写申请理由")
@@ -120,7 +120,7 @@ def resubmit(session: Session, actor: Actor, applicant: User, request_id: int, o
         raise Refusal("只有申请人可以重新提交")
     if request.status != "returned":
         raise Conflict(f"该申请{STATUS_NAMES.get(request.status, request.status)}，不能重新提交")
-    if request.record.sealed:
+    if request.record.sealed and not kind_of(request.kind).on_sealed:
         raise Conflict("病案已封存，不能重新提交")
     request.status = "pending"
     _log(session, request, applicant, "resubmit", opinion, step=None)
@@ -161,6 +161,7 @@ def _sealed_meanwhile(record: Record, value: bool, old: object, _initiator: obje
     session = object_session(record)
     if value and old is not True and session is not None and record.id is not None:
         cancel_open_requests(session, record, "病案已封存，申请自动取消")
+        redact_sealed(session, record.record_number, record.patient.name if record.patient else "")
 
 
 # --- the pieces -------------------------------------------------------------------------------
@@ -177,13 +178,17 @@ def load_for_update(session: Session, request_id: int) -> ApprovalRequest:
 def _enter(session: Session, request: ApprovalRequest, index: int) -> None:
     """Make step ``index`` current: a new round with one open task per approver."""
     step = request.steps[index]
-    approvers = resolve_approvers(session, step, request.record, request.applicant_id)
+    approvers = resolve_approvers(session, step, request.record, request.applicant_id,
+                                  kind_of(request.kind).gate_action)
     if not approvers:
         raise Refusal(f"第{index + 1}步“{step['name']}”没有可用的审批人，请联系系统管理员调整审批流程")
     request.current_step, request.round = index, request.round + 1
     request.step_started_at, request.reminded, request.escalated = utcnow(), False, False
     for user in approvers:
         session.add(ApprovalTask(request_id=request.id, step=index, round=request.round, user_id=user.id))
+        notify(session, user, "approval", f"待审批：{request.applicant.full_name or request.applicant.username}的"
+               f"{kind_name(request.kind)}申请（病案 {request.record.record_number}）",
+               body=f"第{index + 1}步“{step['name']}”", link=f"/approvals/{request.id}")
     session.flush()
 
 

@@ -47,13 +47,15 @@ def flow_matches(flow: ApprovalFlow, record: Record, applicant_departments: set[
     return all(checks)
 
 
-def resolve_approvers(session: Session, step: dict, record: Record, applicant_id: int) -> list[User]:
-    """The active users a step's rules name who may act on the record; never the applicant."""
+def resolve_approvers(session: Session, step: dict, record: Record, applicant_id: int,
+                      action: str = "view") -> list[User]:
+    """The active users a step's rules name who may act on the record (the kind's gate action);
+    never the applicant."""
     found: dict[int, User] = {}
     for rule in step.get("approvers", []):
         for user in _named_by(session, rule, record):
             found.setdefault(user.id, user)
-    return [user for user in found.values() if user.id != applicant_id and may_act(session, user, record)]
+    return [user for user in found.values() if user.id != applicant_id and may_act(session, user, record, action)]
 
 
 def may_act(session: Session, user: User, record: Record, action: str = "view") -> bool:

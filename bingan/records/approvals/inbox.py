@@ -20,6 +20,7 @@ from bingan.storage.models import (
     ApprovalAttachment,
     ApprovalRequest,
     ApprovalTask,
+    Record,
     User,
     utcnow,
 )
@@ -28,6 +29,7 @@ BOXES = {"todo": "待办", "mine": "我的申请", "done": "已办"}
 ACTION_NAMES = {"submit": "提交申请", "resubmit": "重新提交", "approve": "通过", "reject": "驳回",
                 "return": "退回", "withdraw": "撤回", "cancel": "取消", "remind": "超时提醒", "escalate": "超时升级"}
 MAX_ATTACHMENT = 20 * 1024 * 1024
+SEALED_LABEL = "（已封存病案）"
 ATTACHMENT_TYPES = ("image/jpeg", "image/png", "image/heic", "image/webp", "application/pdf")
 
 
@@ -147,12 +149,17 @@ def summary(request: ApprovalRequest) -> dict:
     """A list row: never the opinions or attachments (list endpoints return summaries)."""
     return {
         "id": request.id, "kind": request.kind, "kind_name": kind_name(request.kind),
-        "record_id": request.record_id, "record_number": request.record.record_number,
+        "record_id": request.record_id, "record_number": record_label(request.record),
         "applicant": request.applicant.full_name or request.applicant.username,
         "status": request.status, "status_name": STATUS_NAMES.get(request.status, request.status),
         "current_step": request.current_step + 1, "step_name": request.steps[request.current_step]["name"],
         "created_at": request.created_at.isoformat(),
     }
+
+
+def record_label(record: Record) -> str:
+    """A sealed record is named by nobody's list (M3): its number shows only on the seal register."""
+    return SEALED_LABEL if record.sealed else record.record_number
 
 
 def add_attachment(session: Session, actor: Actor, user: User, store: BlobStore, request_id: int,

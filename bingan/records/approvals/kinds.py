@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 # default flow (defaults.py) that administrators can edit ahead of its workflow.
 KIND_NAMES = {
     "borrow": "借阅", "renew": "续借", "seal": "封存", "unseal": "解封", "recall": "召回",
-    "archive_qc": "归档质控", "copy": "复印",
+    "archive_qc": "归档质控", "copy": "复印", "destroy": "到期销毁",
 }
 
 
@@ -40,6 +40,8 @@ class Kind:
     on_rejected: Callable[[Session, ApprovalRequest, Actor], None] = _nothing
     # The gate action an approver must be allowed on the record (scope, level, tags).
     gate_action: str = "view"
+    # Applied for on a sealed record (解封): every other kind is refused once a record is sealed.
+    on_sealed: bool = False
 
 
 _KINDS: dict[str, Kind] = {}

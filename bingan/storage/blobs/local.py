@@ -20,15 +20,16 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from bingan.storage.blobs.crypto import (
     CHUNK,
     HEADER,
     TAG,
+    DecryptReader,
     Sealer,
     cipher_name,
     encrypt_stream,
@@ -42,8 +43,8 @@ from bingan.storage.blobs.manifest import (
     append_entry,
     export_entries,
     locate_entries,
-    open_blob_file,
     open_entry,
+    read_key_record,
 )
 from bingan.storage.blobs.port import (
     BlobCorrupt,
@@ -71,6 +72,7 @@ from bingan.storage.blobs.volumes import (
 if TYPE_CHECKING:
     from bingan.config import Settings
 
+_PROMOTION_ASKED: dict[str, float] = {}  # sha → when this process last asked (one ask a minute)
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _READ_BLOCK = 1024 * 1024
 _WRITEBACK_STEP = 8 * 1024 * 1024
@@ -78,11 +80,16 @@ _WRITEBACK_STEP = 8 * 1024 * 1024
 
 class LocalBlobStore:
     def __init__(self, volumes: Sequence[Volume], keyring: Keyring,
-                 cipher: str = "aes-256-gcm", reserve_bytes: int = 0) -> None:
+                 cipher: str = "aes-256-gcm", reserve_bytes: int = 0,
+                 on_cold_read: Callable[[str], None] | None = None) -> None:
         self.volumes = list(volumes)
         self.keyring = keyring
         self.cipher = cipher
         self.reserve_bytes = reserve_bytes
+        # Hot volumes are looked at first; a cold copy serves only when no hot one exists.
+        self._read_order = [v for v in self.volumes if not v.cold] + [v for v in self.volumes if v.cold]
+        # Called with the SHA-256 when a read is served from a cold volume (promotion on read).
+        self.on_cold_read: Callable[[str], None] | None = on_cold_read
         self._used: dict[Path, int] = {}
         for volume in self.volumes:
             if not volume.read_only:
@@ -92,7 +99,8 @@ class LocalBlobStore:
     def from_settings(cls, settings: Settings, create_key: bool = True) -> LocalBlobStore:
         return cls(parse_volumes(settings.blob_volumes, settings.resolved_home),
                    load_keyring(settings, create_key), settings.cipher,
-                   settings.volume_reserve_mb * 1024 * 1024)
+                   settings.volume_reserve_mb * 1024 * 1024,
+                   request_promotion if settings.tier_promote_on_read else None)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -170,7 +178,7 @@ class LocalBlobStore:
     # -- reading ---------------------------------------------------------------------------
 
     def _find(self, sha: str) -> tuple[Volume, str] | None:
-        for volume in self.volumes:
+        for volume in self._read_order:
             try:
                 rel = volume.pointer(sha).read_text()
             except (FileNotFoundError, NotADirectoryError):
@@ -197,8 +205,31 @@ class LocalBlobStore:
                         cipher_name(ident), deduplicated)
 
     def open(self, sha256: str) -> AbstractContextManager[BinaryIO]:
-        volume, rel = self._require(sha256)
-        return open_blob_file(volume.path / rel, self.keyring, sha256)
+        return self._open(sha256)
+
+    @contextmanager
+    def _open(self, sha: str) -> Iterator[BinaryIO]:
+        """A blob moved to another tier while we looked it up is looked up again: the move
+        removes the old copy only after the new one is committed, pointer first."""
+        for _ in range(3):
+            volume, rel = self._require(sha)
+            path = volume.path / rel
+            try:
+                data_key = self.keyring.unwrap(read_key_record(path))
+                raw = path.open("rb")
+            except (BlobCorrupt, FileNotFoundError):
+                if _read_text(volume.pointer(sha)) != rel:
+                    continue  # dropped from this volume meanwhile: the other tier has it
+                if (volume.path / rel).is_file():
+                    raise
+                raise BlobMissing(f"找不到文件 {sha}（读取时已被删除）") from None
+            break
+        else:
+            raise BlobMissing(f"找不到文件 {sha}（多次移动中）")
+        if volume.cold and self.on_cold_read is not None:
+            self.on_cold_read(sha)
+        with raw:
+            yield cast(BinaryIO, DecryptReader(raw, os.fstat(raw.fileno()).st_size, data_key, sha))
 
     def read_range(self, sha256: str, offset: int, length: int) -> bytes:
         with self.open(sha256) as reader:
@@ -209,7 +240,18 @@ class LocalBlobStore:
         return self._find(check_sha(sha256)) is not None
 
     def size(self, sha256: str) -> int:
+        for _ in range(2):
+            volume, rel = self._require(sha256)
+            try:
+                return self._info(sha256, volume, rel).size
+            except FileNotFoundError:
+                continue  # moved to the other tier meanwhile
         return self._info(sha256, *self._require(sha256)).size
+
+    def tier_of(self, sha256: str) -> str | None:
+        """The tier that serves reads of this blob (hot before cold); None when it is nowhere."""
+        found = self._find(check_sha(sha256))
+        return found[0].tier if found else None
 
     def age_seconds(self, sha256: str) -> float:
         """Seconds since the blob was committed (its pointer written); verify's grace period uses it."""
@@ -285,6 +327,25 @@ class LocalBlobStore:
         return done[0]
 
 
+def request_promotion(sha: str) -> None:
+    """Ask the worker to bring a blob read from a cold volume back to hot (BINGAN_TIER_PROMOTE_ON_READ).
+
+    A kick, not a promise: a lost message leaves the blob cold, and the next read asks again.
+    """
+    now = time.monotonic()
+    if now - _PROMOTION_ASKED.get(sha, -120.0) < 60:
+        return
+    if len(_PROMOTION_ASKED) > 10_000:
+        _PROMOTION_ASKED.clear()
+    _PROMOTION_ASKED[sha] = now
+    from bingan.broker import send
+
+    send(PROMOTE_TASK, [sha])
+
+
+PROMOTE_TASK = "bingan.worker.promote_blob"
+
+
 class _Staged:
     """Key record, pointer and intent of one put, written and fsynced in ``.tmp`` outside the lock."""
 
@@ -357,14 +418,14 @@ class _SpillWriter:
 
     def _open_next(self, need: int) -> None:
         """Open a temp file on the next volume with ``need`` bytes of room; copy what we have."""
-        writable = [v for v in self._store.volumes if not v.read_only]
+        writable = [v for v in self._store.volumes if not v.read_only and not v.cold]
         start = writable.index(self.volume) + 1 if self._fd >= 0 else 0
         for volume in writable[start:]:
             room = self._store._room(volume)
             if room >= need:
                 self._switch_to(volume, room)
                 return
-        raise NoWritableVolume("没有可写入且空间足够的卷：请增加卷（BINGAN_BLOB_VOLUMES）或清理空间")
+        raise NoWritableVolume("没有可写入且空间足够的热存储卷：请增加卷（BINGAN_BLOB_VOLUMES）或清理空间")
 
     def _switch_to(self, volume: Volume, room: int) -> None:
         old_fd, old_path = self._fd, self.path
@@ -491,10 +552,10 @@ def _intent_targets(volume: Volume, intent: Path) -> list[Path]:
 
 def _status(volume: Volume) -> VolumeStatus:
     if not volume.path.is_dir():
-        return VolumeStatus(str(volume.path), volume.mode, 0, 0, volume.capacity, None)
+        return VolumeStatus(str(volume.path), volume.mode, 0, 0, volume.capacity, None, volume.tier)
     count = sum(1 for _ in _pointer_names(volume))
     return VolumeStatus(str(volume.path), volume.mode, free_bytes(volume.path),
-                        used_bytes(volume), volume.capacity, count)
+                        used_bytes(volume), volume.capacity, count, volume.tier)
 
 
 def _key_holders(volume: Volume) -> Iterator[tuple[Path, list[str]]]:

@@ -80,6 +80,7 @@ class VolumeStatus:
     used_bytes: int
     capacity: int | None
     blob_count: int | None
+    tier: str = "hot"  # hot: new writes and first reads; cold: where the tier policy moves old records
 
 
 @dataclass

@@ -8,6 +8,10 @@ A volume is a directory::
     VOLUME/.by-sha/<ab>/<cd>/<sha256>   pointer: the blob's volume-relative path (the commit mark)
     VOLUME/.tmp/                        writes in progress; leftovers here are crash debris
     VOLUME/.lock                        flock held while committing (milliseconds)
+    VOLUME/.tier.lock                   (first writable volume) flock of one tier move at a time
+
+A volume is hot (new writes, first for reads) or cold (``:cold``: only blobs the tier policy
+moved there; read after the hot volumes).
 """
 from __future__ import annotations
 
@@ -35,10 +39,15 @@ class Volume:
     path: Path
     read_only: bool = False
     capacity: int | None = None
+    cold: bool = False
 
     @property
     def mode(self) -> str:
         return "ro" if self.read_only else "rw"
+
+    @property
+    def tier(self) -> str:
+        return "cold" if self.cold else "hot"
 
     @property
     def tmp(self) -> Path:
@@ -59,18 +68,22 @@ def parse_size(text: str) -> int:
 
 
 def parse_volume(entry: str, home: Path) -> Volume:
-    """``DIR[@SIZE][:ro]`` (either suffix order); relative directories are under HOME."""
-    text, read_only, capacity = entry.strip(), False, None
-    for _ in range(2):
+    """``DIR[@SIZE][:ro][:cold]`` (suffixes in any order); relative directories are under HOME."""
+    text, read_only, capacity, cold = entry.strip(), False, None, False
+    for _ in range(3):
         if text.lower().endswith(":ro"):
             text, read_only = text[:-3], True
         elif text.lower().endswith(":rw"):
             text = text[:-3]
+        elif text.lower().endswith(":cold"):
+            text, cold = text[:-5], True
+        elif text.lower().endswith(":hot"):
+            text = text[:-4]
         elif "@" in text and _SIZE_RE.match(text.rsplit("@", 1)[1]):
             text, cap = text.rsplit("@", 1)
             capacity = parse_size(cap)
     path = Path(text).expanduser()
-    return Volume(path if path.is_absolute() else home / path, read_only, capacity)
+    return Volume(path if path.is_absolute() else home / path, read_only, capacity, cold)
 
 
 def parse_volumes(spec: str, home: Path) -> list[Volume]:

@@ -1,4 +1,30 @@
 """SQLAlchemy models of the core domain; importing this module registers every table."""
+# The workflow domains' tables, registered by importing their modules (each domain imports its
+# models from its own module: bingan.storage.models.qc, …).
+from bingan.storage.models import (  # noqa: F401
+    archive_signature,
+    borrowing,
+    ca_validation,
+    capacity,
+    completeness,
+    devices,
+    digitisation,
+    imports,
+    integration,
+    jobs,
+    monitoring,
+    notices,
+    qc,
+    recall,
+    release,
+    retention,
+    scoring,
+    sealing,
+    sso,
+    statistics,
+    tiers,
+    versions,
+)
 from bingan.storage.models.access import (
     Announcement,
     BrowsingHistory,
@@ -30,7 +56,7 @@ from bingan.storage.models.documents import (
     Page,
     Version,
 )
-from bingan.storage.models.ingest import CollectedItem, CollectionRun, Source, SourceMapping
+from bingan.storage.models.ingest import CollectedItem, CollectionRound, CollectionRun, Source, SourceMapping
 from bingan.storage.models.lifecycle import PendingChange
 from bingan.storage.models.organisation import Campus, Department, PasswordHistory, Role, User
 from bingan.storage.models.records import (
@@ -57,6 +83,7 @@ __all__ = [
     "Category",
     "CategoryTemplate",
     "CollectedItem",
+    "CollectionRound",
     "CollectionRun",
     "Department",
     "Diagnosis",

@@ -2,9 +2,9 @@
 and the personal lists of a user (history, favourites) plus announcements."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bingan.storage.models.base import Base, utcnow
@@ -21,6 +21,8 @@ class Grant(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
     actions: Mapped[list] = mapped_column(default=list)  # ["view", "print", …]
+    # Category codes the grant opens (a borrowing of chosen parts, S13); None = the whole record.
+    categories: Mapped[list | None] = mapped_column(default=None)
     valid_from: Mapped[datetime] = mapped_column(default=utcnow)
     valid_until: Mapped[datetime]
     reason: Mapped[str] = mapped_column(String(255), default="")
@@ -28,6 +30,7 @@ class Grant(Base):
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expiry_reminded_at: Mapped[datetime | None]  # 到期提醒 sent for the current end (extending re-arms it)
 
 
 class IpRule(Base):
@@ -52,6 +55,13 @@ class CategoryTemplate(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"))
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id", ondelete="CASCADE"))
     actions: Mapped[list] = mapped_column(default=list)
+    # 分级访问 (S7, S9): when the template opens its categories — days (hospital dates, inclusive),
+    # hours of the day ("08:00-18:00", may pass midnight) and a terminal group (an address range);
+    # empty = always. Outside them the categories stay closed to whom the template names.
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    hours: Mapped[str] = mapped_column(String(11), default="")
+    terminals: Mapped[str] = mapped_column(String(64), default="")
     category: Mapped[Category] = relationship()
 
 
@@ -88,6 +98,8 @@ class WebSession(Base):
     client_ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(255), default="")
     second_factor_done: Mapped[bool] = mapped_column(default=False)
+    # password | oidc | cas | certificate: logout also ends the identity provider's session
+    login_method: Mapped[str] = mapped_column(String(16), default="password", server_default="password")
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str] = mapped_column(String(32), default="")  # logout | idle | locked
     user: Mapped[User] = relationship()

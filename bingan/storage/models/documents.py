@@ -22,6 +22,7 @@ class Category(Base):
     name: Mapped[str] = mapped_column(String(100))
     filing_order: Mapped[int] = mapped_column(default=0)
     copyable: Mapped[bool] = mapped_column(default=False)  # 可复印 (art. 19; editable)
+    visit_scope: Mapped[str] = mapped_column(String(16), default="both", server_default="both")  # VISIT_SCOPES
     active: Mapped[bool] = mapped_column(default=True)
     document_types: Mapped[list[DocumentType]] = relationship(
         back_populates="category", order_by="DocumentType.filing_order"
@@ -37,6 +38,7 @@ class DocumentType(Base):
     name: Mapped[str] = mapped_column(String(100))
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
     filing_order: Mapped[int] = mapped_column(default=0)
+    visit_scope: Mapped[str] = mapped_column(String(16), default="both", server_default="both")  # VISIT_SCOPES
     active: Mapped[bool] = mapped_column(default=True)
     category: Mapped[Category] = relationship(back_populates="document_types")
 
@@ -61,7 +63,10 @@ class Document(Timestamped, Base):
     __tablename__ = "documents"
     __table_args__ = (
         UniqueConstraint("record_id", "source_system", "source_document_id"),
-        Index("ix_documents_record_type", "record_id", "document_type_id"),
+        # Covers the statistics' per-record document facts (records/statistics/blocks.py Facts): a
+        # record's documents read from the index alone, no table row per document.
+        Index("ix_documents_record_type", "record_id", "document_type_id", "removed", "current_version_id",
+              "written_at", "signed_at", "origin"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)

@@ -88,6 +88,21 @@ class CollectionRun(Base):
     error: Mapped[str] = mapped_column(Text, default="")
 
 
+class CollectionRound(Base):
+    """One source due again for one record at ``due_at`` (the EMR reported the record complete, and
+    the source's own delay after that); the beat tick makes the source due and marks it started."""
+
+    __tablename__ = "collection_rounds"
+    __table_args__ = (Index("ix_collection_rounds_due", "started_at", "due_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(32), default="record_complete")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+
+
 class CollectedItem(Timestamped, Base):
     """One document reported by a source, walked through the pipeline; the row is its only state.
 
@@ -100,6 +115,8 @@ class CollectedItem(Timestamped, Base):
         UniqueConstraint("source_id", "source_document_id", "revision"),
         Index("ix_collected_items_state_due", "state", "next_attempt_at"),
         Index("ix_collected_items_record", "record_number", "stay"),
+        Index("ix_collected_items_created_source", "created_at", "source_id", "state"),  # monitoring's counts
+        Index("ix_collected_items_state_updated", "state", "updated_at", "source_id"),  # failures: when, where
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)

@@ -8,6 +8,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bingan.storage.models.base import Base, Timestamped
 
+# Which visits a department, category or document type applies to (issue 17 item 1).
+VISIT_NAMES = {"inpatient": "住院", "outpatient": "门诊"}
+VISIT_SCOPES = {"both": "住院和门诊", "inpatient": "仅住院", "outpatient": "仅门诊"}
+
+
+def scope_covers(scope: str | None, visit_type: str) -> bool:
+    """Whether something of this visit scope applies to a visit of this type ("both" or unset: every visit)."""
+    return scope in (None, "", "both", visit_type)
+
+
 user_roles = Table(
     "user_roles",
     Base.metadata,
@@ -35,6 +45,7 @@ class Department(Base):
     code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(16), default="inpatient")  # inpatient | outpatient | other
+    visit_scope: Mapped[str] = mapped_column(String(16), default="both", server_default="both")  # VISIT_SCOPES
     campus_id: Mapped[int | None] = mapped_column(ForeignKey("campuses.id"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     active: Mapped[bool] = mapped_column(default=True)

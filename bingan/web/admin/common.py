@@ -1,27 +1,16 @@
-"""Helpers the administration views share: refusing with a Chinese message that changes nothing."""
+"""Helpers the administration pages and API share: messages back to a form, typed codes and dates, the audit filter."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from urllib.parse import quote
 
-from fastapi import HTTPException
+from fastapi import Request
 from fastapi.responses import RedirectResponse
 
 from bingan import clock
 from bingan.access.administration import AdminError
-from bingan.web.deps import Ctx
-
-
-def refuse(ctx: Ctx, back: str, error: AdminError | str) -> RedirectResponse:
-    """Undo whatever the request changed and go back to the form with the reason."""
-    ctx.session.rollback()
-    separator = "&" if "?" in back else "?"
-    return RedirectResponse(f"{back}{separator}error={quote(str(error))}", status_code=303)
-
-
-def api_refuse(ctx: Ctx, error: AdminError | str) -> HTTPException:
-    ctx.session.rollback()
-    return HTTPException(status_code=400, detail=str(error))
+from bingan.access.audit_query import AuditFilter
+from bingan.web.inputs import parse_id
 
 
 def done(back: str, message: str) -> RedirectResponse:
@@ -47,3 +36,20 @@ def end_of_day(value: str) -> datetime | None:
     except ValueError as error:
         raise AdminError("日期格式应为 YYYY-MM-DD") from error
     return clock.day_bounds(day)[1] - timedelta(seconds=1)
+
+
+def audit_filter(request: Request) -> AuditFilter:
+    params = request.query_params
+    return AuditFilter(
+        username=params.get("username", "").strip(), action=params.get("action", ""),
+        result=params.get("result", ""), record_id=parse_id(params.get("record_id")),
+        client_ip=params.get("client_ip", "").strip(),
+        date_from=_date_or_none(params.get("date_from")), date_to=_date_or_none(params.get("date_to")),
+    )
+
+
+def _date_or_none(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None

@@ -11,11 +11,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from bingan.errors import Refusal
 from bingan.records import dictionary
-from bingan.search.synonyms import DictionaryError, check_group, split_terms
+from bingan.search.synonyms import check_group, split_terms
 from bingan.storage.models import SynonymGroup
-from bingan.web.admin.common import done, refuse
+from bingan.web.admin.common import done
 from bingan.web.deps import Ctx, permission
+from bingan.web.errors import back_on_refusal
 from bingan.web.inputs import RowId
 from bingan.web.navigation import register
 from bingan.web.render import page
@@ -38,12 +40,9 @@ def synonyms_page(request: Request, ctx: Ctx = permission("tags.manage")) -> Res
                 error=request.query_params.get("error", ""), message=request.query_params.get("message", ""))
 
 
-@router.post(PATH)
+@router.post(PATH, dependencies=[back_on_refusal(PATH)])
 def synonym_group_add(terms: str = Form(""), ctx: Ctx = permission("tags.manage")) -> Response:
-    try:
-        group = SynonymGroup(terms=_checked(ctx, terms))
-    except DictionaryError as error:
-        return refuse(ctx, PATH, str(error))
+    group = SynonymGroup(terms=_checked(ctx, terms))
     ctx.session.add(group)
     ctx.session.flush()
     ctx.audit("settings", object_type="synonym_group", object_id=str(group.id),
@@ -51,21 +50,18 @@ def synonym_group_add(terms: str = Form(""), ctx: Ctx = permission("tags.manage"
     return done(PATH, "已添加同义词组")
 
 
-@router.post(PATH + "/{item_id}")
+@router.post(PATH + "/{item_id}", dependencies=[back_on_refusal(PATH)])
 def synonym_group_change(item_id: RowId, action: str = Form(...), terms: str = Form(""),
                          ctx: Ctx = permission("tags.manage")) -> Response:
     group = ctx.session.get(SynonymGroup, item_id)
     if group is None or action not in ("save", "delete"):
-        return refuse(ctx, PATH, "同义词组不存在或操作无效")
+        raise Refusal("同义词组不存在或操作无效")
     before = "、".join(group.terms)
     if action == "delete":
         ctx.session.delete(group)
         ctx.audit("settings", object_type="synonym_group", object_id=str(item_id), detail={"删除": before})
         return done(PATH, "已删除同义词组")
-    try:
-        group.terms = _checked(ctx, terms, item_id)
-    except DictionaryError as error:
-        return refuse(ctx, PATH, str(error))
+    group.terms = _checked(ctx, terms, item_id)
     ctx.audit("settings", object_type="synonym_group", object_id=str(item_id),
               detail={"修改前": before, "修改后": "、".join(group.terms)})
     return done(PATH, "已保存同义词组")

@@ -13,10 +13,10 @@ from PIL import Image
 from bingan.formats import watermark
 from bingan.formats.base import FormatError
 from bingan.formats.images import open_upload
+from bingan.records.pages import PageRenderer
 from bingan.storage.models import AuditEvent, Document, User, Version
 from bingan.web.deps import Ctx, permission
 from bingan.web.inputs import parse_id
-from bingan.web.records.rendering import PageRenderer
 from bingan.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -37,7 +37,7 @@ class Finding:
 def _renderer(request: Request) -> PageRenderer:
     app = request.app
     if not hasattr(app.state, "renderer"):
-        app.state.renderer = PageRenderer(app.state.settings, app.state.secret)
+        app.state.renderer = PageRenderer(app.state.settings)
     return app.state.renderer
 
 

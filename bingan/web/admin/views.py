@@ -2,17 +2,16 @@
 IP rules and security settings (security admin); grants are in grants_views.py."""
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bingan import clock
-from bingan.access.audit import ACTION_NAMES
-from bingan.access.audit_query import RESULT_NAMES, AuditFilter, describe, export_xlsx, search_events
+from bingan.access.audit_names import ACTION_NAMES
+from bingan.access.audit_query import RESULT_NAMES, describe, export_xlsx, search_events
 from bingan.access.security_settings import SecuritySettings, save_security_settings, security_settings
+from bingan.web.admin.common import audit_filter
 from bingan.web.deps import Ctx, permission
-from bingan.web.inputs import MAX_ID, OffsetParam, parse_id
+from bingan.web.inputs import MAX_ID, OffsetParam
 from bingan.web.render import page
 from bingan.web.search.service import index_of
 from bingan.web.status import status_report
@@ -25,23 +24,6 @@ PAGE_SIZE = 100
 def status_page(request: Request, ctx: Ctx = permission("system.status")) -> Response:
     report = status_report(request.app.state.settings, request.app.state.engine, index_of(request))
     return page(request, "status.html", ctx, report=report)
-
-
-def audit_filter(request: Request) -> AuditFilter:
-    params = request.query_params
-    return AuditFilter(
-        username=params.get("username", "").strip(), action=params.get("action", ""),
-        result=params.get("result", ""), record_id=parse_id(params.get("record_id")),
-        client_ip=params.get("client_ip", "").strip(),
-        date_from=_date_or_none(params.get("date_from")), date_to=_date_or_none(params.get("date_to")),
-    )
-
-
-def _date_or_none(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)

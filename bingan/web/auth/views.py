@@ -51,7 +51,8 @@ def login_submit(
 ) -> Response:
     try:
         result = login(session, username.strip(), password, client_ip(request),
-                       request.headers.get("user-agent", ""))
+                       request.headers.get("user-agent", ""),
+                       password_for_sso_users=request.app.state.settings.sso_password_login)
     except LoginRefused as refusal:
         session.commit()  # failed attempts and lockouts must be kept
         return page(request, "auth/login.html", None, status_code=401, session=session,
@@ -72,9 +73,12 @@ def logout_submit(request: Request, session: Session = DB) -> Response:
     from bingan.access.sessions import find_session
 
     web_session = find_session(session, request.cookies.get(SESSION_COOKIE))
+    method = web_session.login_method if web_session is not None else "password"
     if web_session is not None:
         logout(session, web_session, client_ip(request))
-    response = RedirectResponse("/login?message=已退出登录", status_code=303)
+    # A session opened by single sign-on also ends at the identity provider (via a page: CSP form-action)
+    target = f"/login/sso/logout?via={method}" if method in ("oidc", "cas") else "/login?message=已退出登录"
+    response = RedirectResponse(target, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 

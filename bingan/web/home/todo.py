@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from bingan.access.policy import decide_for
 from bingan.records.approvals import inbox
+from bingan.records.qc import worklist as qc_worklist
 from bingan.storage.models import ApprovalRequest, CollectedItem, Grant, Record, Source, User, utcnow
 from bingan.storage.models.approvals import OPEN_STATUSES
 from bingan.web.deps import Ctx
@@ -68,14 +69,15 @@ def _open_applications(ctx: Ctx) -> sa.Select:
 
 
 def returned_to_me(ctx: Ctx) -> list[Record]:
-    """已退回 records whose attending or resident doctor is this user (by the name on the record),
-    within what the gate lets them open."""
+    """已退回 records whose attending or resident doctor is this user (by the name on the record) or
+    whose QC return went to them (head of department, ward nurses), within what the gate lets them open."""
     name = ctx.user.full_name
-    if not name or not ctx.can("record.view"):
+    if not ctx.can("record.view"):
         return []
+    mine = Record.id.in_(qc_worklist.returned_to(ctx.user).with_only_columns(Record.id).order_by(None))
+    by_name = sa.or_(Record.attending_doctor == name, Record.resident_doctor == name) if name else sa.false()
     records = ctx.session.scalars(
-        sa.select(Record).where(Record.status == "returned",
-                                sa.or_(Record.attending_doctor == name, Record.resident_doctor == name))
+        sa.select(Record).where(Record.status == "returned", sa.or_(by_name, mine))
         .order_by(Record.status_changed_at.desc(), Record.id.desc()))
     return [record for record in records if decide_for(ctx.subject, "view", record)]
 

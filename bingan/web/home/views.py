@@ -7,12 +7,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bingan.access.policy import decide_for
-from bingan.records import lifecycle
+from bingan.records import lifecycle, personal
 from bingan.storage.models import CollectedItem, Document, Record, utcnow
 from bingan.web import navigation
 from bingan.web.deps import Ctx, signed_in
 from bingan.web.home import todo
-from bingan.web.personal import service
 from bingan.web.render import page
 from bingan.web.status import QUEUE_STATES
 
@@ -45,17 +44,17 @@ def _visible(ctx: Ctx, rows: list) -> list:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, ctx: Ctx = signed_in()) -> Response:
-    prefs = service.preferences(ctx.user)
+    prefs = personal.preferences(ctx.user)
     if prefs.start_page != "/" and request.query_params.get("home") != "1" and not request.query_params:
         return RedirectResponse(prefs.start_page, status_code=303)
     operator = any(ctx.can(code) for code in OPERATOR_PERMISSIONS)
     reader = ctx.can("record.view")
-    recent = _visible(ctx, service.history(ctx.session, ctx.user, limit=10)) if reader else []
-    favourites = _visible(ctx, service.favourites(ctx.session, ctx.user)) if reader else []
+    recent = _visible(ctx, personal.history(ctx.session, ctx.user, limit=10)) if reader else []
+    favourites = _visible(ctx, personal.favourites(ctx.session, ctx.user)) if reader else []
     return page(
         request, "home/home.html", ctx, operator=operator, reader=reader,
         summary=collection_summary(ctx) if operator else None, todo=todo.todo_for(ctx),
         expiring_days=todo.EXPIRING_DAYS, recent=recent, favourites=favourites[:10],
-        announcements=service.announcements_for(ctx.session, ctx.user),
+        announcements=personal.announcements_for(ctx.session, ctx.user),
         message=request.query_params.get("message", ""),
     )

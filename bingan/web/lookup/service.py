@@ -8,8 +8,15 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+
+from bingan.access.policy import decide_for
+from bingan.config import get_settings
+from bingan.errors import Refusal
 from bingan.formats.spreadsheet import Spreadsheet
-from bingan.records.lookup import LookupResult
+from bingan.records.lookup import LookupResult, lookup_record_numbers
+from bingan.storage.models import Record
+from bingan.web.deps import Ctx
 from bingan.web.templating import local_date
 
 MAX_NUMBERS = 20_000
@@ -18,8 +25,9 @@ NOT_OPENABLE = "无权查阅"
 SPLIT = re.compile(r"[\s,，;；、]+")
 
 
-class LookupInputError(ValueError):
-    """A Chinese message about the uploaded or pasted numbers."""
+class LookupInputError(Refusal, ValueError):
+    """A Chinese message about the uploaded or pasted numbers (the API answers it 400 through the
+    one handler; the page shows it on the form, the pasted numbers kept)."""
 
 
 # Column headings of a record-number list (病案号 first: a sheet with both columns is looked up by it).
@@ -159,3 +167,16 @@ def export_xlsx(rows: list[ShownRow], missing: list[str]) -> bytes:
     for number in missing:
         missing_sheet.append([number])
     return book.close()
+
+
+def run_lookup(ctx: Ctx, numbers: list[str]) -> tuple[LookupResult, set[int]]:
+    result = lookup_record_numbers(ctx.session, numbers, width=get_settings().record_number_width)
+    ids = [ref.record_id for refs in result.found.values() for ref in refs]
+    openable = set()
+    for start in range(0, len(ids), 900):
+        for record in ctx.session.scalars(sa.select(Record).where(Record.id.in_(ids[start:start + 900]))):
+            if decide_for(ctx.subject, "view", record):
+                openable.add(record.id)
+    ctx.audit("lookup", object_type="lookup", detail={"查询数": len(numbers), "找到": len(result.found),
+                                                      "未找到": len(result.missing)})
+    return result, openable

@@ -6,15 +6,10 @@ rows the page shows (``shown_rows``) and needs the export permission.
 """
 from __future__ import annotations
 
-import sqlalchemy as sa
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from bingan import clock
-from bingan.access.policy import decide_for
-from bingan.config import get_settings
-from bingan.records.lookup import LookupResult, lookup_record_numbers
-from bingan.storage.models import Record
 from bingan.web.deps import Ctx, Refused, permission
 from bingan.web.lookup.service import (
     LookupInputError,
@@ -22,6 +17,7 @@ from bingan.web.lookup.service import (
     export_xlsx,
     numbers_from_text,
     numbers_from_upload,
+    run_lookup,
     shown_rows,
 )
 from bingan.web.render import page
@@ -41,19 +37,6 @@ async def _numbers(text: str, upload: UploadFile | None) -> list[str]:
         numbers += numbers_from_upload(upload.filename, await upload.read())
     check_count(numbers)
     return numbers
-
-
-def run_lookup(ctx: Ctx, numbers: list[str]) -> tuple[LookupResult, set[int]]:
-    result = lookup_record_numbers(ctx.session, numbers, width=get_settings().record_number_width)
-    ids = [ref.record_id for refs in result.found.values() for ref in refs]
-    openable = set()
-    for start in range(0, len(ids), 900):
-        for record in ctx.session.scalars(sa.select(Record).where(Record.id.in_(ids[start:start + 900]))):
-            if decide_for(ctx.subject, "view", record):
-                openable.add(record.id)
-    ctx.audit("lookup", object_type="lookup", detail={"查询数": len(numbers), "找到": len(result.found),
-                                                      "未找到": len(result.missing)})
-    return result, openable
 
 
 def _form(request: Request, ctx: Ctx, **shown) -> Response:

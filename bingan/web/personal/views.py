@@ -8,26 +8,25 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bingan.errors import Refusal
-from bingan.storage.models import Category, Tag
-from bingan.storage.models.records import DEFAULT_TAG_COLOR, TAG_COLOR_PROBLEM, valid_tag_color
-from bingan.web.deps import Ctx, RecordAccess, Refused, _gate, load_record, permission, record_gate, signed_in
+from bingan.records import personal, tags
+from bingan.storage.models import Category
+from bingan.storage.models.records import DEFAULT_TAG_COLOR
+from bingan.web.deps import Ctx, RecordAccess, _gate, load_record, permission, record_gate, signed_in
 from bingan.web.inputs import RowId
-from bingan.web.personal import service
 from bingan.web.render import page
 
 router = APIRouter(include_in_schema=False)
-TAG_NAME_LENGTH = 64  # Tag.name
 
 
 @router.get("/history", response_class=HTMLResponse)
 def history_page(request: Request, ctx: Ctx = signed_in()) -> Response:
-    rows, hidden = service.openable(ctx.subject, service.history(ctx.session, ctx.user, limit=100))
+    rows, hidden = personal.openable(ctx.subject, personal.history(ctx.session, ctx.user, limit=100))
     return page(request, "personal/history.html", ctx, rows=rows, hidden=hidden)
 
 
 @router.post("/history/clear")
 def history_clear(ctx: Ctx = signed_in()) -> Response:
-    service.clear_history(ctx.session, ctx.user)
+    personal.clear_history(ctx.session, ctx.user)
     return RedirectResponse("/history", status_code=303)
 
 
@@ -35,9 +34,9 @@ def history_clear(ctx: Ctx = signed_in()) -> Response:
 def favourites_page(request: Request, ctx: Ctx = signed_in()) -> Response:
     folder = request.query_params.get("folder")  # absent = every folder, "" = 未分类
     text = request.query_params.get("q", "")
-    rows, hidden = service.openable(ctx.subject, service.favourites(ctx.session, ctx.user, folder, text))
+    rows, hidden = personal.openable(ctx.subject, personal.favourites(ctx.session, ctx.user, folder, text))
     return page(request, "personal/favourites.html", ctx, rows=rows, hidden=hidden, folder=folder, text=text,
-                folders=service.folders(ctx.session, ctx.user))
+                folders=personal.folders(ctx.session, ctx.user))
 
 
 @router.post("/records/{record_id}/favourite", response_class=HTMLResponse)
@@ -46,32 +45,24 @@ def favourite_toggle(
     access: RecordAccess = record_gate("view"),
 ) -> Response:
     ctx = access.ctx
-    service.set_favourite(ctx.session, ctx.user, access.record.id, on, folder, note)
+    personal.set_favourite(ctx.session, ctx.user, access.record.id, on, folder, note)
     ctx.audit("favourite", object_type="record", object_id=access.record.id, record_id=access.record.id,
               detail={"收藏": on})
     if request.headers.get("hx-request"):
-        favourite = service.favourite_of(ctx.session, ctx.user, access.record.id)
+        favourite = personal.favourite_of(ctx.session, ctx.user, access.record.id)
         return page(request, "records/_favourite.html", ctx, record=access.record, favourite=favourite,
-                    folders=service.folders(ctx.session, ctx.user))
+                    folders=personal.folders(ctx.session, ctx.user))
     if back == "/favourites" or back.startswith("/favourites?"):  # edited on the favourites page: back to it
         return RedirectResponse(back, status_code=303)
     return RedirectResponse(f"/records/{access.record.id}", status_code=303)
-
-
-def _tag_named(ctx: Ctx, name: str) -> Tag | None:
-    return ctx.session.scalars(sa.select(Tag).where(Tag.name == name.strip())).first()
-
-
-def _may_apply(ctx: Ctx, tag: Tag) -> bool:
-    return not tag.restricted or ctx.can("tags.manage")
 
 
 def _tag_gate(record_id: RowId, remove: str = Form(""), ctx: Ctx = signed_in()) -> RecordAccess:
     """The gate for tagging. Who may apply a tag may remove it: a restricted tag hides the record
     from its holder once applied, so the tag being removed does not count against them."""
     record = load_record(ctx.session, record_id)
-    found = _tag_named(ctx, remove) if remove else None
-    if found is not None and found in record.tags and _may_apply(ctx, found):
+    found = tags.tag_named(ctx.session, remove) if remove else None
+    if found is not None and found in record.tags and tags.may_apply(ctx.subject.permissions, found):
         subject = replace(ctx.subject, denied_tags=ctx.subject.denied_tags - {found.name})
         return _gate(replace(ctx, _subject=subject), "tag", record, None)
     return _gate(ctx, "tag", record, None)
@@ -81,32 +72,13 @@ _tag_gate.__rule__ = ("record", "tag")  # type: ignore[attr-defined]
 
 
 @router.post("/records/{record_id}/tags", response_class=HTMLResponse)
-def record_tags(
-    request: Request, tag: str = Form(""), remove: str = Form(""), access: RecordAccess = Depends(_tag_gate),
-) -> Response:
+def record_tags(tag: str = Form(""), remove: str = Form(""), access: RecordAccess = Depends(_tag_gate)) -> Response:
     ctx, record = access.ctx, access.record
-    name = (tag or remove).strip()
-    found = _tag_named(ctx, name) or (None if remove else _create_on_the_spot(ctx, name))
-    if found is None:
-        raise Refusal(f"标签“{name}”不存在")
-    if not _may_apply(ctx, found):
-        raise Refused("受限标签只能由有“管理标签”权限的人员设置或移除")
     if remove:
-        record.tags = [t for t in record.tags if t.id != found.id]
-    elif found not in record.tags:
-        record.tags.append(found)
-    ctx.audit("tag", object_type="record", object_id=record.id, record_id=record.id,
-              detail={"标签": name, "操作": "移除" if remove else "添加"})
+        tags.remove(ctx.session, ctx.actor, ctx.subject.permissions, record, remove)
+    else:
+        tags.apply(ctx.session, ctx.actor, ctx.subject.permissions, record, tag)
     return RedirectResponse(f"/records/{record.id}", status_code=303)
-
-
-def _create_on_the_spot(ctx: Ctx, name: str) -> Tag:
-    """A tag typed on a record that does not exist yet: created there by whoever may manage tags
-    (an ordinary, unrestricted tag; restricting it is done on the tag page)."""
-    if not ctx.can("tags.manage"):
-        raise Refusal(f"标签“{name}”不存在。新标签只能由有“管理标签”权限的人员（如病案室管理员）创建，"
-                      "请从已有标签中选择，或请其在标签页创建")
-    return create_tag(ctx, name)
 
 
 @router.get("/tags", response_class=HTMLResponse)
@@ -115,43 +87,20 @@ def tags_page(request: Request, ctx: Ctx = signed_in()) -> Response:
 
 
 def _tags(request: Request, ctx: Ctx, error: str, status: int = 200) -> Response:
-    tags = ctx.session.scalars(sa.select(Tag).order_by(Tag.name)).all()
-    return page(request, "personal/tags.html", ctx, status_code=status, tags=tags, error=error,
-                can_manage=ctx.can("tags.manage"), can_search=ctx.can("search.use"))
+    return page(request, "personal/tags.html", ctx, status_code=status, tags=tags.all_tags(ctx.session), error=error,
+                can_manage=ctx.can(tags.MANAGE), can_search=ctx.can("search.use"))
 
 
 @router.post("/tags")
 def tags_create(
     request: Request, name: str = Form(...), color: str = Form(DEFAULT_TAG_COLOR), restricted: bool = Form(False),
-    description: str = Form(""), ctx: Ctx = permission("tags.manage"),
+    description: str = Form(""), ctx: Ctx = permission(tags.MANAGE),
 ) -> Response:
     try:
-        create_tag(ctx, name.strip(), color, restricted, description)
+        tags.create(ctx.session, ctx.actor, name, color, restricted, description)
     except Refusal as refusal:
         return _tags(request, ctx, refusal.message, status=400)
     return RedirectResponse("/tags", status_code=303)
-
-
-def create_tag(ctx: Ctx, name: str, color: str = DEFAULT_TAG_COLOR, restricted: bool = False,
-               description: str = "") -> Tag:
-    problem = tag_problem(ctx, name, color)
-    if problem:
-        raise Refusal(problem)
-    tag = Tag(name=name, color=color, restricted=restricted, description=description)
-    ctx.session.add(tag)
-    ctx.session.flush()
-    ctx.audit("tag", object_type="tag", object_id=tag.id, detail={"标签": name, "操作": "创建", "受限": restricted})
-    return tag
-
-
-def tag_problem(ctx: Ctx, name: str, color: str) -> str:
-    if not name or len(name) > TAG_NAME_LENGTH:
-        return f"标签名称不能为空，也不能超过{TAG_NAME_LENGTH}个字符"
-    if ctx.session.scalar(sa.select(Tag.id).where(Tag.name == name)):
-        return f"标签“{name}”已存在"
-    if not valid_tag_color(color):
-        return TAG_COLOR_PROBLEM
-    return ""
 
 
 @router.get("/settings", response_class=HTMLResponse)
@@ -161,20 +110,20 @@ def settings_page(request: Request, ctx: Ctx = signed_in()) -> Response:
 
 def _settings(request: Request, ctx: Ctx, problems: list[str], saved: bool = False, status: int = 200) -> Response:
     categories = ctx.session.scalars(sa.select(Category).order_by(Category.filing_order)).all()
-    return page(request, "personal/settings.html", ctx, status_code=status, prefs=service.preferences(ctx.user),
-                categories=categories, problems=problems, saved=saved, per_page_choices=service.PER_PAGE_CHOICES,
-                sort_choices=service.SORT_CHOICES, start_pages=service.START_PAGES)
+    return page(request, "personal/settings.html", ctx, status_code=status, prefs=personal.preferences(ctx.user),
+                categories=categories, problems=problems, saved=saved, per_page_choices=personal.PER_PAGE_CHOICES,
+                sort_choices=personal.SORT_CHOICES, start_pages=personal.START_PAGES)
 
 
 @router.post("/settings")
 async def settings_save(request: Request, ctx: Ctx = signed_in()) -> Response:
     form = await request.form()
-    prefs = service.Preferences(
+    prefs = personal.Preferences(
         start_page=str(form.get("start_page", "/")), per_page=_int(form.get("per_page", "20")),
         sort=str(form.get("sort", "relevance")), hidden_categories=[str(v) for v in form.getlist("hidden")],
         print_duplex=form.get("print_duplex") == "on", print_copies=_int(form.get("print_copies", "1")),
     )
-    problems = service.save_preferences(ctx.session, ctx.user, prefs)
+    problems = personal.save_preferences(ctx.session, ctx.user, prefs)
     if problems:
         return _settings(request, ctx, problems, status=400)
     ctx.audit("settings", object_type="user", object_id=ctx.user.id)

@@ -13,19 +13,23 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import PureWindowsPath
+from typing import Literal
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, File, Form, Header, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bingan.ingest.items import Report
-from bingan.ingest.push import PushRefused, accept, item_state, size_limit, source_for_key, stage
-from bingan.ingest.resolve import parse_time
+from bingan.ingest import devices
+from bingan.ingest.items import Report, source_visit_type, visit_type_of
+from bingan.ingest.push import PushRefused, accept, item_state, record_complete, size_limit, source_for_key, stage
+from bingan.records.patients import parse_time
 from bingan.storage.models import Source
 from bingan.web.body_limit import pass_bounded
+from bingan.web.deps import client_ip
 from bingan.web.inputs import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["采集"])
@@ -115,6 +119,7 @@ class PushGate:
 @router.post("/ingest", status_code=202, summary="推送一份文书",
              dependencies=[Depends(_pushing_source), Depends(_multipart_only)])
 def push_document(
+    request: Request,
     file: UploadFile = File(..., description="文书文件（PDF、OFD、图片等）"),
     record_number: str = Form(..., min_length=1, max_length=32, description="病案号"),
     stay: int = Form(..., ge=1, le=MAX_INT, description="住院次数"),
@@ -124,6 +129,9 @@ def push_document(
     title: str = Form("", max_length=200, description="标题"),
     author: str = Form("", max_length=64, description="书写者"),
     signed_at: str = Form("", max_length=64, description="签名时间，ISO 8601"),
+    visit_type: str = Form("", max_length=16, description="住院 inpatient 或门诊 outpatient；缺省按来源设置"),
+    x_device_signature: str | None = Header(None, max_length=1024,
+                                            description="采集设备的签名（base64），单机采集程序上传时必带"),
     source: Source = Depends(_pushing_source),
 ) -> dict:
     if source_system and source_system != source.name:
@@ -132,12 +140,31 @@ def push_document(
         raise HTTPException(422, "病案号不能为空白")
     report = Report(source_document_id=source_document_id, record_number=record_number.strip(), stay=stay,
                     document_type_code=document_type, title=title, filename=_filename(file.filename),
-                    author=author, signed_at=_signed(signed_at))
+                    author=author, signed_at=_signed(signed_at),
+                    visit_type=visit_type_of(visit_type, source_visit_type(source)))
     staged, report.revision = stage(file.file, size_limit(source))
-    return accept(source, report, staged)
+    upload = devices.Upload(ip=client_ip(request), filename=report.filename, signature=x_device_signature)
+    device_id = devices.attest(source, report, staged, upload)
+    answer = accept(source, report, staged)
+    if device_id is not None:
+        devices.note(device_id, report, upload, answer)
+    return answer
 
 
 # The key first (a dependency is solved before the path is validated), then an id the database can hold.
 @router.get("/ingest/items/{item_id}", summary="查询采集条目状态")
 def item_status(item_id: RowId, source: Source = Depends(_pushing_source)) -> dict:
     return item_state(source, item_id)
+
+
+class RecordEvent(BaseModel):
+    event: Literal["record_complete"] = Field(..., description="record_complete：电子病历系统通知该次住院的病历已完成")
+    record_number: str = Field(..., min_length=1, max_length=32, description="病案号")
+    stay: int = Field(..., ge=1, le=MAX_INT, description="住院次数")
+
+
+@router.post("/ingest/events", summary="推送病案级事件（病历已完成 → 系统自检并提交归档）")
+def push_event(body: RecordEvent, source: Source = Depends(_pushing_source)) -> dict:
+    if not body.record_number.strip():
+        raise HTTPException(422, "病案号不能为空白")
+    return record_complete(body.record_number.strip(), body.stay)

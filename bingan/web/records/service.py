@@ -1,4 +1,4 @@
-"""What the record page shows: documents by category in filing order, versions, the timeline."""
+"""What the record page shows: documents by category in filing order, versions."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from bingan.access.audit import RECORD_CHANGES
 from bingan.access.policy import Subject, decide_for
-from bingan.storage.models import AuditEvent, Category, Document, DocumentType, Record, Version
+from bingan.storage.models import Category, Document, DocumentType, Record, Version
 
 
 @dataclass
@@ -39,14 +38,6 @@ def documents_by_category(
     for group in ordered:
         group.documents.sort(key=lambda d: (d.document_type.filing_order, d.written_at or d.created_at, d.id))
     return ordered
-
-
-def timeline(session: Session, record_id: int, *, with_readers: bool, limit: int = 50) -> list[AuditEvent]:
-    """The record's newest events; without ``with_readers`` only its changes, not who read it."""
-    query = sa.select(AuditEvent).where(AuditEvent.record_id == record_id)
-    if not with_readers:
-        query = query.where(AuditEvent.action.in_(RECORD_CHANGES))
-    return list(session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))
 
 
 def version_of(session: Session, document: Document, version_id: int | None) -> Version | None:

@@ -4,41 +4,31 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from bingan.access.permissions import SEES_RECORD_READERS
 from bingan.access.policy import CONFIDENTIALITY_NAMES, decide_for
-from bingan.formats import watermark
-from bingan.storage.models import Version, utcnow
-from bingan.web.deps import Ctx, RecordAccess, Refused, document_gate, record_gate
-from bingan.web.inputs import PageNumber, VersionParam
-from bingan.web.personal import service as personal
-from bingan.web.records import service
-from bingan.web.records.rendering import PageRenderer, serve_page, thumbnail
-from bingan.web.render import hospital_name, page
+from bingan.ingest import record_sources
+from bingan.records import personal
+from bingan.records.collection import collection_picture, state_name
+from bingan.records.pages import thumbnail
+from bingan.records.timeline import timeline
+from bingan.storage.models import Version
+from bingan.web.deps import RecordAccess, Refused, document_gate, record_gate
+from bingan.web.inputs import PageNumber, RowId, VersionParam
+from bingan.web.records import images, service
+from bingan.web.records.images import check_page, chosen_version, overlay_lines, renderer
+from bingan.web.render import page
 
 if TYPE_CHECKING:
     from bingan.storage.blobs.port import BlobStore
 
 router = APIRouter(include_in_schema=False)
-JPEG = "image/jpeg"
 STREAM_BLOCK = 1024 * 1024
 PLAYABLE_TYPE = "video/mp4"
-
-
-def renderer(request: Request) -> PageRenderer:
-    """One renderer (and memory cache) per application."""
-    app = request.app
-    if not hasattr(app.state, "renderer"):
-        app.state.renderer = PageRenderer(app.state.settings, app.state.secret)
-    return app.state.renderer
-
-
-def overlay_lines(request: Request, ctx: Ctx) -> tuple[str, ...]:
-    return watermark.visible_lines(ctx.user.full_name, ctx.user.staff_number or ctx.user.username, ctx.ip,
-                                   hospital_name(request, ctx.session), utcnow())
 
 
 @router.get("/records/{record_id}", response_class=HTMLResponse)
@@ -48,7 +38,9 @@ def record_page(request: Request, access: RecordAccess = record_gate("view")) ->
     groups = service.documents_by_category(ctx.session, ctx.subject, record, prefs.hidden_categories)
     with_readers = any(ctx.can(code) for code in SEES_RECORD_READERS)
     response = page(request, "records/record.html", ctx, record=record, groups=groups, with_readers=with_readers,
-                    events=service.timeline(ctx.session, record.id, with_readers=with_readers),
+                    events=timeline(ctx.session, record.id, with_readers=with_readers),
+                    collection=collection_picture(ctx.session, record) if ctx.can("record.change") else None,
+                    item_state=state_name, recollected=request.query_params.get("recollected", "")[:200],
                     favourite=personal.favourite_of(ctx.session, ctx.user, record.id),
                     folders=personal.folders(ctx.session, ctx.user),
                     confidentiality=CONFIDENTIALITY_NAMES[record.confidentiality])
@@ -58,23 +50,19 @@ def record_page(request: Request, access: RecordAccess = record_gate("view")) ->
     return response
 
 
-def _version(access: RecordAccess, version_id: int | None) -> Version:
-    version = service.version_of(access.ctx.session, access.document, version_id)
-    if version is None:
-        raise HTTPException(status_code=404, detail="该文书没有可显示的版本")
-    return version
-
-
-def _check_page(version: Version, number: int) -> None:
-    if version.page_count and number > version.page_count:
-        raise HTTPException(status_code=404, detail=f"页码超出范围（共{version.page_count}页）")
+@router.post("/records/{record_id}/sources/{source_id}/recollect")
+def recollect_source(source_id: RowId, access: RecordAccess = record_gate("change")) -> Response:
+    """重新采集: this source, this record; the answer is shown on the record page."""
+    done = record_sources.recollect(access.ctx.session, access.ctx.actor, access.record, source_id)
+    return RedirectResponse(f"/records/{access.record.id}?{urlencode({'recollected': done})}#collection",
+                            status_code=303)
 
 
 @router.get("/documents/{document_id}/pages/{number}", response_class=HTMLResponse)
 def viewer(request: Request, number: PageNumber, version: VersionParam = None,
            access: RecordAccess = document_gate("view")) -> Response:
-    chosen = _version(access, version)
-    _check_page(chosen, number)
+    chosen = chosen_version(access, version)
+    check_page(chosen, number)
     ctx = access.ctx
     ctx.audit("view", object_type="document", object_id=access.document.id, record_id=access.record.id,
               document_id=access.document.id, page=number, detail={"版本": chosen.number})
@@ -87,28 +75,20 @@ def viewer(request: Request, number: PageNumber, version: VersionParam = None,
 @router.get("/documents/{document_id}/pages/{number}/image")
 def page_image(request: Request, number: PageNumber, version: VersionParam = None,
                access: RecordAccess = document_gate("view")) -> Response:
-    chosen = _version(access, version)
-    _check_page(chosen, number)
-    ctx, now = access.ctx, utcnow()
-    base = renderer(request).base(chosen.sha256, chosen.media_type, number)
-    data = serve_page(base, user_id=ctx.user.id, lines=overlay_lines(request, ctx), when=now)
-    ctx.audit("page_view", object_type="document", object_id=access.document.id, record_id=access.record.id,
-              document_id=access.document.id, page=number,
-              detail={"版本": chosen.number, "水印分钟": watermark.Payload.at(ctx.user.id, now).minute})
-    return Response(data, media_type=JPEG, headers={"Cache-Control": "no-store"})
+    return images.page_image(request, number, version, access)
 
 
 @router.get("/documents/{document_id}/pages/{number}/thumb")
 def page_thumbnail(request: Request, number: PageNumber, version: VersionParam = None,
                    access: RecordAccess = document_gate("view")) -> Response:
     """A small page image is still the page: audited like the viewer (queued, written at commit)."""
-    chosen = _version(access, version)
-    _check_page(chosen, number)
+    chosen = chosen_version(access, version)
+    check_page(chosen, number)
     base = renderer(request).base(chosen.sha256, chosen.media_type, number)
     data = thumbnail(base, overlay_lines(request, access.ctx))
     access.ctx.audit("view", object_type="thumbnail", object_id=access.document.id, record_id=access.record.id,
                      document_id=access.document.id, page=number, detail={"版本": chosen.number})
-    return Response(data, media_type=JPEG, headers={"Cache-Control": "private, no-store"})
+    return Response(data, media_type=images.JPEG, headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/documents/{document_id}/download")
@@ -116,7 +96,7 @@ def download(
     request: Request, version: VersionParam = None, access: RecordAccess = document_gate("download")
 ) -> Response:
     """The original file, streamed from the blob store: a 4 GB video never sits in memory."""
-    chosen = _version(access, version)
+    chosen = chosen_version(access, version)
     store = _blobs(request)
     size = store.size(chosen.sha256)
     access.ctx.audit("download", object_type="document", object_id=access.document.id, record_id=access.record.id,
@@ -138,7 +118,7 @@ def video(request: Request, version: VersionParam = None, access: RecordAccess =
     Every request is audited once with the bytes it asked for (a player makes a handful of
     requests per playback and seek; the blocks of one response are not events).
     """
-    chosen = _version(access, version)
+    chosen = chosen_version(access, version)
     if not chosen.media_type.startswith("video/"):
         raise HTTPException(status_code=404, detail="该文书不是视频")
     sha256, kind = _playback_file(access, chosen)

@@ -1,6 +1,7 @@
 """Turning the search form into one query of the query language, and running it in the user's scope."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -63,12 +64,18 @@ class SearchForm:
         return " ".join(parts)
 
 
+_opening = threading.Lock()
+
+
 def index_of(request: Request) -> SearchIndex:
+    """This process's index, opened once even when the first searches arrive together."""
     app = request.app
     if not hasattr(app.state, "search_index"):
         from bingan.search.factory import open_search_index
 
-        app.state.search_index = open_search_index(app.state.settings)
+        with _opening:
+            if not hasattr(app.state, "search_index"):
+                app.state.search_index = open_search_index(app.state.settings)
     return app.state.search_index
 
 

@@ -6,9 +6,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from bingan.records import personal
 from bingan.search.query import upper_operators
 from bingan.web.deps import Ctx, permission
-from bingan.web.personal import service as personal
 from bingan.web.render import page
 from bingan.web.search.service import (
     EXAMPLES,

@@ -18,6 +18,7 @@ from bingan.records.approvals.scheduled import remind_and_escalate
 from bingan.storage.models import (
     ApprovalFlow,
     ApprovalRequest,
+    ApprovalTask,
     AuditEvent,
     Campus,
     Grant,
@@ -132,6 +133,16 @@ def test_a_rejection_runs_the_kinds_on_rejected_hook_and_tells_the_applicant(ses
     assert list(titles) == ["您的测试申请申请已驳回"]
 
 
+def test_each_approver_of_a_step_is_told_a_request_waits_for_them(session, world):
+    request = _submit(session, world)
+    told = {user_id: (title, link) for user_id, title, link in session.execute(
+        sa.select(Message.user_id, Message.title, Message.link).where(Message.kind == "approval"))}
+    approvers = set(session.scalars(sa.select(ApprovalTask.user_id).where(ApprovalTask.request_id == request.id)))
+    assert set(told) == approvers and world.users["clinician"].id not in told
+    assert told[world.users["qc"].id] == (f"待审批：测试clinician的测试申请申请（病案 {request.record.record_number}）",
+                                          f"/approvals/{request.id}")
+
+
 def test_an_approved_borrowing_is_a_grant_exactly_when_the_request_says_approved(session, world):
     head = create_user(session, "u_head_resp", PASSWORD, ["medical_affairs"], full_name="呼吸内科主任",
                        department_code="0302", must_change_password=False)  # holds 审批 in the record's ward
@@ -240,7 +251,8 @@ def test_an_overdue_step_reminds_its_approvers_then_escalates_to_the_named_role(
     request = _submit(session, world)
     qc, archivist = world.users["qc"], world.users["archivist"]
     assert remind_and_escalate(session, utcnow() + timedelta(hours=25)) == {"reminded": 1, "escalated": 0}
-    assert session.scalar(sa.select(Message.kind).where(Message.user_id == qc.id)) == "reminder"
+    kinds = session.scalars(sa.select(Message.kind).where(Message.user_id == qc.id).order_by(Message.id)).all()
+    assert kinds == ["approval", "reminder"]  # told when the step began, reminded when it ran late
     assert remind_and_escalate(session, utcnow() + timedelta(hours=49)) == {"reminded": 0, "escalated": 1}
     session.commit()
     assert inbox.todo_count(session, archivist) == 1

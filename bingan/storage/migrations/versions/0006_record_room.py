@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from alembic import op  # noqa: F401
 import sqlalchemy as sa  # noqa: F401
 
+from bingan.storage.migrate import give_permissions
+
 
 revision = "0006"
 down_revision = "0005"
@@ -52,9 +54,8 @@ def _lifecycle() -> None:
     )
     op.create_index("ix_pending_changes_record_state", "pending_changes", ["record_id", "state"])
     _close_finished_collections()
-    for role, code in (("clinician", "borrow.apply"), ("medical_affairs", "seal.apply"),
-                       ("medical_affairs", "seal.manage")):
-        _give_permission(role, code)  # the coming workflows' actions (ACTION_RULES)
+    # the coming workflows' actions (ACTION_RULES)
+    give_permissions(op.get_bind(), {"clinician": ["borrow.apply"], "medical_affairs": ["seal.apply", "seal.manage"]})
 
 
 def _close_finished_collections() -> None:
@@ -160,17 +161,7 @@ def _approvals() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), **now), sa.Column("read_at", sa.DateTime(timezone=True)),
     )
     op.create_index("ix_messages_user_read", "messages", ["user_id", "read_at"])
-    _give_permission("sysadmin", "flows.manage")
-
-
-def _give_permission(role_code: str, code: str) -> None:
-    """A built-in role gains a new permission; a role the administrators removed stays removed."""
-    roles = sa.table("roles", sa.column("id", sa.Integer()), sa.column("code", sa.String()),
-                     sa.column("permissions", sa.JSON()))
-    bind = op.get_bind()
-    for role_id, permissions in bind.execute(sa.select(roles.c.id, roles.c.permissions).where(roles.c.code == role_code)):
-        if code not in (permissions or []):
-            bind.execute(roles.update().where(roles.c.id == role_id).values(permissions=[*(permissions or []), code]))
+    give_permissions(op.get_bind(), {"sysadmin": ["flows.manage"]})
 
 
 def _search() -> None:

@@ -1,0 +1,1 @@
+"""Final quality scoring (终末质控): scoring standards as versioned data, sampling tasks, scores."""

@@ -1,0 +1,1 @@
+"""Borrowing (借阅) pages and JSON API."""

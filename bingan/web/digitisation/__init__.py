@@ -1,0 +1,1 @@
+"""Paper records pages and JSON API."""

@@ -1,0 +1,1 @@
+"""Integration: notices settings and log, API tokens, embed links for hospital systems."""

@@ -1,0 +1,1 @@
+"""Background jobs on the web: progress (JSON and a self-refreshing fragment) and the result file."""

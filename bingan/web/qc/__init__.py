@@ -1,0 +1,1 @@
+"""Archive QC pages and JSON API."""

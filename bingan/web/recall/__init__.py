@@ -1,0 +1,1 @@
+"""Recall (召回) pages and JSON API."""

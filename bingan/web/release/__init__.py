@@ -1,0 +1,1 @@
+"""Copying and printing pages and API (复印打印)."""

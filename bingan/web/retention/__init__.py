@@ -1,0 +1,1 @@
+"""Retention on the web: due records, applying to destroy them, the rules, the destruction register."""

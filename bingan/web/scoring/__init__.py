@@ -1,0 +1,1 @@
+"""Final quality scoring pages (终末质控) and its JSON API."""

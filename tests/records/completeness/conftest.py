@@ -1,0 +1,7 @@
+"""Fixtures for the completeness specification (SQLite and PostgreSQL through ``session``)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
