@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from bingan import clock
 from bingan.access.audit import Actor
+from bingan.access.policy import permissions_of
 from bingan.config import get_settings
 from bingan.errors import Refusal
 from bingan.ingest.scans import capture_pages
@@ -31,6 +32,7 @@ from bingan.storage.blobs.port import open_blob_store
 from bingan.storage.models import User
 
 log = logging.getLogger(__name__)
+CAPTURE = "scan.capture"
 SCANNER = Actor(None, "扫描仪")
 PENDING_MOVES = "scan_folder.moves"
 
@@ -54,7 +56,9 @@ def file_watched_folder(session: Session, now: datetime) -> dict[str, int]:
     groups: dict[tuple[int, int, str], _Group] = {}
     failed = 0
     for candidate in complete:
+        operator = users.get(candidate.operator)
         try:
+            _check_operator(operator)
             data, target = _read(session, candidate)
             sha256 = hashlib.sha256(data).hexdigest()
             before = watch.filed_before(session, sha256)
@@ -65,7 +69,6 @@ def file_watched_folder(session: Session, now: datetime) -> dict[str, int]:
             _move_later(session, root, candidate, watch.FAILED, day, str(refusal))
             failed += 1
             continue
-        operator = users.get(candidate.operator)
         key = (target.record.id, target.category.id, candidate.operator)
         groups.setdefault(key, _Group(target, operator)).files.append((candidate, sha256, pictures))
     filed = 0
@@ -73,6 +76,12 @@ def file_watched_folder(session: Session, now: datetime) -> dict[str, int]:
         filed += _capture(session, root, day, group)
     failed += sum(len(g.files) for g in groups.values()) - filed
     return {"filed": filed, "failed": failed}
+
+
+def _check_operator(operator: User | None) -> None:
+    """An operator folder files pages as that user: only for a user who may capture."""
+    if operator is not None and CAPTURE not in permissions_of(operator):
+        raise Refusal(f"文件夹“{operator.username}”的用户没有扫描采集权限（{CAPTURE}），文件未导入")
 
 
 def _read(session: Session, candidate: watch.Candidate) -> tuple[bytes, watch.Target]:

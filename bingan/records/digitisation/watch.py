@@ -5,7 +5,8 @@ A network scanner saves into BINGAN_SCAN_WATCH_DIR. A file is named
 ``病案号_住院次数_分类[_序号].扩展名`` (``0100051_1_入院记录_001.jpg``; 分类 by name or code), or
 lies in a folder so named (``0100051_1_入院记录/001.tif``: one folder per record and category).
 A first-level folder named by an active user's username is that operator's folder: its files
-count as pages that operator captured (workload); files elsewhere are captured by "扫描仪".
+count as pages that operator captured (workload) — refused unless the user holds scan.capture;
+files elsewhere are captured by "扫描仪".
 
 A file is complete when a ``<文件名>.done`` marker stands beside it, or when its size and
 modification time are the same at two looks (two beat ticks) — a scanner still writing changes

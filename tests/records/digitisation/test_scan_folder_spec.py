@@ -149,6 +149,17 @@ def test_an_operators_folder_credits_the_operator_and_a_record_folder_names_the_
         operator.username, "0100051_1_入院记录", "001.jpg")
 
 
+def test_a_folder_of_a_user_who_may_not_capture_files_nothing_and_says_why(session, folder, world, record):
+    clinician = world.users["clinician"]
+    (folder / clinician.username).mkdir()
+    (folder / clinician.username / "0100051_1_入院记录_001.jpg").write_bytes(page_bytes())
+    tick(session)
+    assert tick(session) == {"filed": 0, "failed": 1}
+    assert pages_of(session, record) == []
+    [note] = only(folder, "failed", "*.原因.txt")
+    assert f"文件夹“{clinician.username}”的用户没有扫描采集权限" in note.read_text(encoding="utf-8")
+
+
 def test_without_a_watched_folder_configured_nothing_is_looked_at(session, world):
     assert get_settings().scan_watch_dir is None
     assert tick(session) == {"filed": 0, "failed": 0}
