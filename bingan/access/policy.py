@@ -16,6 +16,7 @@ from bingan.access.periods import is_open
 from bingan.access.permissions import ACTION_NAMES, ACTION_RULES
 from bingan.clock import now as local_now
 from bingan.search.port import Scope
+from bingan.storage import access_generation
 from bingan.storage.models import (
     Campus,
     Category,
@@ -76,27 +77,60 @@ def permissions_of(user: User) -> set[str]:
     return {code for role in user.roles for code in (role.permissions or [])}
 
 
+@dataclass(frozen=True)
+class _Holdings:
+    """The rows a Subject is made of, as read under one access generation. Times and the client
+    address are applied per request (``load_subject``): a template's hours or a grant's end need
+    no change of rows to take effect."""
+
+    generation: str
+    department_id: int | None
+    permissions: frozenset[str]
+    departments: frozenset[str]
+    campuses: frozenset[str] | None
+    denied_tags: frozenset[str]
+    templates: tuple[tuple, ...]  # (actions, category code, valid_from, valid_until, hours, terminals)
+    grants: tuple[tuple, ...]  # (record id, actions, valid_from, valid_until, categories)
+
+
+_HELD: dict[int, _Holdings] = {}  # user id -> holdings, per process
+_HELD_MAX = 5000  # users; past this the dict starts over rather than grow without bound
+
+
 def load_subject(session: Session, user: User, client_ip: str = "") -> Subject:
     """What ``user`` holds; ``client_ip`` decides the category templates limited to a terminal
-    group (without it such a template stays closed)."""
-    permissions = permissions_of(user)
+    group (without it such a template stays closed). The rows come from this process's cache
+    while the access generation is the one they were read under (one query instead of seven)."""
+    generation = access_generation.current(session)
+    held = _HELD.get(user.id)
+    if held is None or held.generation != generation or held.department_id != user.department_id:
+        held = _read_holdings(session, user, generation)
+        if len(_HELD) >= _HELD_MAX:
+            _HELD.clear()
+        _HELD[user.id] = held
+    return Subject(
+        user=user,
+        permissions=set(held.permissions),
+        departments=set(held.departments),
+        all_departments="scope.all_departments" in held.permissions,
+        campuses=set(held.campuses) if held.campuses is not None else None,
+        denied_tags=set(held.denied_tags),
+        category_rules=_category_rules(held.templates, client_ip),
+        **_active_grants(held.grants),
+    )
+
+
+def _read_holdings(session: Session, user: User, generation: str) -> _Holdings:
     scopes = session.execute(
         sa.select(UserScope.kind, UserScope.code).where(UserScope.user_id == user.id)
     ).all()
     departments = {code for kind, code in scopes if kind == "department"}
     if user.department is not None:
         departments.add(user.department.code)
-    campuses = {code for kind, code in scopes if kind == "campus"} or None
-    return Subject(
-        user=user,
-        permissions=permissions,
-        departments=departments,
-        all_departments="scope.all_departments" in permissions,
-        campuses=campuses,
-        denied_tags=_denied_tags(session, user),
-        category_rules=_category_rules(session, user, client_ip),
-        **_active_grants(session, user),
-    )
+    campuses = frozenset(code for kind, code in scopes if kind == "campus") or None
+    return _Holdings(generation, user.department_id, frozenset(permissions_of(user)), frozenset(departments),
+                     campuses, frozenset(_denied_tags(session, user)), _templates(session, user),
+                     _grant_rows(session, user))
 
 
 def _denied_tags(session: Session, user: User) -> set[str]:
@@ -108,25 +142,29 @@ def _denied_tags(session: Session, user: User) -> set[str]:
     return set(rows)
 
 
-def _category_rules(session: Session, user: User, client_ip: str) -> dict[str, set[str]] | None:
-    """action -> the category codes open to ``user`` now; None when no template names the user.
-    A template outside its days, hours or terminal group opens nothing, and the categories stay
-    closed: a template names what may be seen, and when."""
+def _templates(session: Session, user: User) -> tuple[tuple, ...]:
+    """The category templates naming ``user`` through a role or the user's department."""
     role_ids = [role.id for role in user.roles] or [-1]
     conditions = [CategoryTemplate.role_id.in_(role_ids)]
     if user.department_id is not None:
         conditions.append(CategoryTemplate.department_id == user.department_id)
-    rows = session.execute(
+    return tuple(tuple(row) for row in session.execute(
         sa.select(CategoryTemplate.actions, Category.code, CategoryTemplate.valid_from, CategoryTemplate.valid_until,
                   CategoryTemplate.hours, CategoryTemplate.terminals)
         .join(Category, Category.id == CategoryTemplate.category_id)
         .where(sa.or_(*conditions))
-    ).all()
-    if not rows:
+    ))
+
+
+def _category_rules(templates: tuple[tuple, ...], client_ip: str) -> dict[str, set[str]] | None:
+    """action -> the category codes open to the user now; None when no template names the user.
+    A template outside its days, hours or terminal group opens nothing, and the categories stay
+    closed: a template names what may be seen, and when."""
+    if not templates:
         return None
     moment, address = local_now(), parse_address(client_ip)
     rules: dict[str, set[str]] = {}
-    for actions, code, valid_from, valid_until, hours, terminals in rows:
+    for actions, code, valid_from, valid_until, hours, terminals in templates:
         if not is_open(valid_from, valid_until, hours, terminals, moment, address):
             continue
         for action in actions or []:
@@ -134,15 +172,18 @@ def _category_rules(session: Session, user: User, client_ip: str) -> dict[str, s
     return rules
 
 
-def _active_grants(session: Session, user: User) -> dict[str, dict[int, set[str]]]:
-    """The ``grants`` and ``grant_categories`` of a Subject: a record one running grant opens
-    whole is opened whole, whatever another grant limits."""
-    now = utcnow()
-    rows = session.execute(
+def _grant_rows(session: Session, user: User) -> tuple[tuple, ...]:
+    return tuple(tuple(row) for row in session.execute(
         sa.select(Grant.record_id, Grant.actions, Grant.valid_from, Grant.valid_until, Grant.categories).where(
             Grant.user_id == user.id, Grant.revoked_at.is_(None)
         )
-    ).all()
+    ))
+
+
+def _active_grants(rows: tuple[tuple, ...]) -> dict[str, dict[int, set[str]]]:
+    """The ``grants`` and ``grant_categories`` of a Subject: a record one running grant opens
+    whole is opened whole, whatever another grant limits."""
+    now = utcnow()
     grants: dict[int, set[str]] = {}
     whole: set[int] = set()
     parts: dict[int, set[str]] = {}

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from bingan.config import Settings, get_settings
+from bingan.storage import access_generation  # noqa: F401  (its session events keep the token true)
 
 _engines: dict[str, Engine] = {}
 BEGIN_OPTION = "sqlite_begin"  # execution option: "immediate" takes the write lock at BEGIN

@@ -1,0 +1,107 @@
+"""A process keeps each user's access facts under the access generation and reads only the token
+per request; every change to what a user may see — committed by any session, through the ORM or an
+ORM bulk statement — is honoured by the very next load (SQLite and PostgreSQL)."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from bingan.access.audit import Actor
+from bingan.access.grants import revoke
+from bingan.access.policy import load_subject
+from bingan.storage import access_generation
+from bingan.storage.db import session_factory
+from bingan.storage.models import Grant, Record, Role, User, UserScope, utcnow
+
+
+def other_session(session):
+    """Another request (or process) committing its own change."""
+    return session_factory(session.get_bind()).begin()
+
+
+def clinician(session) -> User:
+    return session.scalars(sa.select(User).where(User.username == "u_clinician")).one()
+
+
+def statements_of(session, work) -> list[str]:
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement, *_):
+        seen.append(statement)
+
+    sa.event.listen(session.get_bind(), "before_cursor_execute", note)
+    try:
+        work()
+    finally:
+        sa.event.remove(session.get_bind(), "before_cursor_execute", note)
+    return seen
+
+
+def test_a_second_load_without_changes_reads_only_the_token(session, world):
+    session.commit()
+    user = clinician(session)
+    first = load_subject(session, user)
+    again = statements_of(session, lambda: load_subject(session, user))
+    assert len(again) == 1 and "system_settings" in again[0]
+    assert load_subject(session, user) == first
+
+
+def test_a_grant_revoked_by_another_session_closes_the_record_at_the_next_load(session, world):
+    session.commit()
+    granted = world.records["granted"].id
+    assert granted in load_subject(session, clinician(session)).grants
+    with other_session(session) as other:
+        grant_id = other.scalars(sa.select(Grant.id).where(Grant.record_id == granted)).one()
+        revoke(other, Actor(None, "病案室"), grant_id, "提前收回")
+    session.rollback()
+    assert granted not in load_subject(session, clinician(session)).grants
+
+
+def test_a_permission_taken_from_a_role_is_gone_at_the_next_load(session, world):
+    session.commit()
+    assert "record.print" in load_subject(session, clinician(session)).permissions
+    with other_session(session) as other:
+        role = other.scalars(sa.select(Role).where(Role.code == "clinician")).one()
+        role.permissions = [code for code in role.permissions if code != "record.print"]
+    session.rollback()
+    assert "record.print" not in load_subject(session, clinician(session)).permissions
+
+
+def test_scopes_deleted_by_a_bulk_statement_are_gone_at_the_next_load(session, world):
+    user = clinician(session)
+    session.add(UserScope(user_id=user.id, kind="department", code="0302"))
+    session.commit()
+    assert "0302" in load_subject(session, clinician(session)).departments
+    with other_session(session) as other:
+        other.execute(sa.delete(UserScope).where(UserScope.user_id == user.id))
+    session.rollback()
+    assert "0302" not in load_subject(session, clinician(session)).departments
+
+
+def test_a_role_given_to_the_user_counts_at_the_next_load(session, world):
+    session.commit()
+    assert "scope.all_departments" not in load_subject(session, clinician(session)).permissions
+    with other_session(session) as other:
+        user = other.get(User, clinician(session).id)
+        user.roles.append(other.scalars(sa.select(Role).where(Role.code == "archivist")).one())
+    session.rollback()
+    assert load_subject(session, clinician(session)).all_departments
+
+
+def test_changes_that_touch_no_access_fact_keep_the_token(session, world):
+    session.commit()
+    before = access_generation.current(session)
+    with other_session(session) as other:
+        other.get(User, clinician(session).id).last_login_at = utcnow()
+        other.get(Record, world.records["normal"].id).attending_doctor = "王主任"
+    session.rollback()
+    assert access_generation.current(session) == before
+
+
+def test_a_change_rolled_back_leaves_the_token_as_it_was(session, world):
+    session.commit()
+    before = access_generation.current(session)
+    session.add(UserScope(user_id=clinician(session).id, kind="campus", code="main"))
+    session.flush()
+    assert access_generation.current(session) != before
+    session.rollback()
+    assert access_generation.current(session) == before
