@@ -117,9 +117,11 @@ class CollectedItem(Timestamped, Base):
         Index("ix_collected_items_record", "record_number", "stay"),
         Index("ix_collected_items_created_source", "created_at", "source_id", "state"),  # monitoring's counts
         Index("ix_collected_items_state_updated", "state", "updated_at", "source_id"),  # failures: when, where
+        # one source's page: its counts by state in a window, its waiting and failed items (covering)
+        Index("ix_collected_items_source_state", "source_id", "state", "created_at", "updated_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("collection_runs.id", ondelete="SET NULL"))
     source_document_id: Mapped[str] = mapped_column(String(128))
     revision: Mapped[str] = mapped_column(String(128), default="")
