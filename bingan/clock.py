@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
+
 from bingan.config import get_settings
 
 
@@ -43,6 +45,15 @@ def day_start(day: date) -> datetime:
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """[start, end) of the hospital's day as UTC instants."""
     return day_start(day), day_start(day + timedelta(days=1))
+
+
+def sql_local_date(column: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
+    """The hospital's calendar day of a stored moment, computed by the database: a DATE on
+    PostgreSQL, 'YYYY-MM-DD' text on SQLite (``str()`` of either is the ISO date)."""
+    if dialect == "postgresql":
+        return sa.func.date(sa.func.timezone(zone().key, column))
+    offset = now().utcoffset()
+    return sa.func.date(column, f"{int(offset.total_seconds()) if offset else 0:+d} seconds")
 
 
 def now() -> datetime:

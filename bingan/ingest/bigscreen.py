@@ -48,15 +48,15 @@ def _services(session: Session, health: list, now: datetime) -> list[dict]:
 
 def _per_day(session: Session, today: date, days: int, column: sa.ColumnElement,
              *conditions: sa.ColumnElement) -> list[dict]:
-    """Local days, oldest first; one index range count per day."""
-    rows = []
-    for back in range(days - 1, -1, -1):
-        day = today - timedelta(days=back)
-        start, end = clock.day_start(day), clock.day_start(day + timedelta(days=1))
-        count = session.scalar(sa.select(sa.func.count()).select_from(CollectedItem).where(
-            column >= start, column < end, *conditions)) or 0
-        rows.append({"day": day.isoformat(), "count": count})
-    return rows
+    """Local days, oldest first: one range of the column's index, counted by the hospital's day."""
+    first = today - timedelta(days=days - 1)
+    day = clock.sql_local_date(column, session.get_bind().dialect.name).label("day")
+    counts = {str(key): count for key, count in session.execute(
+        sa.select(day, sa.func.count()).select_from(CollectedItem)
+        .where(column >= clock.day_start(first), column < clock.day_start(today + timedelta(days=1)), *conditions)
+        .group_by(day))}
+    shown = [(first + timedelta(days=n)).isoformat() for n in range(days)]
+    return [{"day": day, "count": counts.get(day, 0)} for day in shown]
 
 
 def _months(session: Session, today: date) -> list[dict]:

@@ -42,14 +42,11 @@ class Found:
 
 def stay_days(dialect: str) -> sa.ColumnElement:
     """Calendar days between admission and discharge in the hospital's time zone, in SQL."""
+    discharged = clock.sql_local_date(Record.discharged_at, dialect)
+    admitted = clock.sql_local_date(Record.admitted_at, dialect)
     if dialect == "postgresql":
-        zone = clock.zone().key
-        return (sa.func.date(sa.func.timezone(zone, Record.discharged_at))
-                - sa.func.date(sa.func.timezone(zone, Record.admitted_at)))
-    offset = clock.now().utcoffset()
-    shift = f"{int(offset.total_seconds()) if offset else 0:+d} seconds"
-    return sa.cast(sa.func.julianday(sa.func.date(Record.discharged_at, shift))
-                   - sa.func.julianday(sa.func.date(Record.admitted_at, shift)), sa.Integer)
+        return discharged - admitted
+    return sa.cast(sa.func.julianday(discharged) - sa.func.julianday(admitted), sa.Integer)
 
 
 def _scoped(query: sa.Select, subject: Subject) -> sa.Select:
