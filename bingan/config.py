@@ -147,6 +147,9 @@ class Settings(BaseSettings):
     ca_validation_token: str = Field("", description="bearer token sent to the CA validation service; empty = none")
     ca_validation_timeout: float = Field(3.0, description="seconds to wait for the OCSP responder or validation "
                                          "service before recording 未能联机验证")
+    ocsp_cache_seconds: int = Field(3600, ge=0, description="how long a good or revoked OCSP answer without "
+                                    "nextUpdate is reused for other documents signed by the same certificate "
+                                    "(an answer with nextUpdate is reused until then); 0 = not reused")
 
     @field_validator("ca_validation")
     @classmethod

@@ -12,7 +12,8 @@ Built from the RFC with cryptography's response builder, not with bingan's clien
 the client must refuse, set on ``state``: ``wrong_key`` (signed by an impostor: a key that is not
 the CA's nor its responder's, under the same name, its certificate attached), ``nonce`` = "wrong"
 (another nonce) or "omit", ``stale`` (nextUpdate in the past), ``status`` (an unsuccessful
-responseStatus such as TRY_LATER), ``delay`` seconds before answering.
+responseStatus such as TRY_LATER), ``delay`` seconds before answering; ``lifetime``: how far
+nextUpdate lies ahead (None: none). ``served`` counts the questions answered.
 """
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ class OcspState:
     stale: bool = False
     status: ocsp.OCSPResponseStatus | None = None
     delay: float = 0.0
+    lifetime: timedelta | None = timedelta(hours=1)  # nextUpdate - now; None: answers without nextUpdate
     served: int = 0
     nonces: list[bytes | None] = field(default_factory=list)
 
@@ -134,7 +136,7 @@ class OcspPeer:
         self.state.nonces.append(sent)
         now = datetime.now(UTC).replace(microsecond=0)
         this_update, next_update = (now - timedelta(days=3), now - timedelta(days=2)) if self.state.stale else (
-            now - timedelta(minutes=1), now + timedelta(hours=1))
+            now - timedelta(minutes=1), now + self.state.lifetime if self.state.lifetime is not None else None)
         status, revoked_at, reason = self._status(request)
         key, responder = self.responder_key, self.responder
         if self.state.wrong_key:  # an impostor: its own key under the CA's name, its certificate attached
