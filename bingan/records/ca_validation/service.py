@@ -30,7 +30,7 @@ from bingan.formats.base import FormatError
 from bingan.formats.ofd import certs
 from bingan.formats.signatures import trust_roots, verdict_label
 from bingan.formats.signer_certificates import SignerCertificates, signing_certificates
-from bingan.records.ca_validation import ocsp, vendor_api
+from bingan.records.ca_validation import issuers, ocsp, vendor_api
 from bingan.records.ca_validation.cache import AnswerCache
 from bingan.records.ca_validation.ocsp import Answer
 from bingan.storage.models import Document, Version
@@ -146,9 +146,11 @@ def _asked(settings: Settings, entry: SignerCertificates, anchors: tuple[bytes, 
     url = _target(settings, entry.signer)
     if not url:
         return Answer("unreachable", "签名证书未注明 OCSP 服务地址，也未设置 BINGAN_CA_OCSP_URL")
-    if issuer is None:
-        return Answer("unreachable", "找不到签名证书的签发机构证书（签名中未附带，也不在受信任证书列表中），"
-                      "无法向 OCSP 服务查询", url)
+    if issuer is None:  # fetched from the certificate's caIssuers address, to ask; trusted only via the roots
+        issuer, problem = issuers.fetched_issuer(entry.signer, entry.others, anchors, timeout=timeout)
+        if issuer is None:
+            return Answer("unreachable", "找不到签名证书的签发机构证书（签名中未附带，也不在受信任证书列表中；"
+                          f"{problem}），无法向 OCSP 服务查询", url)
     kept = cache.get(entry.signer, issuer) if cache is not None and not fresh else None
     if kept is not None:
         return kept

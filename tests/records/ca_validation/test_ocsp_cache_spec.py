@@ -102,7 +102,8 @@ def test_a_revocation_is_kept_and_unknown_is_asked_again(engine, responder, sign
     other_key, other = responder.issue("王护士")
     responder.forget(other)
     for lines in (None, SECOND):
-        assert check(settings, engine, signed_by(other_key, [other, responder.ca_der], "王护士", lines)).answer.status == "unknown"
+        report = signed_by(other_key, [other, responder.ca_der], "王护士", lines)
+        assert check(settings, engine, report).answer.status == "unknown"
     assert responder.state.served == 3  # 李医生 once, 王护士 twice
 
 
