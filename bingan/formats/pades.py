@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -85,3 +86,77 @@ def check_manifest(pdf: bytes) -> dict | None:
     problems = [f"{item['file']}：缺失" if item["file"] not in files else f"{item['file']}：SHA-256 与清单不符"
                 for item in listed if sha256(files.get(item["file"], b"")) != item["sha256"]]
     return {"files": len(listed), "intact": not problems, "problems": problems}
+
+
+# --- PDF signatures through the signing port ----------------------------------------------------
+
+PORT_FIELD = "ArchiveSignature"
+PORT_RESERVED = 32 * 1024  # DER bytes kept for the CMS: the signer's chain and a timestamp token with the TSA's
+
+
+def sign_pdf_through(pdf: bytes, sign: Callable[[bytes], bytes], algorithm: str, *, reason: str, location: str,
+                     name: str, field: str = PORT_FIELD) -> bytes:
+    """``pdf`` signed over all of it by the detached CMS ``sign`` returns for the ``algorithm``
+    (sha256 or sm3) digest of the signed bytes — the signing port's contract, hash in, CMS out,
+    so a remote signing server signs too. The signature dictionary has SubFilter
+    adbe.pkcs7.detached (ISO 32000-1 §12.8.3.3; PAdES-Basic, ETSI TS 102 778-2): the port's CMS
+    carries the signer's signingTime and no ESS signing-certificate-v2, which ETSI.CAdES.detached
+    (PAdES baseline) would require."""
+    from datetime import UTC, datetime
+
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields
+    from pyhanko.sign.signers.cms_embedder import PdfCMSEmbedder, SigIOSetup, SigObjSetup
+    from pyhanko.sign.signers.pdf_byterange import SignatureObject
+
+    from bingan.formats.signing import SigningError, digest
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    embedding = PdfCMSEmbedder(fields.SigFieldSpec(field)).write_cms(field_name=field, writer=writer)
+    next(embedding)
+    embedding.send(SigObjSetup(sig_placeholder=SignatureObject(
+        timestamp=datetime.now(UTC), subfilter=fields.SigSeedSubFilter.ADOBE_PKCS7_DETACHED, name=name,
+        location=location, reason=reason, bytes_reserved=PORT_RESERVED)))
+    # pyHanko writes the file and its byte range; the digest that counts is ours (SM3 for SM2 keys).
+    prepared, output = embedding.send(SigIOSetup(md_algorithm="sha256"))
+    written = output.getvalue()
+    signed = written[:prepared.reserved_region_start] + written[prepared.reserved_region_end:]
+    signature = sign(digest(algorithm, signed))
+    if 2 * len(signature) + 2 > prepared.reserved_region_end - prepared.reserved_region_start:
+        raise SigningError(f"签名数据过大（{len(signature)} 字节），超出 PDF 签名预留空间")
+    embedding.send(signature)
+    return output.getvalue()
+
+
+@dataclass(frozen=True)
+class SignedPdf:
+    """The last signature of a PDF: its CMS and the bytes it covers, or why there is none to check."""
+
+    cms: bytes = b""
+    covered: bytes = b""
+    problem: str = ""  # Chinese
+
+
+def last_signature(pdf: bytes) -> SignedPdf:
+    """The file's last signature, which must cover the whole file (nothing appended after signing)."""
+    from asn1crypto import cms
+
+    from bingan.formats.signatures import _contents, _signature_fields
+
+    try:
+        found = _signature_fields(pdf)
+    except Exception:  # not a PDF pyHanko can read: whatever it was, it is not the signed copy
+        return SignedPdf(problem="文件无法作为 PDF 读取")
+    if not found:
+        return SignedPdf(problem="文件中没有签名")
+    _reader, field, _name = found[-1]
+    sig = field.get_object()["/V"].get_object()  # type: ignore[attr-defined]
+    try:
+        ranges = [int(n) for n in sig["/ByteRange"]]
+        raw = _contents(sig)
+        content = cms.ContentInfo.load(raw).dump()  # without the placeholder's zero padding
+    except (KeyError, ValueError, TypeError):
+        return SignedPdf(problem="签名数据无法解析")
+    if len(ranges) != 4 or ranges[0] != 0 or ranges[2] + ranges[3] != len(pdf):
+        return SignedPdf(problem="签名未覆盖整个文件：签名后文件又被追加或改动了内容")
+    return SignedPdf(content, pdf[:ranges[1]] + pdf[ranges[2]:ranges[2] + ranges[3]])

@@ -1,5 +1,5 @@
 """Identity and trust (issue 18): OCSP answers kept until they expire, shared by every document a
-certificate signed and every process.
+certificate signed and every process; the signed archive copy (PDF) beside an archive signature.
 
 Revision ID: 0040
 Revises: 0039
@@ -32,8 +32,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("issuer_key_hash", "serial", name="pk_ocsp_answers"),
     )
     op.create_index("ix_ocsp_answers_expires_at", "ocsp_answers", ["expires_at"])
+    with op.batch_alter_table("archive_signatures") as batch:
+        batch.add_column(sa.Column("copy_sha256", sa.String(64)))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("archive_signatures") as batch:
+        batch.drop_column("copy_sha256")
     op.drop_index("ix_ocsp_answers_expires_at", "ocsp_answers")
     op.drop_table("ocsp_answers")
