@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -137,26 +138,29 @@ class SignedPdf:
     problem: str = ""  # Chinese
 
 
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
+
+
 def last_signature(pdf: bytes) -> SignedPdf:
-    """The file's last signature, which must cover the whole file (nothing appended after signing)."""
+    """The file's last signature, which must cover the whole file (nothing appended after signing).
+
+    Read from the bytes, not the object tree (a PDF parse costs more than the check): the last
+    /ByteRange names the two covered spans, and the hole between them must be exactly the hex
+    string of the CMS. Whatever a forger puts in the file, the signature then vouches for every
+    byte but its own value, or fails."""
     from asn1crypto import cms
 
-    from bingan.formats.signatures import _contents, _signature_fields
-
-    try:
-        found = _signature_fields(pdf)
-    except Exception:  # not a PDF pyHanko can read: whatever it was, it is not the signed copy
-        return SignedPdf(problem="文件无法作为 PDF 读取")
-    if not found:
+    *_, found = [None, *_BYTE_RANGE.finditer(pdf)]
+    if found is None:
         return SignedPdf(problem="文件中没有签名")
-    _reader, field, _name = found[-1]
-    sig = field.get_object()["/V"].get_object()  # type: ignore[attr-defined]
-    try:
-        ranges = [int(n) for n in sig["/ByteRange"]]
-        raw = _contents(sig)
-        content = cms.ContentInfo.load(raw).dump()  # without the placeholder's zero padding
-    except (KeyError, ValueError, TypeError):
-        return SignedPdf(problem="签名数据无法解析")
-    if len(ranges) != 4 or ranges[0] != 0 or ranges[2] + ranges[3] != len(pdf):
+    start, first, second, rest = (int(n) for n in found.groups())
+    if start != 0 or second + rest != len(pdf) or not first < second:
         return SignedPdf(problem="签名未覆盖整个文件：签名后文件又被追加或改动了内容")
-    return SignedPdf(content, pdf[:ranges[1]] + pdf[ranges[2]:ranges[2] + ranges[3]])
+    hole = pdf[first:second]
+    try:
+        if hole[:1] != b"<" or hole[-1:] != b">":
+            raise ValueError("not a hex string")
+        content = cms.ContentInfo.load(bytes.fromhex(hole[1:-1].decode("ascii"))).dump()  # no zero padding
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return SignedPdf(problem="签名数据无法解析")
+    return SignedPdf(content, pdf[:first] + pdf[second:])
