@@ -8,7 +8,10 @@ QC, archive) that signs again, the first one also issues the hospital CA and the
 certificate.
 
     .venv/bin/python bench/archive_signature.py [--pages 100] [--documents 25] [--repeat 5]
-        [--algorithm sm2|rsa|ecdsa]
+        [--algorithm sm2|rsa|ecdsa] [--verify-repeat 50] [--signed-copy]
+
+Verification is timed ``--verify-repeat`` more times on the last signature (p50 and p95);
+``--signed-copy`` makes and verifies the signed archive copy (one PDF signed through the port) too.
 
 Targets: signing and timestamping ≤ 3 s in a worker; validation ≤ 200 ms. Not part of the tests.
 """
@@ -143,6 +146,8 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=25)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--algorithm", choices=["sm2", "rsa", "ecdsa"], default="sm2")
+    parser.add_argument("--verify-repeat", type=int, default=50)
+    parser.add_argument("--signed-copy", action="store_true")
     args = parser.parse_args()
     from peers.tsa import TsaPeer
 
@@ -151,7 +156,8 @@ def main() -> None:
         (work / "roots.pem").write_bytes(tsa.root_pem)
         os.environ.update({"BINGAN_HOME": str(work / "home"), "BINGAN_TSA_URL": tsa.url,
                            "BINGAN_SIGNING_ALGORITHM": args.algorithm,
-                           "BINGAN_SIGNATURE_TRUST_ROOTS": str(work / "roots.pem")})
+                           "BINGAN_SIGNATURE_TRUST_ROOTS": str(work / "roots.pem"),
+                           "BINGAN_ARCHIVE_SIGNED_COPY": "true" if args.signed_copy else "false"})
         from bingan import broker
         from bingan.config import get_settings
         from bingan.records.workflows import install
@@ -167,13 +173,16 @@ def main() -> None:
             bare.append(hash_bare(shas))
             signed.append(archive_and_sign(record_id, reviewer_id))
             verified.append(verify_once(record_id))
+        verified += [verify_once(record_id) for _ in range(args.verify_repeat)]
     sign_s, verify_s, bare_s = (statistics.median(v) for v in (signed, verified, bare))
-    print(f"{args.pages} 页 / {args.documents} 份文书，{args.algorithm.upper()}：")
+    verify_p95 = statistics.quantiles(verified, n=20)[18] if len(verified) >= 2 else verified[0]
+    copy = "，含签章归档副本" if args.signed_copy else ""
+    print(f"{args.pages} 页 / {args.documents} 份文书，{args.algorithm.upper()}{copy}：")
     print(f"  签章+时间戳（任务内）中位数 {sign_s * 1000:.0f} ms（首次含签发证书 {signed[0] * 1000:.0f} ms）；"
           f"裸读取+哈希 {bare_s * 1000:.0f} ms；比值 {sign_s / bare_s:.1f}×；目标 ≤ 3 s："
           f"{'达到' if max(signed) <= 3 else '未达到'}")
-    print(f"  验证中位数 {verify_s * 1000:.0f} ms；比值 {verify_s / bare_s:.1f}×；目标 ≤ 200 ms："
-          f"{'达到' if verify_s <= 0.2 else '未达到'}")
+    print(f"  验证 {len(verified)} 次：p50 {verify_s * 1000:.0f} ms，p95 {verify_p95 * 1000:.0f} ms；"
+          f"比值 {verify_s / bare_s:.1f}×；目标 ≤ 200 ms：{'达到' if verify_p95 <= 0.2 else '未达到'}")
 
 
 if __name__ == "__main__":

@@ -137,6 +137,10 @@ class Settings(BaseSettings):
                                    "certificates it issues: sm2 (SM2/SM3), rsa or ecdsa")
     tsa_url: str = Field("", description="RFC 3161 time-stamping authority (时间戳服务器) URL; empty = archive "
                          "signatures carry only the signer's own time")
+    archive_signed_copy: bool = Field(False, description="归档签章 also as a signed archive copy: one PDF of the "
+                                      "archived record (cover, every document's file attached, the manifest) "
+                                      "signed by the reviewer through the signing port with the TSA's timestamp; "
+                                      "costs the record's size again in storage")
     ca_validation: str = Field("off", description="联机验证 of the signatures in collected documents: ocsp (the OCSP "
                                "responder of each signing certificate, RFC 6960), api (the CA vendor's validation "
                                "service at BINGAN_CA_VALIDATION_URL) or off; offline the local verdict stands")
@@ -147,6 +151,9 @@ class Settings(BaseSettings):
     ca_validation_token: str = Field("", description="bearer token sent to the CA validation service; empty = none")
     ca_validation_timeout: float = Field(3.0, description="seconds to wait for the OCSP responder or validation "
                                          "service before recording 未能联机验证")
+    ocsp_cache_seconds: int = Field(3600, ge=0, description="how long a good or revoked OCSP answer without "
+                                    "nextUpdate is reused for other documents signed by the same certificate "
+                                    "(an answer with nextUpdate is reused until then); 0 = not reused")
 
     @field_validator("ca_validation")
     @classmethod

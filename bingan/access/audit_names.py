@@ -26,7 +26,8 @@ ACTION_NAMES = {
     # archive QC and signatures
     "qc.comment": "质控意见", "qc.comment_delete": "删除质控意见", "qc.return": "质控退回", "qc.pass": "质控通过",
     "qc.take": "开始质控", "qc.reply": "整改说明", "qc.resubmit": "整改后重新提交", "qc.pass_step": "质控环节通过",
-    "archive.sign": "归档签章", "archive.verify": "验证归档签章", "signing.certificate": "安装签章证书",
+    "archive.sign": "归档签章", "archive.verify": "验证归档签章", "archive.copy_download": "下载签章归档副本",
+    "signing.certificate": "安装签章证书",
     "signature.online_check": "联机验证文书签名证书",
     "archive_deadline": "修改归档时限", "calendar_day": "修改节假日", "calendar_year": "导入年度节假日",
     "completeness.rule_save": "保存完整性规则", "completeness.rule_delete": "删除完整性规则",

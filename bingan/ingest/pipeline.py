@@ -399,7 +399,8 @@ def _online_checks(pipe: Pipeline, path: Path, found: extraction.Extracted) -> l
     the version's commit. Never fails the item: offline, the checks say why."""
     if not found.signatures or not ca_validation.enabled(pipe.settings):
         return []
-    return ca_validation.check_file(pipe.settings, path.read_bytes(), found.media_type, len(found.signatures))
+    return ca_validation.check_file(pipe.settings, path.read_bytes(), found.media_type, len(found.signatures),
+                                    cache=ca_validation.answer_cache(pipe.settings, pipe.engine))
 
 
 def _commit_version(session, item: CollectedItem, found: extraction.Extracted, dtype_id: int | None = None,

@@ -4,15 +4,21 @@ SingleResponse per requested certificate — good, revoked (time and reason from
 unknown (a serial in ``unknown``, or a CertID of another issuer) — echoing the request's nonce.
 
 The CA (ECDSA P-256) issues signing certificates with ``issue``: each names this responder in its
-Authority Information Access. The responder signs as the CA itself, or, with ``delegated=True``,
-with its own certificate issued by the CA for OCSP signing (extended key usage id-kp-OCSPSigning,
-RFC 6960 §4.2.2.2; ``responder_eku=False`` leaves that usage out), which the response carries.
+Authority Information Access, and with ``ca_issuers=True`` also where to download the CA's
+certificate (id-ad-caIssuers, RFC 5280 §4.2.2.1), which this server serves at GET /ca.crt as DER,
+PEM or a certs-only PKCS #7 (``state.issuer_format``; ``state.issuer_body`` serves other bytes;
+``state.issuer_fetches`` counts the downloads). With ``intermediate=True`` that CA is an
+intermediate issued by a root (``root_pem``), as at real CAs. The responder signs as the CA
+itself, or, with ``delegated=True``, with its own certificate issued by the CA for OCSP signing
+(extended key usage id-kp-OCSPSigning, RFC 6960 §4.2.2.2; ``responder_eku=False`` leaves that
+usage out), which the response carries.
 
 Built from the RFC with cryptography's response builder, not with bingan's client code. Faults
 the client must refuse, set on ``state``: ``wrong_key`` (signed by an impostor: a key that is not
 the CA's nor its responder's, under the same name, its certificate attached), ``nonce`` = "wrong"
 (another nonce) or "omit", ``stale`` (nextUpdate in the past), ``status`` (an unsuccessful
-responseStatus such as TRY_LATER), ``delay`` seconds before answering.
+responseStatus such as TRY_LATER), ``delay`` seconds before answering; ``lifetime``: how far
+nextUpdate lies ahead (None: none). ``served`` counts the questions answered.
 """
 from __future__ import annotations
 
@@ -45,20 +51,25 @@ class OcspState:
     stale: bool = False
     status: ocsp.OCSPResponseStatus | None = None
     delay: float = 0.0
+    lifetime: timedelta | None = timedelta(hours=1)  # nextUpdate - now; None: answers without nextUpdate
     served: int = 0
+    issuer_format: str = "der"  # der | pem | p7c
+    issuer_body: bytes | None = None
+    issuer_fetches: int = 0
     nonces: list[bytes | None] = field(default_factory=list)
 
 
 class OcspPeer:
-    def __init__(self, name: str = "测试CA", *, delegated: bool = False, responder_eku: bool = True) -> None:
+    def __init__(self, name: str = "测试CA", *, delegated: bool = False, responder_eku: bool = True,
+                 intermediate: bool = False) -> None:
         self.state = OcspState()
-        self.ca_key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.now(UTC)
-        self.ca = (x509.CertificateBuilder().subject_name(_name(name)).issuer_name(_name(name))
-                   .public_key(self.ca_key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - timedelta(days=30)).not_valid_after(now + timedelta(days=3650))
-                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                   .sign(self.ca_key, hashes.SHA256()))
+        self.root_key = ec.generate_private_key(ec.SECP256R1())
+        root_name = f"{name} 根" if intermediate else name
+        self.root = self._ca_cert(root_name, self.root_key, root_name, self.root_key)
+        self.ca_key, self.ca = self.root_key, self.root
+        if intermediate:
+            self.ca_key = ec.generate_private_key(ec.SECP256R1())
+            self.ca = self._ca_cert(name, self.ca_key, root_name, self.root_key)
         self.delegated = delegated
         self.responder_key = ec.generate_private_key(ec.SECP256R1()) if delegated else self.ca_key
         self.responder = (self._issue_cert(self.responder_key, f"{name} OCSP 服务", ocsp_signing=responder_eku)
@@ -81,6 +92,40 @@ class OcspPeer:
         return f"http://{host}:{port}/ocsp"
 
     @property
+    def issuer_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/ca.crt"
+
+    @property
+    def root_pem(self) -> bytes:
+        return self.root.public_bytes(serialization.Encoding.PEM)
+
+    @staticmethod
+    def _ca_cert(name: str, key, issuer_name: str, issuer_key):
+        now = datetime.now(UTC)
+        return (x509.CertificateBuilder().subject_name(_name(name)).issuer_name(_name(issuer_name))
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - timedelta(days=30)).not_valid_after(now + timedelta(days=3650))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .sign(issuer_key, hashes.SHA256()))
+
+    def issuer_download(self) -> bytes:
+        """What GET /ca.crt serves."""
+        if self.state.issuer_body is not None:
+            return self.state.issuer_body
+        if self.state.issuer_format == "pem":
+            return self.ca_pem
+        if self.state.issuer_format == "p7c":
+            from asn1crypto import cms
+            from asn1crypto import x509 as asn1_x509
+
+            signed = cms.SignedData({"version": "v1", "digest_algorithms": [],
+                                     "encap_content_info": {"content_type": "data"},
+                                     "certificates": [asn1_x509.Certificate.load(self.ca_der)], "signer_infos": []})
+            return cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump()
+        return self.ca_der
+
+    @property
     def ca_der(self) -> bytes:
         return self.ca.public_bytes(serialization.Encoding.DER)
 
@@ -88,10 +133,12 @@ class OcspPeer:
     def ca_pem(self) -> bytes:
         return self.ca.public_bytes(serialization.Encoding.PEM)
 
-    def issue(self, common_name: str, *, names_responder: bool = True) -> tuple[bytes, bytes]:
-        """(PKCS#8 DER key, DER certificate) of a signer; its AIA names this responder unless told not."""
+    def issue(self, common_name: str, *, names_responder: bool = True, ca_issuers: bool = False) -> tuple[bytes, bytes]:
+        """(PKCS#8 DER key, DER certificate) of a signer; its AIA names this responder unless told not,
+        and where to download its issuer when ``ca_issuers``."""
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = self._issue_cert(key, common_name, aia=self.url if names_responder else None)
+        cert = self._issue_cert(key, common_name, aia=self.url if names_responder else None,
+                                issuers_url=self.issuer_url if ca_issuers else None)
         return (key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                   serialization.NoEncryption()),
                 cert.public_bytes(serialization.Encoding.DER))
@@ -104,15 +151,17 @@ class OcspPeer:
         """The CA answers "unknown" for this certificate from now on."""
         self.state.unknown.add(x509.load_der_x509_certificate(cert_der).serial_number)
 
-    def _issue_cert(self, key, common_name: str, *, aia: str | None = None, ocsp_signing: bool = False):
+    def _issue_cert(self, key, common_name: str, *, aia: str | None = None, issuers_url: str | None = None,
+                    ocsp_signing: bool = False):
         now = datetime.now(UTC)
         builder = (x509.CertificateBuilder().subject_name(_name(common_name)).issuer_name(self.ca.subject)
                    .public_key(key.public_key()).serial_number(x509.random_serial_number())
                    .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=365))
                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True))
-        if aia:
-            builder = builder.add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
-                AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(aia))]), critical=False)
+        access = [x509.AccessDescription(method, x509.UniformResourceIdentifier(url)) for method, url in (
+            (AuthorityInformationAccessOID.OCSP, aia), (AuthorityInformationAccessOID.CA_ISSUERS, issuers_url)) if url]
+        if access:
+            builder = builder.add_extension(x509.AuthorityInformationAccess(access), critical=False)
         if ocsp_signing:
             builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
         return builder.sign(self.ca_key, hashes.SHA256())
@@ -134,7 +183,7 @@ class OcspPeer:
         self.state.nonces.append(sent)
         now = datetime.now(UTC).replace(microsecond=0)
         this_update, next_update = (now - timedelta(days=3), now - timedelta(days=2)) if self.state.stale else (
-            now - timedelta(minutes=1), now + timedelta(hours=1))
+            now - timedelta(minutes=1), now + self.state.lifetime if self.state.lifetime is not None else None)
         status, revoked_at, reason = self._status(request)
         key, responder = self.responder_key, self.responder
         if self.state.wrong_key:  # an impostor: its own key under the CA's name, its certificate attached
@@ -179,6 +228,26 @@ class OcspPeer:
         peer = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if peer.state.delay:
+                    time.sleep(peer.state.delay)
+                if self.path != "/ca.crt":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                peer.state.issuer_fetches += 1
+                body = peer.issuer_download()
+                kind = {"pem": "application/x-pem-file", "p7c": "application/pkcs7-mime"}.get(
+                    peer.state.issuer_format, "application/pkix-cert")
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", kind)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)

@@ -31,6 +31,10 @@ def tsa():
 @pytest.fixture
 def signed(web_engine, world, tsa, monkeypatch, tmp_path) -> int:
     """The world's normal record, signed by the QC reviewer with the TSA's timestamp."""
+    return _sign(web_engine, world, tsa, monkeypatch, tmp_path)
+
+
+def _sign(web_engine, world, tsa, monkeypatch, tmp_path) -> int:
     roots = tmp_path / "roots.pem"
     roots.write_bytes(tsa.root_pem)
     monkeypatch.setenv(signatures.TRUST_ROOTS_ENV, str(roots))
@@ -107,3 +111,50 @@ def test_verifying_a_record_without_a_signature_is_refused(client_for, world):
 def test_a_user_outside_the_records_department_cannot_see_its_signatures(client_for, world):
     other = world.records["other_department"].id
     assert client_for("clinician").get(f"/api/v1/records/{other}/archive-signatures").status_code == 403
+
+
+@pytest.fixture
+def signed_with_copy(web_engine, world, tsa, monkeypatch, tmp_path) -> int:
+    """As ``signed``, with BINGAN_ARCHIVE_SIGNED_COPY: the signed archive copy is kept too."""
+    monkeypatch.setenv("BINGAN_ARCHIVE_SIGNED_COPY", "true")
+    return _sign(web_engine, world, tsa, monkeypatch, tmp_path)
+
+
+def test_the_signed_copy_downloads_as_one_pdf_signed_over_all_of_it_and_audited(client_for, signed_with_copy,
+                                                                                 web_engine):
+    import sqlalchemy as sa
+
+    from bingan.formats import pades
+    from bingan.storage.models import AuditEvent
+
+    client = client_for("archivist")
+    assert f'href="/records/{signed_with_copy}/archive-signature/copy"' in client.get(
+        f"/records/{signed_with_copy}/archive-signature").text
+    answer = client.get(f"/records/{signed_with_copy}/archive-signature/copy")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/pdf"
+    assert "attachment" in answer.headers["content-disposition"]
+    assert pades.last_signature(answer.content).problem == ""
+    with session_factory(web_engine)() as session:
+        event = session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "archive.copy_download")).one()
+        assert (event.username, event.record_id) == ("u_archivist", signed_with_copy)
+
+
+def test_the_copy_is_refused_to_whom_a_category_template_closes_one_of_its_documents(client_for, signed_with_copy,
+                                                                                     web_engine, world):
+    import sqlalchemy as sa
+
+    from bingan.storage.models import Category, CategoryTemplate, Role
+
+    with session_factory(web_engine)() as session, session.begin():
+        closed = {d.document_type.category_id for d in service.current_documents(session, signed_with_copy)}
+        other = session.scalars(sa.select(Category).where(Category.id.not_in(closed))).first()
+        role = session.scalars(sa.select(Role).where(Role.code == "archivist")).one()
+        session.add(CategoryTemplate(name="只下载其他类", role_id=role.id, category_id=other.id,
+                                     actions=["view", "download"]))
+    answer = client_for("archivist").get(f"/records/{signed_with_copy}/archive-signature/copy")
+    assert answer.status_code == 403 and "无权下载的文书类别" in answer.text
+
+
+def test_without_a_copy_the_download_is_not_found(client_for, signed):
+    answer = client_for("archivist").get(f"/records/{signed}/archive-signature/copy")
+    assert answer.status_code == 404 and "没有签章归档副本" in answer.text

@@ -11,7 +11,9 @@ signatures stay.
 
 Verification (on the record page and in ``bingan verify``) checks the signature, its timestamp,
 and the manifest against the current documents and their blobs, naming any document whose
-content is no longer what was signed.
+content is no longer what was signed. With BINGAN_ARCHIVE_SIGNED_COPY the job also keeps a signed
+archive copy — one PDF of the record signed through the same port (signed_copy.py) — which
+verification checks too.
 """
 from __future__ import annotations
 
@@ -27,11 +29,11 @@ from sqlalchemy.orm import Session, selectinload
 from bingan.access.audit import Actor, record_event
 from bingan.access.sealed_secrets import SecretBox
 from bingan.config import Settings, get_settings
-from bingan.errors import Refusal
-from bingan.formats import signing, signing_check
+from bingan.errors import NotFound, Refusal
+from bingan.formats import pades, signing, signing_check
 from bingan.formats.signing_remote import TsaClient
 from bingan.records import jobs
-from bingan.records.archive_signature import authority
+from bingan.records.archive_signature import authority, signed_copy
 from bingan.storage.blobs.port import BlobError, BlobStore, Placement
 from bingan.storage.models import AuditEvent, Document, Record, User, utcnow
 from bingan.storage.models.archive_signature import ArchiveSignature
@@ -44,6 +46,8 @@ Progress = Callable[[int, int, str], None]
 
 BLOB_REFERENCES.append(lambda session: session.scalars(sa.select(ArchiveSignature.manifest_sha256)))
 BLOB_REFERENCES.append(lambda session: session.scalars(sa.select(ArchiveSignature.signature_sha256)))
+BLOB_REFERENCES.append(lambda session: session.scalars(
+    sa.select(ArchiveSignature.copy_sha256).where(ArchiveSignature.copy_sha256.is_not(None))))
 
 
 @dataclass
@@ -131,18 +135,64 @@ def sign_record(session: Session, blobs: BlobStore, settings: Settings, record: 
     check = signing_check.check(signature, manifest, authority.trust_roots(session))
     if not check.intact:
         raise Refusal(f"签名服务返回的签名无效：{check.problem}")
+    copy = None
+    if settings.archive_signed_copy:
+        progress(len(documents), len(documents) + 1, "正在生成签章归档副本")
+        copy = _signed_copy(session, blobs, settings, record, documents, manifest, signer, check.signer)
     progress(len(documents) + 1, len(documents) + 1, "签章完成")
-    return _keep(session, blobs, settings, record, user, documents, manifest, signature, check)
+    stored = _keep(session, blobs, settings, record, user, documents, manifest, signature, check)
+    if copy is not None:
+        stored.copy_sha256 = _put(blobs, record, copy, signed_copy.FILENAME)
+    return stored
 
 
 def _signed(signer: signing.Signer, manifest: bytes, tsa_url: str) -> bytes:
     """The port's detached CMS over ``manifest``, with the TSA's timestamp of its signature value."""
     algorithm = signing.digest_algorithm(signer.chain()[0])
-    signature = signer.sign(signing.digest(algorithm, manifest), algorithm)
+    return _stamped(signer, signing.digest(algorithm, manifest), algorithm, tsa_url)
+
+
+def _stamped(signer: signing.Signer, digest_value: bytes, algorithm: str, tsa_url: str) -> bytes:
+    """The port's detached CMS over content of that digest, with the TSA's timestamp of its value."""
+    signature = signer.sign(digest_value, algorithm)
     if not tsa_url:
         return signature
     value, value_algorithm = signing.signature_value(signature)
     return signing.with_timestamp(signature, TsaClient(tsa_url).stamp(value, value_algorithm))
+
+
+def _signed_copy(session: Session, blobs: BlobStore, settings: Settings, record: Record, documents: list[Document],
+                 manifest: bytes, signer: signing.Signer, signer_name: str) -> bytes:
+    """The signed archive copy (signed_copy.py), PDF-signed by the same port and TSA, checked as
+    ``verify`` will check it before it is kept."""
+    algorithm = signing.digest_algorithm(signer.chain()[0])
+    unsigned = signed_copy.unsigned_copy(blobs, record, documents, manifest, signer_name)
+    try:
+        copy = pades.sign_pdf_through(
+            unsigned, lambda value: _stamped(signer, value, algorithm, settings.tsa_url), algorithm,
+            reason=f"病案归档签章（病案号 {record.record_number} 第{record.stay_number}次）",
+            location=authority.hospital_name(session, settings), name=signer_name)
+    except signing.SigningError as exc:
+        raise Refusal(f"签章归档副本签章失败：{exc}") from exc
+    problems = copy_problems(copy, manifest, authority.trust_roots(session))
+    if problems:
+        raise Refusal(f"签章归档副本无效：{'；'.join(problems)}")
+    return copy
+
+
+def copy_problems(copy: bytes, manifest: bytes, roots: tuple) -> list[str]:
+    """The copy's last signature covers all of it, is intact and trusted, and the manifest it
+    carries is the one the archive signature signed."""
+    found = pades.last_signature(copy)
+    if found.problem:
+        return [found.problem]
+    check = signing_check.check(found.cms, found.covered, roots)
+    if not check.intact:
+        return [f"签名无效：{check.problem}"]
+    problems = [] if check.trusted else [check.trust_note]
+    if pades.attached_files(copy).get(signed_copy.SIGNED_MANIFEST) != manifest:
+        problems.append("所附清单与归档签章所签的清单不同")
+    return problems
 
 
 def _keep(session: Session, blobs: BlobStore, settings: Settings, record: Record, user: User,
@@ -218,13 +268,30 @@ def verify(session: Session, blobs: BlobStore, signature: ArchiveSignature, *, r
         cms = _read(blobs, signature.signature_sha256)
     except BlobError as exc:
         return Verdict([f"签章文件缺失或已损坏：{exc}"])
-    check = signing_check.check(cms, manifest, authority.trust_roots(session))
+    roots = authority.trust_roots(session)
+    check = signing_check.check(cms, manifest, roots)
     verdict = Verdict([] if check.intact else [f"签名无效：{check.problem}"], check)
     if check.intact and not check.trusted:
         verdict.problems.append(check.trust_note)
     if check.intact and _seals_the_current_archive(session, signature):
         verdict.problems += _against_current(session, blobs, json.loads(manifest), rehash)
+    if signature.copy_sha256:
+        verdict.problems += [f"签章归档副本：{problem}" for problem in _copy_check(blobs, signature, manifest, roots,
+                                                                               rehash)]
     return verdict
+
+
+def _copy_check(blobs: BlobStore, signature: ArchiveSignature, manifest: bytes, roots: tuple,
+                rehash: bool) -> list[str]:
+    """The kept copy: its file as stored (a byte in the signature's padding is covered by nothing
+    else), then ``copy_problems``."""
+    try:
+        if rehash:
+            blobs.check(signature.copy_sha256)
+        copy = _read(blobs, signature.copy_sha256)
+    except BlobError as exc:
+        return [f"文件缺失、已损坏或被改动（{exc}）"]
+    return copy_problems(copy, manifest, roots)
 
 
 def _seals_the_current_archive(session: Session, signature: ArchiveSignature) -> bool:
@@ -262,6 +329,17 @@ def _blob_problem(blobs: BlobStore, sha256: str, name: str) -> list[str]:
     except BlobError as exc:
         return [f"{name}：文件已损坏或被改动，与签章时不符（{exc}）"]
     return []
+
+
+def signed_copy_of(session: Session, blobs: BlobStore, record: Record) -> tuple[ArchiveSignature, bytes]:
+    """The latest signature's signed archive copy, for download."""
+    signature = latest(session, record.id)
+    if signature is None or not signature.copy_sha256:
+        raise NotFound("该病案没有签章归档副本（需开启 BINGAN_ARCHIVE_SIGNED_COPY，归档签章时生成）")
+    try:
+        return signature, _read(blobs, signature.copy_sha256)
+    except BlobError as exc:
+        raise Refusal(f"签章归档副本文件缺失或已损坏：{exc}") from exc
 
 
 def verify_record(session: Session, blobs: BlobStore, actor: Actor, record: Record) -> Verdict:

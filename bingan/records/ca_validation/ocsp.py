@@ -57,6 +57,8 @@ class Answer:
     this_update: datetime | None = None
     next_update: datetime | None = None
     offline: bool = False  # no answer from the responder at all (connection, timeout, HTTP error)
+    asked_at: datetime | None = None  # set on an answer kept from an earlier question (cache.py): when asked
+    cached: bool = False
 
 
 def client() -> httpx.Client:

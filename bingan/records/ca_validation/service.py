@@ -7,16 +7,19 @@ we refuse) the local verdict stands and the kept result says why.
 Two steps, so no transaction waits on the network: ``check_file`` (guarded parsing, then the
 network; no session) and ``store`` (rows and audit, in the caller's transaction). The collection
 pipeline runs both after the local verification; ``bingan ca-check`` re-checks stored versions.
+A good or revoked OCSP answer is kept until it expires and reused for every other document the
+certificate signed (cache.py); ``ca-check`` asks afresh.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bingan.access.audit import Actor, record_event
@@ -27,7 +30,8 @@ from bingan.formats.base import FormatError
 from bingan.formats.ofd import certs
 from bingan.formats.signatures import trust_roots, verdict_label
 from bingan.formats.signer_certificates import SignerCertificates, signing_certificates
-from bingan.records.ca_validation import ocsp, vendor_api
+from bingan.records.ca_validation import issuers, ocsp, vendor_api
+from bingan.records.ca_validation.cache import AnswerCache
 from bingan.records.ca_validation.ocsp import Answer
 from bingan.storage.models import Document, Version
 from bingan.storage.models.ca_validation import SignatureCheck
@@ -62,12 +66,19 @@ def enabled(settings: Settings) -> bool:
     return settings.ca_validation in METHOD_NAMES
 
 
-def check_file(settings: Settings, data: bytes, media_type: str, signatures: int) -> list[Checked]:
+def check_file(settings: Settings, data: bytes, media_type: str, signatures: int, *,
+               cache: AnswerCache | None = None, fresh: bool = False) -> list[Checked]:
     """The online checks of a file's signatures (``signatures``: how many the local verification
-    found); [] when validation is off or there is none. Network; no database."""
+    found); [] when validation is off or there is none. Network, and the OCSP answers kept in
+    ``cache`` (its own short transactions); ``fresh``: ask the CA even so, and keep its answer."""
     if not enabled(settings) or not signatures:
         return []
-    return check_certificates(settings, certificates_of(data, media_type))
+    return check_certificates(settings, certificates_of(data, media_type), cache=cache, fresh=fresh)
+
+
+def answer_cache(settings: Settings, engine: Engine) -> AnswerCache:
+    """The OCSP answers kept in the database of ``engine`` (cache.py)."""
+    return AnswerCache(engine, settings.ocsp_cache_seconds)
 
 
 def certificates_of(data: bytes, media_type: str) -> list[SignerCertificates]:
@@ -78,7 +89,8 @@ def certificates_of(data: bytes, media_type: str) -> list[SignerCertificates]:
         return []
 
 
-def check_certificates(settings: Settings, found: list[SignerCertificates]) -> list[Checked]:
+def check_certificates(settings: Settings, found: list[SignerCertificates], *,
+                       cache: AnswerCache | None = None, fresh: bool = False) -> list[Checked]:
     """One check per signature; a certificate that signs twice in the file is asked about once, and
     a responder that did not answer is not asked again for this file (one timeout, not one a signer)."""
     anchors = tuple(root.dump() for root in trust_roots())
@@ -92,10 +104,10 @@ def check_certificates(settings: Settings, found: list[SignerCertificates]) -> l
             continue
         if entry.signer not in asked:
             target = _target(settings, entry.signer)
-            answer = silent.get(target) or _ask(settings, entry, anchors)
+            answer = silent.get(target) or _ask(settings, entry, anchors, cache, fresh)
             if answer.offline:
                 silent[target] = answer
-            asked[entry.signer] = (answer, datetime.now(UTC))
+            asked[entry.signer] = (answer, answer.asked_at or datetime.now(UTC))  # a kept answer: when asked
         answer, when = asked[entry.signer]
         serial, subject = _identity(entry.signer)
         out.append(Checked(index, settings.ca_validation, answer, serial, subject,
@@ -110,17 +122,19 @@ def _target(settings: Settings, cert_der: bytes) -> str:
     return settings.ca_ocsp_url or ocsp.responder_url(cert_der)
 
 
-def _ask(settings: Settings, entry: SignerCertificates, anchors: tuple[bytes, ...]) -> Answer:
+def _ask(settings: Settings, entry: SignerCertificates, anchors: tuple[bytes, ...],
+         cache: AnswerCache | None = None, fresh: bool = False) -> Answer:
     """The answer about one signer; a certificate or an answer we cannot handle costs this check,
     never the collection of the document."""
     try:
-        return _asked(settings, entry, anchors)
+        return _asked(settings, entry, anchors, cache, fresh)
     except Exception as error:
         log.exception("online check of a signing certificate failed")
         return Answer("unreachable", f"联机验证时出错（{type(error).__name__}）")
 
 
-def _asked(settings: Settings, entry: SignerCertificates, anchors: tuple[bytes, ...]) -> Answer:
+def _asked(settings: Settings, entry: SignerCertificates, anchors: tuple[bytes, ...],
+           cache: AnswerCache | None, fresh: bool) -> Answer:
     assert entry.signer is not None
     issuer = issuer_of(entry.signer, entry.others + anchors)
     timeout = settings.ca_validation_timeout
@@ -132,10 +146,19 @@ def _asked(settings: Settings, entry: SignerCertificates, anchors: tuple[bytes, 
     url = _target(settings, entry.signer)
     if not url:
         return Answer("unreachable", "签名证书未注明 OCSP 服务地址，也未设置 BINGAN_CA_OCSP_URL")
-    if issuer is None:
-        return Answer("unreachable", "找不到签名证书的签发机构证书（签名中未附带，也不在受信任证书列表中），"
-                      "无法向 OCSP 服务查询", url)
-    return ocsp.ask(entry.signer, issuer, url, timeout=timeout)
+    if issuer is None:  # fetched from the certificate's caIssuers address, to ask; trusted only via the roots
+        issuer, problem = issuers.fetched_issuer(entry.signer, entry.others, anchors, timeout=timeout)
+        if issuer is None:
+            return Answer("unreachable", "找不到签名证书的签发机构证书（签名中未附带，也不在受信任证书列表中；"
+                          f"{problem}），无法向 OCSP 服务查询", url)
+    kept = cache.get(entry.signer, issuer) if cache is not None and not fresh else None
+    if kept is not None:
+        return kept
+    asked_at = datetime.now(UTC)
+    answer = replace(ocsp.ask(entry.signer, issuer, url, timeout=timeout), asked_at=asked_at)
+    if cache is not None:
+        cache.keep(entry.signer, issuer, answer, asked_at)
+    return answer
 
 
 def issuer_of(cert_der: bytes, candidates: tuple[bytes, ...]) -> bytes | None:

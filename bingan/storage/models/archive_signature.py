@@ -47,6 +47,7 @@ class ArchiveSignature(Base):
     documents: Mapped[int] = mapped_column(default=0)
     manifest_sha256: Mapped[str] = mapped_column(String(64))
     signature_sha256: Mapped[str] = mapped_column(String(64))
+    copy_sha256: Mapped[str | None] = mapped_column(String(64))  # the signed archive copy (PDF), when made
     signed_at: Mapped[datetime] = mapped_column(default=utcnow)
     timestamp_at: Mapped[datetime | None]  # the TSA's genTime
     timestamp_authority: Mapped[str] = mapped_column(String(255), default="")  # empty: no timestamp

@@ -34,3 +34,23 @@ class SignatureCheck(Base):
     this_update: Mapped[datetime | None]
     next_update: Mapped[datetime | None]
     checked_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+
+class OcspAnswer(Base):
+    """The OCSP answer last believed about one certificate, reused until it expires: by every
+    document the certificate signed and every process, so a signer's hundred reports cost the CA
+    one question. Keyed as OCSP names a certificate (RFC 6960 CertID): its issuer's key hash and
+    its serial. Only "good" and "revoked" are kept; a later answer replaces the row."""
+
+    __tablename__ = "ocsp_answers"
+    issuer_key_hash: Mapped[str] = mapped_column(String(40), primary_key=True)  # SHA-1, hex
+    serial: Mapped[str] = mapped_column(String(80), primary_key=True)  # hex
+    status: Mapped[str] = mapped_column(String(16))  # good | revoked
+    responder: Mapped[str] = mapped_column(String(500), default="")
+    revoked_at: Mapped[datetime | None]
+    revocation_reason: Mapped[str] = mapped_column(String(32), default="")
+    this_update: Mapped[datetime | None]
+    next_update: Mapped[datetime | None]
+    asked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)  # nextUpdate, or asked_at + BINGAN_OCSP_CACHE_SECONDS

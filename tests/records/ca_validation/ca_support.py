@@ -20,6 +20,11 @@ def signed_report(peer, signer: str = "李医生", *, with_chain: bool = True, n
     return data, cert
 
 
+def signed_by(key: bytes, chain: list[bytes], signer: str = "李医生", lines: list[list[str]] | None = None) -> bytes:
+    """Another PDF signed with a key and certificate chain issued before (``signed_report``'s)."""
+    return sign_pdf(pdf(lines or REPORT), key, chain, reason="报告签发", location="检查科", name=signer)
+
+
 def configure(monkeypatch, **values: str) -> Settings:
     """Settings with BINGAN_<NAME>=value for each keyword."""
     for name, value in values.items():

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
-from ca_support import closed_port, configure, signed_report
+from ca_support import closed_port, configure, signed_by, signed_report
 from typer.testing import CliRunner
 
 from bingan.config import get_settings
@@ -77,6 +77,16 @@ def test_a_collected_signed_report_is_checked_online_and_kept_beside_the_local_v
         assert [s["verdict"] for s in version.signatures] == ["unverifiable"]  # the local verdict is untouched
         events = session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "signature.online_check")).all()
         assert [(e.username, e.document_id) for e in events] == [("采集", item.document_id)]
+
+
+def test_a_second_report_of_the_same_signer_is_checked_with_the_kept_answer(pipe, responder, monkeypatch):
+    pipe.settings = configure(monkeypatch, ca_validation="ocsp")
+    key, cert = responder.issue("李医生")
+    first = collect(pipe, signed_by(key, [cert, responder.ca_der]), "US-1")
+    second = collect(pipe, signed_by(key, [cert, responder.ca_der], lines=[["检查报告", "复查：未见异常。"]]), "US-2")
+    assert responder.state.served == 1  # the CA was asked once for both
+    [kept_first], [kept_second] = checks_of(pipe, first.version_id), checks_of(pipe, second.version_id)
+    assert (kept_second.status, kept_second.checked_at) == ("good", kept_first.checked_at)
 
 
 def test_offline_the_report_is_collected_and_the_kept_result_says_why(pipe, responder, monkeypatch):
