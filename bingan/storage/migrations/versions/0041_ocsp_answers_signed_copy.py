@@ -1,15 +1,15 @@
 """Identity and trust (issue 18): OCSP answers kept until they expire, shared by every document a
 certificate signed and every process; the signed archive copy (PDF) beside an archive signature.
 
-Revision ID: 0040
-Revises: 0039
+Revision ID: 0041
+Revises: 0040
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0040"
-down_revision = "0039"
+revision = "0041"
+down_revision = "0040"
 branch_labels = None
 depends_on = None
 
