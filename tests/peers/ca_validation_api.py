@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+from peers.loopback import LoopbackPeer
 
 
 @dataclass
@@ -32,25 +32,14 @@ class ApiState:
     served: int = 0
 
 
-class CaValidationApiPeer:
+class CaValidationApiPeer(LoopbackPeer):
     def __init__(self, *issuers: str) -> None:
         self.state = ApiState(issuers=set(issuers))
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-
-    def __enter__(self) -> CaValidationApiPeer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__()
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/api/cert/validate"
+        return f"{self.base_url}/api/cert/validate"
 
     def answer(self, body: dict) -> tuple[int, dict]:
         cert = x509.load_der_x509_certificate(base64.b64decode(body["certificate"]))

@@ -8,12 +8,13 @@ spec's XML; /logout?service= ends the single sign-on session and goes back to th
 from __future__ import annotations
 
 import secrets
-import threading
 from dataclasses import dataclass, field
 from html import escape
 from http.cookies import SimpleCookie
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from peers.loopback import LoopbackPeer
 
 TGC = "CASTGC"
 
@@ -40,25 +41,14 @@ def _success(login: str, attributes: dict | None) -> str:
             f"<cas:user>{escape(login)}</cas:user>{block}</cas:authenticationSuccess></cas:serviceResponse>")
 
 
-class CasPeer:
+class CasPeer(LoopbackPeer):
     def __init__(self, accounts: dict[str, dict]) -> None:
         self.state = CasState(accounts)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-
-    def __enter__(self) -> CasPeer:
-        self.thread.start()
-        return self
+        super().__init__()
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/cas"
-
-    def __exit__(self, *_: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+        return f"{self.base_url}/cas"
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         state = self.state

@@ -23,17 +23,17 @@ nextUpdate lies ahead (None: none). ``served`` counts the questions answered.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
+from peers.loopback import LoopbackPeer
 
 
 def _name(common_name: str) -> x509.Name:
@@ -59,7 +59,7 @@ class OcspState:
     nonces: list[bytes | None] = field(default_factory=list)
 
 
-class OcspPeer:
+class OcspPeer(LoopbackPeer):
     def __init__(self, name: str = "测试CA", *, delegated: bool = False, responder_eku: bool = True,
                  intermediate: bool = False) -> None:
         self.state = OcspState()
@@ -74,27 +74,15 @@ class OcspPeer:
         self.responder_key = ec.generate_private_key(ec.SECP256R1()) if delegated else self.ca_key
         self.responder = (self._issue_cert(self.responder_key, f"{name} OCSP 服务", ocsp_signing=responder_eku)
                           if delegated else self.ca)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-
-    def __enter__(self) -> OcspPeer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__()
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/ocsp"
+        return f"{self.base_url}/ocsp"
 
     @property
     def issuer_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/ca.crt"
+        return f"{self.base_url}/ca.crt"
 
     @property
     def root_pem(self) -> bytes:

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 from asn1crypto import cms, x509
@@ -24,6 +23,7 @@ from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
+from peers.loopback import LoopbackPeer
 
 # RSA named by its key type (rsaEncryption), as OpenSSL's CMS writes it; ECDSA by its signature algorithm.
 SIGNATURE_OIDS = {"rsa": "rsassa_pkcs1v15", "ecdsa": "sha256_ecdsa"}
@@ -48,28 +48,18 @@ class SigningServerState:
     signed: list[str] = field(default_factory=list)  # who signed, in order
 
 
-class SigningServerPeer:
+class SigningServerPeer(LoopbackPeer):
     CA_NAME = "测试CA签名服务根证书"
 
     def __init__(self) -> None:
         self.state = SigningServerState()
         self.root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.root = self._issue(self.root_key.public_key(), self.CA_NAME, ca=True)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-
-    def __enter__(self) -> SigningServerPeer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__()
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/api"
+        return f"{self.base_url}/api"
 
     @property
     def root_pem(self) -> bytes:

@@ -10,16 +10,16 @@ does not share the client's mistakes. ``refuse`` makes it answer status "rejecti
 from __future__ import annotations
 
 import hashlib
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from asn1crypto import algos, cms, core, tsp, x509
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from peers.loopback import LoopbackPeer
 
 POLICY = "1.2.156.112562.1.1"  # an arbitrary policy OID of this test TSA
 
@@ -54,29 +54,19 @@ class TsaState:
     imprints: list[bytes] = field(default_factory=list)
 
 
-class TsaPeer:
+class TsaPeer(LoopbackPeer):
     def __init__(self, name: str = "测试时间戳服务中心") -> None:
         self.state = TsaState(name)
         root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.root = _certificate(root_key, f"{name}根证书", f"{name}根证书", root_key, ca=True)
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.certificate = _certificate(self.key, name, f"{name}根证书", root_key, ca=False, time_stamping=True)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        super().__init__()
         self._serial = 0
-
-    def __enter__(self) -> TsaPeer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/tsa"
+        return f"{self.base_url}/tsa"
 
     @property
     def root_pem(self) -> bytes:
