@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from bingan.access.audit import Actor
 from bingan.access.grants import revoke
+from bingan.access import policy
 from bingan.access.policy import load_subject
 from bingan.storage import access_generation
 from bingan.storage.db import session_factory
@@ -105,3 +106,15 @@ def test_a_change_rolled_back_leaves_the_token_as_it_was(session, world):
     assert access_generation.current(session) != before
     session.rollback()
     assert access_generation.current(session) == before
+
+
+def test_a_grant_ended_with_plain_sql_counts_once_the_kept_facts_are_a_minute_old(session, world, monkeypatch):
+    session.commit()
+    granted = world.records["granted"].id
+    assert granted in load_subject(session, clinician(session)).grants
+    with session.get_bind().begin() as connection:  # a DBA's script: no ORM, no new token
+        connection.execute(sa.text("UPDATE grants SET revoked_at = valid_from WHERE record_id = :id"), {"id": granted})
+    session.rollback()
+    assert granted in load_subject(session, clinician(session)).grants  # kept, as documented
+    monkeypatch.setattr(policy, "_HELD_SECONDS", 0)
+    assert granted not in load_subject(session, clinician(session)).grants
