@@ -44,7 +44,7 @@ ACTION_NAMES = {
     "copy.print_open": "打开复印件", "copy.ledger_view": "查看复印登记", "copy.rules_change": "修改复印规则",
     "copy.package_save": "保存复印套餐", "copy.applicant_type_save": "保存申请人类型",
     "copy.copyable_change": "修改可复印分类", "copy.seal_set": "上传医院印章图片",
-    "copy.seal_remove": "删除医院印章图片",
+    "copy.seal_remove": "删除医院印章图片", "copy.receipt": "打印收费收据", "copy.application_form": "打印复印申请表",
     "export.request": "申请导出", "job.start": "开始后台任务",
     "share_link.create": "创建分享链接", "share_link.revoke": "撤销分享链接", "share_link.open": "分享链接被打开",
     "share_link.page": "分享链接查看页面", "share_link.refused": "分享链接打开被拒", "share_link.list": "查看分享链接",

@@ -85,7 +85,9 @@ def test_papers_pay_print_and_the_pdf_opens_inline_for_the_print_dialog(client_f
                files={"file": ("委托书.jpg", PHOTO, "image/jpeg")})
     early = clerk.post(f"{base}/print", data={"csrf_token": token}, follow_redirects=False)
     assert early.status_code == 303 and "error=" in early.headers["location"]  # 请先缴费
+    assert 'id="application-pdf"' in clerk.get(base).text and 'id="receipt-pdf"' not in clerk.get(base).text
     clerk.post(f"{base}/pay", data={"csrf_token": token, "method": "cash"})
+    assert 'id="receipt-pdf"' in clerk.get(base).text
     clerk.post(f"{base}/print", data={"csrf_token": token})
     assert "job-progress" in clerk.get(base).text
     assert run_queued_jobs(web_engine) == ["done"]
