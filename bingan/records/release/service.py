@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from bingan import clock
 from bingan.access.audit import Actor, record_event
@@ -189,6 +189,42 @@ def _page_choices(raw: list) -> list[dict]:
             raise Refusal("页码应为从1开始的整数列表")
         choices.append({"document_id": document_id, "pages": sorted(set(pages)) if pages else None})
     return choices
+
+
+WHOLE = ("全部", "全", "all", "*")
+MAX_PAGE_NUMBER = 2000
+
+
+def parse_pages(text: str, title: str = "") -> list[int] | None:
+    """What the clerk typed for one document: "1-3,5" (full-width ，、－ too) → [1, 2, 3, 5];
+    "全部" → None (the whole document)."""
+    raw = (text or "").strip()
+    if raw.lower() in WHOLE:
+        return None
+    pages: set[int] = set()
+    for part in raw.replace("，", ",").replace("、", ",").replace("－", "-").replace("—", "-").split(","):
+        start, dash, end = part.strip().partition("-")
+        if not start.strip().isdigit() or (dash and not end.strip().isdigit()):
+            raise Refusal(f"“{title}”的页码“{raw[:30]}”格式不正确，应如 1-3,5 或“全部”")
+        first, last = int(start), int(end or start)
+        if not 1 <= first <= last <= MAX_PAGE_NUMBER:
+            raise Refusal(f"“{title}”的页码“{part.strip()}”不正确：页码从 1 开始，起页不大于止页")
+        pages.update(range(first, last + 1))
+    return sorted(pages)
+
+
+def documents_to_choose(session: Session, record: Record) -> list[dict]:
+    """A record's documents with content, for choosing single pages: id, category, title, pages,
+    and whether outside applicants may have it (art. 19)."""
+    copyable = rules.copyable_categories(session)
+    rows = session.execute(
+        sa.select(Document, Category.code, Category.name).options(selectinload(Document.current_version))
+        .join(DocumentType, DocumentType.id == Document.document_type_id)
+        .join(Category, Category.id == DocumentType.category_id)
+        .where(Document.record_id == record.id, Document.removed.is_(False), Document.current_version_id.is_not(None))
+        .order_by(Category.filing_order, DocumentType.filing_order, Document.id)).all()
+    return [{"id": document.id, "title": document.title, "category_name": name, "copyable": code in copyable,
+             "pages": max(document.current_version.page_count, 1)} for document, code, name in rows]
 
 
 def _stage(record: Record, number: int, copy_rules: rules.CopyRules) -> bool:
