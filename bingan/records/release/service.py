@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
@@ -29,8 +29,9 @@ from bingan.storage.models.jobs import Job
 from bingan.storage.models.release import CopyApplicantType, CopyPaper, CopyPrint, CopyRequest
 
 COPY_JOB = "copy_print"
-STATUS_NAMES = {"registered": "待缴费", "paid": "已缴费", "printed": "已打印", "refunded": "已退费",
-                "cancelled": "已作废"}
+STATUS_NAMES = {"pending_review": "待审核", "registered": "待缴费", "paid": "已缴费", "printed": "已打印",
+                "refunded": "已退费", "cancelled": "已作废", "rejected": "已驳回"}
+ONLINE_DOWNLOAD_DAYS = 7  # an online copy's download link works this long from printing
 PAYMENT_METHODS = {"cash": "现金", "card": "银行卡", "online": "线上支付"}
 HIV_CODES = ("B20", "B21", "B22", "B23", "B24")  # ICD-10 HIV disease
 HIV_TAG_WORDS = ("HIV", "艾滋")
@@ -351,7 +352,7 @@ def add_paper(session: Session, actor: Actor, user: User, blobs: BlobStore, requ
         raise Refusal("材料应为 JPEG、PNG 照片或 PDF 文件")
     if not data or len(data) > MAX_PAPER_BYTES:
         raise Refusal("材料文件应小于 10 MB")
-    if request.status in ("refunded", "cancelled"):
+    if request.status in ("refunded", "cancelled", "rejected"):
         raise Conflict(f"该申请{STATUS_NAMES[request.status]}，不能再添加材料")
     name = known.get(code, "其他材料")
     info = blobs.put(io.BytesIO(data), Placement(campus="copy", record_number=f"copy-{request.id}", stay=None,
@@ -470,6 +471,8 @@ def register_prints(session: Session, actor: Actor, request: CopyRequest) -> Non
                      record_id=record_id, detail={"为谁": for_whom, "页数": pages, "份数": request.copies,
                                                   "阶段复印": request.stage})
     request.status, request.printed_at = "printed", utcnow()
+    if request.channel == "online":
+        request.download_expires_at = request.printed_at + timedelta(days=ONLINE_DOWNLOAD_DAYS)
 
 
 def _type_name(session: Session, request: CopyRequest) -> str:

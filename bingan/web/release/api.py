@@ -74,7 +74,8 @@ def create(body: CopyRequestBody, ctx: Ctx = permission("copy.serve")) -> dict:
 
 
 @router.get("/copy-requests", summary="复印登记簿（最近 200 条）")
-def listing(status: Literal["registered", "paid", "printed", "refunded", "cancelled", ""] = "",
+def listing(status: Literal["pending_review", "registered", "paid", "printed", "refunded", "cancelled", "rejected",
+                            ""] = "",
             ctx: Ctx = permission("copy.serve")) -> dict:
     rows = service.requests(ctx.session, status)
     ctx.audit("copy.list", object_type="copy_request", detail={"状态": status or "全部", "条数": len(rows)})
