@@ -19,7 +19,7 @@ from bingan.records.release import forms, service
 from bingan.storage.blobs.port import open_blob_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "peers"))
-from card_reader import card  # noqa: E402
+from card_reader import card
 
 HOSPITAL = "示例市第一人民医院"
 
