@@ -51,6 +51,7 @@ PERMISSIONS: dict[str, str] = {
     "copy.serve": "复印登记与收费",
     "copy.manage": "复印套餐与收费标准",
     "copy.ledger": "复印收费台账与统计",
+    "copy.online": "网上复印申请（患者端应用的接口令牌）",
     "scan.capture": "数字化拍摄（拍摄、上传、重拍、返工）",
     "scan.review": "数字化影像审核（初审、复审）",
     "collection.monitor": "采集监控（来源状态、失败重试、告警）",

@@ -71,7 +71,17 @@ from bingan.web.recall import views as recall_views
 from bingan.web.records import api as records_api
 from bingan.web.records import views as records_views
 from bingan.web.release import api as release_api
-from bingan.web.release import exports_api, exports_views, ledger_api, ledger_views, share_api, share_views
+from bingan.web.release import (
+    exports_api,
+    exports_views,
+    ledger_api,
+    ledger_views,
+    online_api,
+    online_views,
+    rules_views,
+    share_api,
+    share_views,
+)
 from bingan.web.release import views as release_views
 from bingan.web.reports import api as reports_api
 from bingan.web.reports import views as reports_views
@@ -120,7 +130,8 @@ ROUTERS = (
     archive_signature_views.router, archive_signature_api.router,
     ca_validation_views.router, ca_validation_api.router,
     release_views.router, release_api.router, exports_views.router, exports_api.router,
-    share_views.router, share_api.router, ledger_views.router, ledger_api.router,
+    share_views.router, share_api.router, ledger_views.router, ledger_api.router, rules_views.router,
+    online_views.router, online_api.router,
     borrowing_views.router, borrowing_api.router,
     completeness_views.router, completeness_api.router,
     digitisation_api.router,

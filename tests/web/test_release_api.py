@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pypdfium2
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "records" / "release"))
@@ -66,3 +67,28 @@ def test_only_the_copy_window_and_the_record_room_serve_copies(client_for, world
     response = _call(client_for("clinician"), "POST", "/api/v1/copy-requests", applicant=AGENT,
                      record_ids=[world.records["normal"].id], package="all")
     assert response.status_code == 403
+
+
+def _pdf_text(pdf: bytes) -> str:
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        return "".join(page.get_textpage().get_text_range() for page in document).replace(" ", "")
+    finally:
+        document.close()
+
+
+def test_the_receipt_and_the_application_form_download_as_pdf_behind_the_same_gate(client_for, world):
+    clerk = client_for("copy_clerk")
+    request = _call(clerk, "POST", "/api/v1/copy-requests", applicant=AGENT, record_ids=[world.records["normal"].id],
+                    package="reimbursement").json()
+    base = f"/api/v1/copy-requests/{request['id']}"
+    unpaid = clerk.get(f"{base}/receipt.pdf")
+    assert unpaid.status_code == 409 and "尚未缴费" in unpaid.json()["detail"]
+    _call(clerk, "POST", f"{base}/pay", method="card", reference="POS-0042")
+    receipt = clerk.get(f"{base}/receipt.pdf")
+    assert receipt.headers["content-type"] == "application/pdf"
+    assert "合计6.50" in _pdf_text(receipt.content) and "POS-0042" in _pdf_text(receipt.content)
+    form = clerk.get(f"{base}/application.pdf")
+    assert "病案复印申请表" in _pdf_text(form.content) and "【尚缺】授权委托书" in _pdf_text(form.content)
+    assert client_for("clinician").get(f"{base}/receipt.pdf").status_code == 403
+    assert client_for("clinician").get(f"{base}/application.pdf").status_code == 403

@@ -85,7 +85,9 @@ def test_papers_pay_print_and_the_pdf_opens_inline_for_the_print_dialog(client_f
                files={"file": ("委托书.jpg", PHOTO, "image/jpeg")})
     early = clerk.post(f"{base}/print", data={"csrf_token": token}, follow_redirects=False)
     assert early.status_code == 303 and "error=" in early.headers["location"]  # 请先缴费
+    assert 'id="application-pdf"' in clerk.get(base).text and 'id="receipt-pdf"' not in clerk.get(base).text
     clerk.post(f"{base}/pay", data={"csrf_token": token, "method": "cash"})
+    assert 'id="receipt-pdf"' in clerk.get(base).text
     clerk.post(f"{base}/print", data={"csrf_token": token})
     assert "job-progress" in clerk.get(base).text
     assert run_queued_jobs(web_engine) == ["done"]
@@ -93,3 +95,23 @@ def test_papers_pay_print_and_the_pdf_opens_inline_for_the_print_dialog(client_f
     assert "已打印" in page.text and 'id="print-copy"' in page.text
     pdf = clerk.get(f"{base}/copy.pdf")
     assert pdf.content.startswith(b"%PDF") and pdf.headers["content-disposition"].startswith("inline")
+
+
+def test_the_clerk_chooses_single_pages_on_the_window(client_for, world):
+    clerk = client_for("copy_clerk")
+    window = clerk.get("/copy-window", params={"department": "心内科"}).text
+    admission = world.documents["normal"][0]  # 入院记录, 3 pages
+    assert f'name="page_docs" value="{admission.id}"' in window and "按页复印" in window
+    answer = _apply(clerk, world.records["normal"].id, scope="pages", page_docs=[str(admission.id), "999999"],
+                    page_ranges=["1，3", ""], copies="2")
+    assert answer.status_code == 303, answer.text
+    page = clerk.get(answer.headers["location"]).text
+    assert "2 页 × 2 份" in page and "1,3（2 页）" in page and 'id="fee-total">7.00<' in page
+
+
+def test_single_pages_beyond_the_document_are_refused_and_what_was_typed_stays(client_for, world):
+    admission = world.documents["normal"][0]
+    answer = _apply(client_for("copy_clerk"), world.records["normal"].id, scope="pages",
+                    page_docs=[str(admission.id)], page_ranges=["2-9"], s_department="心内科")
+    assert answer.status_code == 400 and "没有第 9 页" in answer.text
+    assert 'value="2-9"' in answer.text

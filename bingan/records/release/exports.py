@@ -244,7 +244,7 @@ class _Writer:
         if ofd_key is not None:
             texts = dict(self.ctx.session.execute(
                 sa.select(Page.number, Page.text).where(Page.version_id == version.id)).all())
-            facts = SealFacts(SEAL_NAME, _png(output.drawn_seal(self.exporter.hospital)),
+            facts = SealFacts(SEAL_NAME, _png(output.seal_picture(self.ctx.session, self.exporter.hospital)),
                               _validity(ofd_key.certificate))
             unsigned = ofd.write_ofd(_OfdPages(pages, texts), title=document.title,  # type: ignore[arg-type]
                                      page_size_mm=_sheet_mm(pages[0]))

@@ -1,6 +1,7 @@
 """The copy job's output (J7, J10): the chosen pages of every record of a request rendered into one
 A4 PDF, each page with the audience's watermark and the certifying mark (证明印记, art. 22:
-"本复印件与原件核对无误", the date and the hospital's seal), then the printed-copies rows.
+"本复印件与原件核对无误", the date and the hospital's seal — the uploaded image, else a drawn one),
+then the printed-copies rows.
 
 Pages come from the page renderer's cache (records/pages.py); each stamped page is JPEG-encoded
 at once and embedded as it is (reportlab passes JPEG through), so a 300-page job holds one page
@@ -25,6 +26,7 @@ from bingan.errors import Refusal
 from bingan.formats import watermark
 from bingan.records import jobs
 from bingan.records.pages import PageRenderer
+from bingan.records.release import seal as seal_module
 from bingan.records.release import service
 from bingan.storage.models import Document, User
 from bingan.storage.models.recall import SourceNotice
@@ -66,6 +68,13 @@ def drawn_seal(hospital: str, size: int = 220) -> Image.Image:
     return seal
 
 
+def seal_picture(session: Session, hospital: str, size: int = 220) -> Image.Image:
+    """The seal as an RGBA picture for other outputs (the OFD seal's appearance): the uploaded
+    image, else the drawn one."""
+    uploaded = seal_module.seal_bytes(session)
+    return seal_module.stamp_at(uploaded[0], size) if uploaded else drawn_seal(hospital, size)
+
+
 def _star(draw: ImageDraw.ImageDraw, cx: float, cy: float, r: float) -> None:
     points = []
     for index in range(10):
@@ -75,11 +84,14 @@ def _star(draw: ImageDraw.ImageDraw, cx: float, cy: float, r: float) -> None:
     draw.polygon(points, fill=(*RED, 230))
 
 
-def certify(page: Image.Image, hospital: str, day: str, footer: str, lines: tuple[str, ...]) -> Image.Image:
-    """The watermark for the audience and the certifying mark at the lower right."""
+def certify(page: Image.Image, hospital: str, day: str, footer: str, lines: tuple[str, ...],
+            seal_image: bytes | None = None) -> Image.Image:
+    """The watermark for the audience and the certifying mark at the lower right: the uploaded
+    seal image (``seal_image``, records/release/seal.py) or, without one, the drawn seal."""
     marked = watermark.apply_visible(page.convert("RGB"), lines)
     width, height = marked.size
-    seal = drawn_seal(hospital, max(120, width // 5))
+    size = max(120, width // 5)
+    seal = seal_module.stamp_at(seal_image, size) if seal_image else drawn_seal(hospital, size)
     font = ImageFont.truetype(FONT, max(12, width // 55))
     draw = ImageDraw.Draw(marked)
     right, bottom = width - width // 30, height - height // 40
@@ -92,7 +104,7 @@ def certify(page: Image.Image, hospital: str, day: str, footer: str, lines: tupl
 
 
 def build_copy_pdf(renderer: PageRenderer, request: CopyRequest, hospital: str, when: datetime,
-                   progress: Progress) -> bytes:
+                   progress: Progress, seal_image: bytes | None = None) -> bytes:
     """One PDF of every chosen page, in the request's order."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.utils import ImageReader
@@ -109,7 +121,7 @@ def build_copy_pdf(renderer: PageRenderer, request: CopyRequest, hospital: str, 
         for page in item["pages"]:
             base = renderer.base(item["sha256"], item["media_type"], page)
             footer = f"复印申请 {request.id} · {item['title']} 第{page}页 · 共{total}页之第{done + 1}页"
-            stamped = certify(base, hospital, day, footer, lines)
+            stamped = certify(base, hospital, day, footer, lines, seal_image)
             place_on_a4(pdf, ImageReader(io.BytesIO(jpeg(stamped))), stamped.size, A4)
             done += 1
             progress(done, total, f"正在生成第 {done}/{total} 页")
@@ -144,7 +156,9 @@ def run_copy_job(ctx: jobs.JobContext) -> None:
     if any(record.sealed for record in service.records_of(session, request)):
         raise Refusal("所选病案已封存，封存的病案一律不予复印")
     renderer = PageRenderer(get_settings(), ctx.blobs)
-    data = build_copy_pdf(renderer, request, hospital_name(session), clock.now(), ctx.progress)
+    uploaded = seal_module.seal_bytes(session)
+    data = build_copy_pdf(renderer, request, hospital_name(session), clock.now(), ctx.progress,
+                          uploaded[0] if uploaded else None)
     ctx.store_result(data, f"病案复印件-{request.id}.pdf", "application/pdf")
     owner = session.get(User, ctx.job.owner_id) if ctx.job.owner_id else None
     service.register_prints(session, Actor.of(owner), request)

@@ -171,6 +171,24 @@ def copyable_categories(session: Session) -> set[str]:
     return set(session.scalars(sa.select(Category.code).where(Category.copyable.is_(True))))
 
 
+def set_copyable_categories(session: Session, actor: Actor, codes: list[str]) -> set[str]:
+    """The art. 19 list (患方可复印部分): exactly these active categories are copyable by outside
+    applicants. An empty list is refused: it would leave patients nothing to copy by mistake."""
+    names = category_names(session)
+    chosen = set(resolve_categories(session, codes)) if codes else set()
+    if not chosen:
+        raise Refusal("请至少选择一个可复印分类（2013 规定第十九条）")
+    before = copyable_categories(session) & set(names)
+    for category in session.scalars(sa.select(Category).where(Category.code.in_(list(names)))):
+        category.copyable = category.code in chosen
+    session.flush()
+    record_event(session, actor, "copy.copyable_change", object_type="copy_rules",
+                 detail={"可复印分类": [names[code] for code in names if code in chosen],
+                         "新增": [names[code] for code in sorted(chosen - before)],
+                         "取消": [names[code] for code in sorted(before - chosen)]})
+    return chosen
+
+
 def resolve_categories(session: Session, given: list[str]) -> list[str]:
     """Category codes from codes or names; refuses unknown ones."""
     names = category_names(session)

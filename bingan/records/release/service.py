@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from bingan import clock
 from bingan.access.audit import Actor, record_event
@@ -29,8 +29,9 @@ from bingan.storage.models.jobs import Job
 from bingan.storage.models.release import CopyApplicantType, CopyPaper, CopyPrint, CopyRequest
 
 COPY_JOB = "copy_print"
-STATUS_NAMES = {"registered": "待缴费", "paid": "已缴费", "printed": "已打印", "refunded": "已退费",
-                "cancelled": "已作废"}
+STATUS_NAMES = {"pending_review": "待审核", "registered": "待缴费", "paid": "已缴费", "printed": "已打印",
+                "refunded": "已退费", "cancelled": "已作废", "rejected": "已驳回"}
+ONLINE_DOWNLOAD_DAYS = 7  # an online copy's download link works this long from printing
 PAYMENT_METHODS = {"cash": "现金", "card": "银行卡", "online": "线上支付"}
 HIV_CODES = ("B20", "B21", "B22", "B23", "B24")  # ICD-10 HIV disease
 HIV_TAG_WORDS = ("HIV", "艾滋")
@@ -191,6 +192,42 @@ def _page_choices(raw: list) -> list[dict]:
     return choices
 
 
+WHOLE = ("全部", "全", "all", "*")
+MAX_PAGE_NUMBER = 2000
+
+
+def parse_pages(text: str, title: str = "") -> list[int] | None:
+    """What the clerk typed for one document: "1-3,5" (full-width ，、－ too) → [1, 2, 3, 5];
+    "全部" → None (the whole document)."""
+    raw = (text or "").strip()
+    if raw.lower() in WHOLE:
+        return None
+    pages: set[int] = set()
+    for part in raw.replace("，", ",").replace("、", ",").replace("－", "-").replace("—", "-").split(","):
+        start, dash, end = part.strip().partition("-")
+        if not start.strip().isdigit() or (dash and not end.strip().isdigit()):
+            raise Refusal(f"“{title}”的页码“{raw[:30]}”格式不正确，应如 1-3,5 或“全部”")
+        first, last = int(start), int(end or start)
+        if not 1 <= first <= last <= MAX_PAGE_NUMBER:
+            raise Refusal(f"“{title}”的页码“{part.strip()}”不正确：页码从 1 开始，起页不大于止页")
+        pages.update(range(first, last + 1))
+    return sorted(pages)
+
+
+def documents_to_choose(session: Session, record: Record) -> list[dict]:
+    """A record's documents with content, for choosing single pages: id, category, title, pages,
+    and whether outside applicants may have it (art. 19)."""
+    copyable = rules.copyable_categories(session)
+    rows = session.execute(
+        sa.select(Document, Category.code, Category.name).options(selectinload(Document.current_version))
+        .join(DocumentType, DocumentType.id == Document.document_type_id)
+        .join(Category, Category.id == DocumentType.category_id)
+        .where(Document.record_id == record.id, Document.removed.is_(False), Document.current_version_id.is_not(None))
+        .order_by(Category.filing_order, DocumentType.filing_order, Document.id)).all()
+    return [{"id": document.id, "title": document.title, "category_name": name, "copyable": code in copyable,
+             "pages": max(document.current_version.page_count, 1)} for document, code, name in rows]
+
+
 def _stage(record: Record, number: int, copy_rules: rules.CopyRules) -> bool:
     """Sealed: never. Not archived: refused unless the hospital allows stage copying."""
     if record.sealed:
@@ -315,7 +352,7 @@ def add_paper(session: Session, actor: Actor, user: User, blobs: BlobStore, requ
         raise Refusal("材料应为 JPEG、PNG 照片或 PDF 文件")
     if not data or len(data) > MAX_PAPER_BYTES:
         raise Refusal("材料文件应小于 10 MB")
-    if request.status in ("refunded", "cancelled"):
+    if request.status in ("refunded", "cancelled", "rejected"):
         raise Conflict(f"该申请{STATUS_NAMES[request.status]}，不能再添加材料")
     name = known.get(code, "其他材料")
     info = blobs.put(io.BytesIO(data), Placement(campus="copy", record_number=f"copy-{request.id}", stay=None,
@@ -434,6 +471,8 @@ def register_prints(session: Session, actor: Actor, request: CopyRequest) -> Non
                      record_id=record_id, detail={"为谁": for_whom, "页数": pages, "份数": request.copies,
                                                   "阶段复印": request.stage})
     request.status, request.printed_at = "printed", utcnow()
+    if request.channel == "online":
+        request.download_expires_at = request.printed_at + timedelta(days=ONLINE_DOWNLOAD_DAYS)
 
 
 def _type_name(session: Session, request: CopyRequest) -> str:

@@ -11,8 +11,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from bingan.storage.models.base import Base, utcnow
 from bingan.storage.models.organisation import User
 
-# registered 已登记 · paid 已缴费 · printed 已打印 · refunded 已退费 · cancelled 已作废
-COPY_STATUSES = ("registered", "paid", "printed", "refunded", "cancelled")
+# registered 已登记 · paid 已缴费 · printed 已打印 · refunded 已退费 · cancelled 已作废; an online
+# application first waits for review: pending_review 待审核 → registered, or rejected 已驳回.
+COPY_STATUSES = ("pending_review", "registered", "paid", "printed", "refunded", "cancelled", "rejected")
+# window 复印窗口 · online 网上申请 (the patient app, through an API token)
+COPY_CHANNELS = ("window", "online")
 
 
 class CopyPackage(Base):
@@ -84,6 +87,17 @@ class CopyRequest(Base):
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+    channel: Mapped[str] = mapped_column(String(16), default="window")
+    # the record room's review of an online application
+    reviewed_at: Mapped[datetime | None]
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    review_reason: Mapped[str] = mapped_column(Text, default="")
+    # the patient's download of an online copy: only the token's SHA-256, usable once printed
+    # until ``download_expires_at`` and for ``download_max_views`` downloads
+    download_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    download_expires_at: Mapped[datetime | None]
+    download_views: Mapped[int] = mapped_column(default=0)
+    download_max_views: Mapped[int] = mapped_column(default=0)
 
 
 class CopyPaper(Base):

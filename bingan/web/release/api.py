@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
@@ -13,7 +14,7 @@ from pydantic import BaseModel, Field
 from bingan import clock
 from bingan.records import jobs
 from bingan.records.prints import printed_copies
-from bingan.records.release import rules, service
+from bingan.records.release import forms, output, rules, service
 from bingan.storage.blobs.port import open_blob_store
 from bingan.storage.models import Record
 from bingan.web.deps import Ctx, RecordAccess, gate_record, load_record, permission, record_gate
@@ -73,7 +74,8 @@ def create(body: CopyRequestBody, ctx: Ctx = permission("copy.serve")) -> dict:
 
 
 @router.get("/copy-requests", summary="复印登记簿（最近 200 条）")
-def listing(status: Literal["registered", "paid", "printed", "refunded", "cancelled", ""] = "",
+def listing(status: Literal["pending_review", "registered", "paid", "printed", "refunded", "cancelled", "rejected",
+                            ""] = "",
             ctx: Ctx = permission("copy.serve")) -> dict:
     rows = service.requests(ctx.session, status)
     ctx.audit("copy.list", object_type="copy_request", detail={"状态": status or "全部", "条数": len(rows)})
@@ -135,6 +137,34 @@ def paper(request: Request, copy_request_id: RowId, paper_id: RowId, ctx: Ctx = 
         data = stream.read()
     ctx.audit("copy.paper_view", object_type="copy_request", object_id=copy_request.id, detail={"材料": found.name})
     return Response(data, media_type=found.media_type, headers={"Cache-Control": "private, no-store"})
+
+
+@router.get("/copy-requests/{copy_request_id}/receipt.pdf", summary="收费收据（PDF）")
+def receipt(copy_request_id: RowId, ctx: Ctx = permission("copy.serve")) -> Response:
+    copy_request = service.get_request(ctx.session, copy_request_id)
+    data = forms.receipt_pdf(ctx.session, copy_request, output.hospital_name(ctx.session))
+    ctx.audit("copy.receipt", object_type="copy_request", object_id=copy_request.id,
+              detail={"金额": rules.yuan(copy_request.fee_fen)})
+    return _pdf(data, f"收费收据-{copy_request.id}.pdf")
+
+
+@router.get("/copy-requests/{copy_request_id}/application.pdf", summary="电子申请表（PDF，含身份证明图像）")
+def application(request: Request, copy_request_id: RowId, ctx: Ctx = permission("copy.serve")) -> Response:
+    copy_request = service.get_request(ctx.session, copy_request_id)
+    store = open_blob_store(request.app.state.settings)
+
+    def read(sha256: str) -> bytes:
+        with store.open(sha256) as stream:
+            return stream.read()
+
+    data = forms.application_pdf(ctx.session, copy_request, output.hospital_name(ctx.session), read)
+    ctx.audit("copy.application_form", object_type="copy_request", object_id=copy_request.id)
+    return _pdf(data, f"复印申请表-{copy_request.id}.pdf")
+
+
+def _pdf(data: bytes, name: str) -> Response:
+    return Response(data, media_type="application/pdf", headers={
+        "Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}", "Cache-Control": "private, no-store"})
 
 
 @router.get("/copy-records", summary="查找可复印的病案（身份证号、姓名、病案号、入出院日期、出院科室）")

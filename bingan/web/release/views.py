@@ -10,6 +10,7 @@ import json
 from datetime import date
 from urllib.parse import quote, urlsplit
 
+import sqlalchemy as sa
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -17,7 +18,7 @@ from bingan.errors import NotFound, Refusal
 from bingan.records import jobs
 from bingan.records.release import rules, service
 from bingan.storage.blobs.port import open_blob_store
-from bingan.storage.models import Record
+from bingan.storage.models import Document, Record
 from bingan.storage.models.jobs import Job
 from bingan.web import navigation
 from bingan.web.deps import Ctx, gate_record, load_record, permission
@@ -79,7 +80,8 @@ def _found(ctx: Ctx, record: Record) -> dict:
         return {"record": record, "sealed": True}
     stage = record.status != "archived"
     return {"record": record, "sealed": False, "stage": stage,
-            "warnings": service.record_warnings(ctx.session, record, stage)}
+            "warnings": service.record_warnings(ctx.session, record, stage),
+            "documents": service.documents_to_choose(ctx.session, record)}
 
 
 @router.get(WINDOW, response_class=HTMLResponse)
@@ -98,6 +100,7 @@ def apply(request: Request, record_ids: list[int] = Form([]), applicant_type: st
           relation: str = Form("", max_length=50), card: str = Form("", max_length=4000),
           card_photo: str = Form("", max_length=MAX_PHOTO_CHARS), scope: str = Form("package", max_length=20),
           package: str = Form("", max_length=100), categories: list[str] = Form([]),
+          page_docs: list[int] = Form([]), page_ranges: list[str] = Form([]),
           copies: int = Form(1, ge=1, le=service.MAX_COPIES), purpose: str = Form("", max_length=100),
           s_id_number: str = Form("", max_length=30), s_name: str = Form("", max_length=50),
           s_record_number: str = Form("", max_length=32), s_department: str = Form("", max_length=100),
@@ -105,7 +108,9 @@ def apply(request: Request, record_ids: list[int] = Form([]), applicant_type: st
     """复印登记 from the window's form; a refusal shows the page again with what was typed."""
     values = {"record_ids": record_ids, "applicant_type": applicant_type, "applicant_name": applicant_name,
               "applicant_id": applicant_id, "phone": phone, "organisation": organisation, "relation": relation,
-              "scope": scope, "package": package, "categories": categories, "copies": copies, "purpose": purpose}
+              "scope": scope, "package": package, "categories": categories, "copies": copies, "purpose": purpose,
+              "page_ranges": {document_id: text[:200] for document_id, text in zip(page_docs, page_ranges, strict=False)
+                              if text.strip()}}
     criteria = service.Criteria(id_number=s_id_number, name=s_name, record_number=s_record_number,
                                 department=s_department)
     try:
@@ -126,6 +131,7 @@ def _create(request: Request, ctx: Ctx, values: dict, card: str, card_photo: str
                                     values["phone"], values["organisation"], values["relation"], _card(card)),
         record_ids=ids, package=values["package"] if values["scope"] == "package" else "",
         categories=values["categories"] if values["scope"] == "categories" else None,
+        pages=_pages(ctx, values["page_ranges"]) if values["scope"] == "pages" else None,
         copies=values["copies"], purpose=values["purpose"])
     copy_request = service.create_request(ctx.session, ctx.actor, ctx.user, records, form)
     photo = _photo(card_photo)
@@ -133,6 +139,16 @@ def _create(request: Request, ctx: Ctx, values: dict, card: str, card_photo: str
         service.add_paper(ctx.session, ctx.actor, ctx.user, open_blob_store(request.app.state.settings),
                           copy_request, service.ID_PHOTO, photo, "image/jpeg")
     return copy_request
+
+
+def _pages(ctx: Ctx, typed: dict[int, str]) -> list[dict]:
+    """The single pages typed per document (blank ones were left out) as the service's page choices."""
+    chosen = {document_id: text for document_id, text in typed.items() if 1 <= document_id <= MAX_ID}
+    if not chosen:
+        raise Refusal("按页复印：请在所选病案的文书中填写要复印的页码（如 1-3,5，或“全部”）")
+    titles = dict(ctx.session.execute(sa.select(Document.id, Document.title).where(Document.id.in_(chosen))).all())
+    return [{"document_id": document_id, "pages": service.parse_pages(text, titles.get(document_id, str(document_id)))}
+            for document_id, text in chosen.items()]
 
 
 def _card(text: str) -> dict:

@@ -179,3 +179,23 @@ def test_a_record_sealed_after_payment_is_not_printed(session, world):
     lifecycle.seal(session, lifecycle.SYSTEM, session.get(Record, world.records["normal"].id), "纠纷")
     with pytest.raises(Refusal, match="封存"):
         service.start_print(session, _actor(world), clerk, request)
+
+
+@pytest.mark.parametrize(("typed", "pages"), [
+    ("1-3,5", [1, 2, 3, 5]), ("2", [2]), ("3，1、2", [1, 2, 3]), ("1－2", [1, 2]), ("全部", None), ("all", None),
+])
+def test_typed_page_numbers_are_read_as_a_clerk_writes_them(typed, pages):
+    assert service.parse_pages(typed, "出院记录") == pages
+
+
+@pytest.mark.parametrize(("typed", "message"), [("一", "格式不正确"), ("3-1", "起页不大于止页"), ("0", "页码从 1 开始"),
+                                                ("1-", "格式不正确")])
+def test_bad_page_numbers_are_refused_naming_the_document(typed, message):
+    with pytest.raises(Refusal, match=f"“出院记录”.*{message}"):
+        service.parse_pages(typed, "出院记录")
+
+
+def test_the_documents_to_choose_pages_from_say_their_pages_and_whether_outsiders_may_have_them(session, world):
+    documents = service.documents_to_choose(session, world.records["normal"])
+    assert [(d["title"], d["pages"], d["copyable"]) for d in documents] == [
+        ("住院病案首页", 3, False), ("入院记录", 3, True), ("出院记录", 3, True)]
