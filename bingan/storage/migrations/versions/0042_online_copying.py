@@ -1,15 +1,15 @@
 """Online copy applications (issue 15): a copy request's channel (window | online), the record
 room's review of an online application, and the patient's expiring, view-limited download.
 
-Revision ID: 0040
-Revises: 0039
+Revision ID: 0042
+Revises: 0041
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0040"
-down_revision = "0039"
+revision = "0042"
+down_revision = "0041"
 branch_labels = None
 depends_on = None
 
