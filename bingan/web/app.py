@@ -198,6 +198,7 @@ def _body_limits() -> dict[str, int | None]:
         digitisation_api.RESHOOT_PATH: digitisation_api.MAX_UPLOAD,
         digitisation_views.UPLOAD_PATH: digitisation_api.MAX_UPLOAD,
         digitisation_views.RESHOOT_PATH: digitisation_api.MAX_UPLOAD,
+        scoring_views.EDIT_PATH: scoring_views.EDIT_BYTES,
     }
 
 

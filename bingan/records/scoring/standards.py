@@ -92,6 +92,13 @@ def edit_thresholds(session: Session, actor: Actor, user: User, standard_id: int
                         origin="edit", note=f"由第{base.version}版修改等级分数线")
 
 
+def edit_table(session: Session, actor: Actor, user: User, standard_id: int, sections: list) -> ScoringStandard:
+    """A table edited on screen makes a new version under the same name and thresholds."""
+    base = get(session, standard_id)
+    return save_version(session, actor, user, base.name, sections, base.thresholds, origin="edit",
+                        note=f"由第{base.version}版在页面上修改")
+
+
 def make_current(session: Session, actor: Actor, standard_id: int) -> ScoringStandard:
     chosen = get(session, standard_id)
     for row in session.scalars(sa.select(ScoringStandard).where(ScoringStandard.current)):

@@ -5,6 +5,7 @@ records list with its xlsx export."""
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -96,6 +97,67 @@ def thresholds_form(standard_id: RowId, first: float = Form(..., ge=0, le=1000),
                     ctx: Ctx = permission(MANAGE)) -> Response:
     saved = standards.edit_thresholds(ctx.session, ctx.actor, ctx.user, standard_id, first, second)
     return RedirectResponse(f"{STANDARDS_PATH}/{saved.id}", status_code=303)
+
+
+EDIT_PATH = STANDARDS_PATH + "/{id}/edit"
+EDIT_BYTES = 1024 * 1024  # 400 items of up to 500 Chinese characters, percent-encoded
+ITEM_FIELDS = ("text", "deduction", "max_times", "cap", "veto", "veto_points", "check")
+BLANK_ITEMS, BLANK_SECTIONS = 2, 1  # empty rows offered for adding
+
+
+@router.get(EDIT_PATH.replace("{id}", "{standard_id}"), response_class=HTMLResponse)
+def edit_page(request: Request, standard_id: RowId, ctx: Ctx = permission(MANAGE)) -> Response:
+    row = standards.get(ctx.session, standard_id)
+    sections, _ = rules.as_json(standards.standard_of(row))
+    return _edit_form(request, ctx, row, sections)
+
+
+@router.post(EDIT_PATH.replace("{id}", "{standard_id}"), response_class=HTMLResponse)
+async def edit_save(request: Request, standard_id: RowId, ctx: Ctx = permission(MANAGE)) -> Response:
+    row = standards.get(ctx.session, standard_id)
+    sections = sections_from_form(await request.form())
+    try:
+        saved = standards.edit_table(ctx.session, ctx.actor, ctx.user, standard_id, sections)
+    except Refusal as refusal:
+        return _edit_form(request, ctx, row, sections, error=refusal.message, status_code=400)
+    return RedirectResponse(f"{STANDARDS_PATH}/{saved.id}", status_code=303)
+
+
+def _edit_form(request: Request, ctx: Ctx, row, sections: list, error: str = "", status_code: int = 200) -> Response:
+    shown = [{**section, "items": [*section["items"], *({} for _ in range(BLANK_ITEMS))]} for section in sections]
+    shown += [{"name": "", "points": "", "items": [{} for _ in range(BLANK_ITEMS + 1)]}
+              for _ in range(BLANK_SECTIONS)]
+    return page(request, "scoring/edit.html", ctx, row=row, sections=shown, vetoes=rules.VETO_MODES, error=error,
+                status_code=status_code)
+
+
+FIELD = re.compile(r"s(\d+)-(?:i(\d+)-)?([a-z_]+)")
+
+
+def sections_from_form(form) -> list[dict]:
+    """The table as posted (``s3-name``, ``s3-i2-text``…) in the order shown; a row whose 评分内容 is
+    empty is dropped (that is how an item is deleted), and a section without a name or items too."""
+    posted: dict[int, dict] = {}
+    for key, value in form.multi_items():
+        found = FIELD.fullmatch(key)
+        if found is None:
+            continue
+        section, item, name = int(found[1]), found[2], found[3]
+        fields = posted.setdefault(section, {"items": {}})
+        (fields["items"].setdefault(int(item), {}) if item else fields)[name] = str(value).strip()
+    sections = []
+    for _, fields in sorted(posted.items()):
+        items = [_item(row) for _, row in sorted(fields["items"].items()) if row.get("text")]
+        if fields.get("name") or items:
+            sections.append({"name": fields.get("name", ""), "points": fields.get("points", ""), "items": items})
+    return sections
+
+
+def _item(row: dict) -> dict:
+    item = {name: row.get(name, "") for name in ITEM_FIELDS}
+    times = item["max_times"]
+    item["max_times"] = int(times) if times.isdigit() else (times or None)  # else: refused by the rules
+    return item
 
 
 @router.post(STANDARDS_PATH + "/{standard_id}/current")
