@@ -18,10 +18,12 @@ from bingan.records.release.output import COPY_JOB
 from bingan.records.retention.kind import DESTROY
 from bingan.records.sealing.kind import SEAL, UNSEAL
 from bingan.records.sealing.package import PACKAGE_JOB
+from bingan.records.statistics.exports import EXPORT_JOB as STATISTICS_EXPORT_JOB
 from bingan.records.tiers.kind import MOVE_KIND, PREFETCH_KIND
 
 INSTALLED: tuple[Kind, ...] = (BORROW, RENEW, SEAL, UNSEAL, RECALL, DESTROY)
-JOBS: tuple[JobKind, ...] = (PACKAGE_JOB, COPY_JOB, EXPORT_KIND, SIGN_JOB, MOVE_KIND, PREFETCH_KIND, BACKUP_JOB)
+JOBS: tuple[JobKind, ...] = (PACKAGE_JOB, COPY_JOB, EXPORT_KIND, SIGN_JOB, MOVE_KIND, PREFETCH_KIND, BACKUP_JOB,
+                             STATISTICS_EXPORT_JOB)
 
 
 def install() -> None:

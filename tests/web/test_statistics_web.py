@@ -121,3 +121,31 @@ def test_a_definition_edited_into_an_impossible_grouping_is_refused_and_kept(cli
                                              "chart": "pie", "csrf_token": token})
     assert refused.status_code == 400 and "不能按“科室”分组" in refused.text
     assert 'value="purpose" selected' in archivist.get(f"{location}/edit").text
+
+
+def test_a_large_drill_down_is_exported_by_a_background_job_with_the_same_rows(client_for, world, web_engine,
+                                                                               monkeypatch):
+    from bingan.config import get_settings
+    from bingan.records import jobs
+    from bingan.records.statistics import exports
+    from bingan.storage.blobs.port import open_blob_store
+
+    monkeypatch.setattr(exports, "DIRECT_ROWS", 1)  # the test hospital's month counts as large
+    archivist = client_for("archivist")
+    drill = archivist.get(f"/statistics/indicators/tl-01/records?{PERIOD}&part=denominator")
+    assert 'id="drill-export-job"' in drill.text and "后台导出 Excel" in drill.text
+    started = archivist.post(f"/statistics/indicators/tl-01/records.xlsx?{PERIOD}&part=denominator",
+                             data={"csrf_token": csrf_of(drill.text)}, follow_redirects=False)
+    assert started.status_code == 303 and started.headers["location"].startswith("/jobs/")
+    job_id = int(started.headers["location"].rsplit("/", 1)[1])
+    assert jobs.run_job(web_engine, open_blob_store(get_settings()), job_id) == "done"
+    done = archivist.get(f"/api/v1/jobs/{job_id}").json()
+    assert done["state"] == "done" and done["result_url"]
+    made = archivist.get(done["result_url"])
+    direct = archivist.get(f"/statistics/indicators/tl-01/records.xlsx?{PERIOD}&part=denominator")
+
+    def rows(content: bytes) -> list[tuple]:
+        return list(openpyxl.load_workbook(io.BytesIO(content)).worksheets[0].iter_rows(values_only=True))
+
+    assert rows(made.content) == rows(direct.content) and len(rows(made.content)) == len(world.records) + 1
+    assert client_for("clinician").get(done["result_url"]).status_code in (403, 404)

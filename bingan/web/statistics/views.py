@@ -15,7 +15,7 @@ from starlette.background import BackgroundTask
 
 from bingan import clock
 from bingan.errors import Refusal
-from bingan.records.statistics import blocks, indicators, service
+from bingan.records.statistics import blocks, exports, indicators, service
 from bingan.web import navigation
 from bingan.web.deps import Ctx, permission
 from bingan.web.downloads import XLSX
@@ -94,6 +94,17 @@ def drill_export(key: str, request: Request, ctx: Ctx = permission("statistics.v
                  lambda path: service.drill_xlsx(ctx.session, indicator, part, when, filters, path))
 
 
+@router.post(HOME + "/indicators/{key}/records.xlsx")
+def drill_export_job(key: str, request: Request, ctx: Ctx = permission("statistics.view")) -> Response:
+    """A large export: a background job; the job's page shows its progress and gives the file."""
+    when, filters = _period(request), _filters(request)
+    part = request.query_params.get("part") or "denominator"
+    job = exports.start_drill_export(ctx.session, ctx.actor, ctx.user, key, part, when, filters)
+    _audit(ctx, "export", f"{indicators.indicator_by_key(key).code} {indicators.PARTS[part]}（后台导出）", when,
+           filters)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
 @router.get(HOME + "/indicators/{key}/records", response_class=HTMLResponse)
 def drill_page(key: str, request: Request, ctx: Ctx = permission("statistics.view")) -> Response:
     indicator = indicators.indicator_by_key(key)
@@ -106,7 +117,7 @@ def drill_page(key: str, request: Request, ctx: Ctx = permission("statistics.vie
     drill = indicators.records_of(ctx.session, indicator, part, when, filters, number)
     _audit(ctx, "view", f"{indicator.code} {indicators.PARTS[part]}", when, filters)
     return page(request, "statistics/drill.html", ctx, drill=drill, parts=indicators.PARTS,
-                status_names=service.STATUS_NAMES,
+                status_names=service.STATUS_NAMES, direct_rows=exports.DIRECT_ROWS,
                 crumbs=[("质控指标与报表", HOME), (indicator.name, "")], **_common(ctx, request, when, filters))
 
 
