@@ -25,6 +25,7 @@ from bingan.records.qc.scheduled import remind_overdue
 from bingan.records.recall.scheduled import mark_overdue, remind_before_deadline
 from bingan.records.retention.scheduled import remove_files
 from bingan.records.sealing.scheduled import remind_unclaimed_seals
+from bingan.records.statistics.facts import refresh_job as refresh_record_facts
 from bingan.records.tiers.scheduled import start_nightly_move
 from bingan.storage.db import session_factory
 from bingan.storage.models import utcnow
@@ -51,6 +52,7 @@ TIMED_JOBS: dict[str, Callable[[Session, datetime], object]] = {
     "grants_reminded": remind_expiring_grants,  # records: two days before a temporary grant ends
     "backup_started": start_due_backup,  # records/backups: the administrator's daily backup, once per slot
     "scan_folder_filed": file_watched_folder,  # ingest/scan_folder: the watched scanner folder's complete files filed
+    "record_facts_refreshed": refresh_record_facts,  # records/statistics: facts of changed records
 }
 
 

@@ -3,14 +3,14 @@ dimensions (what rows are grouped by), measures (counts and sums, and rates of t
 filters (period, department, campus). Built-in reports, the 2021 indicators and the record room's
 saved definitions are all definitions over these whitelists: users pick names, never SQL.
 
-The records subject joins the archive-rate report's day table (records/archive_rate.py): one row per
-local day with its month and the instants before which a record discharged that day is archived in
-time, so months follow the hospital's time zone and MER-TQ-01 / 超期 count on the same working-day
-calendar as the archive-rate report.
+The records subject counts the per-record facts (record_facts, kept by facts.py: refreshed before each
+count) joined to the archive-rate report's day table (records/archive_rate.py): one row per local day
+with its month and the instants before which a record discharged that day is archived in time, so
+months follow the hospital's time zone and MER-TQ-01 / 超期 count on the same working-day calendar as
+the archive-rate report.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -22,13 +22,12 @@ from bingan import clock
 from bingan.errors import Refusal
 from bingan.records import archive_rate
 from bingan.records.calendar import KIND_NAMES
+from bingan.records.statistics import facts
 from bingan.storage.models import (
     ApprovalRequest,
     Campus,
     Department,
-    Document,
     DocumentType,
-    Operation,
     Record,
     User,
 )
@@ -36,10 +35,10 @@ from bingan.storage.models.borrowing import Borrowing
 from bingan.storage.models.digitisation import ScanPage, ScanReview
 from bingan.storage.models.qc import QcReturn, QcReview
 from bingan.storage.models.release import CopyApplicantType, CopyRequest
-from bingan.storage.models.statistics import IndicatorRequirement
 
 MAX_DAYS = 3 * 366
-YES = ("1", "是", "有", "Y", "y", "true")
+FACTS = facts.FACTS
+F = FACTS.c  # the records subject's columns: one row of facts per discharged inpatient record
 
 
 @dataclass(frozen=True)
@@ -115,105 +114,10 @@ class Scope:
     department: sa.ColumnElement | None
     campus: sa.ColumnElement | None
     days: sa.Subquery | None = None
-    facts: Facts | None = None  # the records subject's per-record facts
     alone: sa.FromClause | None = None  # the FROM without the record, when neither grouping nor filters need it
 
     def source(self, record_needed: bool = True) -> sa.FromClause:
-        """The FROM with the per-record facts the measures built so far asked for (build them first)."""
-        if self.facts:
-            return self.facts.joined(self.select_from)
         return self.select_from if record_needed or self.alone is None else self.alone
-
-
-class Facts:
-    """What a record holds, computed once per record in one pass over each table and joined by record
-    id, rather than an EXISTS per record and per measure (a million records asked a dozen times each):
-
-    - ``documents()``: per record, over its present documents (not withdrawn, with content) of the
-      types any measure looks at, the earliest completion (书写时间, else 签名时间) of the admission,
-      discharge and front-page notes and whether it holds an operation note, a transfusion note and
-      each required item of MER-D&T-04/06;
-    - ``operations()``: the operated records, and whether one of their timed operations lacks an
-      operation note completed in the 24 hours after it;
-    - ``paper()``: the records with paper pages (captured pages or a scanned document);
-    - ``incomplete()``: the records not 归档完整 (archive_rate's set).
-
-    Each is restricted to the period's discharged inpatient records and joined only if a measure used it.
-    """
-
-    def __init__(self, session: Session, when: Period) -> None:
-        self.session, self.when = session, when
-        self.types = TypeIds(session)
-        self.required = {item.id: list(item.document_type_ids or []) for item in session.scalars(
-            sa.select(IndicatorRequirement).order_by(IndicatorRequirement.id))}
-        self._built: dict[str, sa.Subquery] = {}
-
-    def _in_period(self, record_id: sa.ColumnElement) -> sa.ColumnElement:
-        r = Record.__table__.alias("period_records")
-        return record_id.in_(sa.select(r.c.id).where(r.c.visit_type == "inpatient",
-                                                      r.c.discharged_at >= self.when.starts,
-                                                      r.c.discharged_at < self.when.ends))
-
-    def _once(self, name: str, build: Callable[[], sa.Select]) -> sa.Subquery:
-        if name not in self._built:
-            self._built[name] = build().subquery(name)
-        return self._built[name]
-
-    def documents(self) -> sa.Subquery:
-        def build() -> sa.Select:
-            d = Document.__table__
-            done = sa.func.coalesce(d.c.written_at, d.c.signed_at)
-            lists = {"admission_done": self.types(*ADMISSION_NOTES),
-                     "discharge_note_done": self.types(*DISCHARGE_NOTES), "front_page_done": self.types(*FRONT_PAGE)}
-            flags = {"operation_note": self.types(*OPERATION_NOTE),
-                     "transfusion_note": self.types(*TRANSFUSION_NOTE),
-                     **{f"required_{item}": ids for item, ids in self.required.items()}}
-            wanted = sorted({type_id for ids in (*lists.values(), *flags.values()) for type_id in ids}) or [-1]
-            return (sa.select(d.c.record_id,
-                              *(sa.func.min(sa.case((d.c.document_type_id.in_(ids or [-1]), done))).label(name)
-                                for name, ids in lists.items()),
-                              *(sa.func.max(sa.case((d.c.document_type_id.in_(ids or [-1]), 1), else_=0)).label(name)
-                                for name, ids in flags.items()))
-                    .where(~d.c.removed, d.c.current_version_id.is_not(None), d.c.document_type_id.in_(wanted),
-                           self._in_period(d.c.record_id))
-                    .group_by(d.c.record_id))
-        return self._once("document_facts", build)
-
-    def operations(self) -> sa.Subquery:
-        def build() -> sa.Select:
-            o, d = Operation.__table__, Document.__table__
-            done = sa.func.coalesce(d.c.written_at, d.c.signed_at)
-            noted = sa.exists().where(d.c.record_id == o.c.record_id, ~d.c.removed, d.c.current_version_id.is_not(None),
-                                      d.c.document_type_id.in_(self.types(*OPERATION_NOTE) or [-1]),
-                                      done >= o.c.performed_at, within_hours(self.session, done, o.c.performed_at, 24))
-            late = sa.case((sa.and_(o.c.performed_at.is_not(None), ~noted), 1), else_=0)
-            return (sa.select(o.c.record_id, sa.func.max(late).label("late"))
-                    .where(self._in_period(o.c.record_id)).group_by(o.c.record_id))
-        return self._once("operation_facts", build)
-
-    def paper(self) -> sa.Subquery:
-        def build() -> sa.Select:
-            pages = sa.select(ScanPage.record_id.label("record_id")).where(self._in_period(ScanPage.record_id))
-            scanned = sa.select(Document.record_id).where(Document.origin == "scanned",
-                                                          self._in_period(Document.record_id))
-            return sa.union(pages, scanned)
-        return self._once("paper_records", build)
-
-    def incomplete(self) -> sa.Subquery:
-        if "incomplete" not in self._built:
-            self._built["incomplete"] = archive_rate.incomplete_records()
-        return self._built["incomplete"]
-
-    def joined(self, base: sa.FromClause) -> sa.FromClause:
-        for found in self._built.values():
-            base = base.outerjoin(found, found.c.record_id == Record.id)
-        return base
-
-
-def facts(scope: Scope) -> Facts:
-    if scope.facts is None:
-        raise Refusal("该统计对象没有病历明细")
-    return scope.facts
 
 
 @dataclass(frozen=True)
@@ -233,12 +137,13 @@ def local_month(session: Session, column: sa.ColumnElement) -> sa.ColumnElement:
 
 
 def _records(session: Session, when: Period) -> Scope:
+    """The discharged inpatient records' facts (only those have a row), each joined to its local day: an index
+    range of the covering index per day."""
     days = archive_rate.day_table(session, when.first, when.end)
-    return Scope(Record.__table__.join(days, archive_rate.on_day(days)),
-                 [Record.visit_type == "inpatient"],
-                 {"department": Record.discharge_department_id, "campus": Record.campus_id, "month": days.c.month,
-                  "kind": Record.kind},
-                 Record.discharge_department_id, Record.campus_id, days, Facts(session, when))
+    on_day = sa.and_(F.discharged_at >= days.c.starts, F.discharged_at < days.c.ends)
+    return Scope(FACTS.join(days, on_day), [],
+                 {"department": F.department_id, "campus": F.campus_id, "month": days.c.month, "kind": F.kind},
+                 F.department_id, F.campus_id, days)
 
 
 def _borrowings(session: Session, when: Period) -> Scope:
@@ -345,53 +250,24 @@ DIMENSIONS: dict[str, Dimension] = {d.code: d for d in (
 # ---------------------------------------------------------------- measures
 
 
-def within_hours(session: Session, later: sa.ColumnElement, earlier: sa.ColumnElement, hours: int) -> sa.ColumnElement:
-    """``later`` no more than ``hours`` after ``earlier`` (NULL, i.e. not counted, when either is missing)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return later <= earlier + timedelta(hours=hours)
-    return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 24 <= hours + 1e-9
+def surgical() -> sa.ColumnElement:
+    """手术病历: the front page lists an operation."""
+    return F.surgical
 
 
-def completed_within(session: Session, scope: Scope, fact: str, start: sa.ColumnElement,
-                     hours: int) -> sa.ColumnElement:
-    """A present document of the fact's types (admission_done, discharge_note_done, front_page_done) completed within
-    ``hours`` of ``start`` (a record time): its earliest completion is."""
-    return within_hours(session, facts(scope).documents().c[fact], start, hours)
-
-
-def surgical(scope: Scope) -> sa.ColumnElement:
-    return facts(scope).operations().c.record_id.is_not(None)
-
-
-def operation_notes_in_time(scope: Scope) -> sa.ColumnElement:
-    """MER-TL-02: a 手术记录 exists, and every operation with a time has one completed in the 24 hours after it."""
-    found = facts(scope)
-    return sa.and_(found.documents().c.operation_note == 1, sa.func.coalesce(found.operations().c.late, 0) == 0)
-
-
-def required_item(scope: Scope, item_id: int) -> sa.ColumnElement:
-    """The record holds a present document of one of the required item's types (MER-D&T-04/06)."""
-    return facts(scope).documents().c[f"required_{item_id}"] == 1
-
-
-def front_page_says_yes(session: Session, field: str) -> sa.ColumnElement:
-    """A front-page field is yes. SQLite's json_extract does not unescape keys: the JSON is stored
-    ASCII-escaped ("\\u8f93\\u8840"), so the key is asked for in both spellings there."""
-    said = Record.front_page[field].as_string().in_(YES)
-    if session.get_bind().dialect.name != "sqlite":
-        return said
-    escaped = json.dumps(field)[1:-1]
-    return sa.or_(said, Record.front_page[escaped].as_string().in_(YES))
-
-
-def transfusion(session: Session, scope: Scope) -> sa.ColumnElement:
+def transfusion() -> sa.ColumnElement:
     """用血病历: a 输血记录, or the front page's 输血 field says yes (as the completeness cases tell it)."""
-    return sa.or_(facts(scope).documents().c.transfusion_note == 1, front_page_says_yes(session, "输血"))
+    return F.transfusion
 
 
-def has_paper(scope: Scope) -> sa.ColumnElement:
+def has_paper() -> sa.ColumnElement:
     """The record has paper pages: captured pages (数字化拍摄) or a document of origin 扫描."""
-    return facts(scope).paper().c.record_id.is_not(None)
+    return F.has_paper
+
+
+def operation_notes_in_time() -> sa.ColumnElement:
+    """MER-TL-02: a 手术记录 exists, and every operation with a time has one completed in the 24 hours after it."""
+    return F.operation_note_in_time
 
 
 @dataclass(frozen=True)
@@ -438,54 +314,60 @@ def _sum(expression: sa.ColumnElement, condition: sa.ColumnElement | None = None
 
 
 def _archived(_s, _scope, _t):
-    return Record.archived_at.is_not(None)
+    return F.archived_at.is_not(None)
+
+
+def _due_by_kind(days: sa.Subquery) -> sa.ColumnElement:
+    """The deadline of the record's own kind (死亡 / 特殊 / 普通) on its discharge day, as archive_rate.due_by_kind."""
+    return sa.case((F.deadline_kind == "death", days.c.due_death), (F.deadline_kind == "special", days.c.due_special),
+                   else_=days.c.due_normal)
 
 
 def _overdue(session: Session, scope: Scope, _t) -> sa.ColumnElement:
     """超期: submitted at or after the deadline of the record's kind, or not yet submitted and the deadline passed."""
-    due = archive_rate.due_by_kind(scope.days)
-    return sa.or_(Record.submitted_at >= due, sa.and_(Record.submitted_at.is_(None), due <= clock.now()))
+    due = _due_by_kind(scope.days)
+    return sa.or_(F.submitted_at >= due, sa.and_(F.submitted_at.is_(None), due <= clock.now()))
 
 
 def _overdue_open(session: Session, scope: Scope, _t) -> sa.ColumnElement:
-    due = archive_rate.due_by_kind(scope.days)
-    return sa.and_(Record.submitted_at.is_(None), Record.archived_at.is_(None), due <= clock.now())
+    due = _due_by_kind(scope.days)
+    return sa.and_(F.submitted_at.is_(None), F.archived_at.is_(None), due <= clock.now())
 
 
-def _defective(_s, scope: Scope, _t) -> sa.ColumnElement:
-    return facts(scope).incomplete().c.record_id.is_not(None)
+def _defective(_s, _scope, _t) -> sa.ColumnElement:
+    """缺陷: the latest self-check found a completeness error, or a missing mark is open."""
+    return F.defective
 
 
-ADMISSION_NOTES = ("入院记录", "再次或多次入院记录", "24小时内入出院记录", "24小时内入院死亡记录")
-DISCHARGE_NOTES = ("出院记录", "死亡记录", "24小时内入出院记录", "24小时内入院死亡记录")
-FRONT_PAGE = ("住院病案首页",)
-OPERATION_NOTE = ("手术记录",)
-TRANSFUSION_NOTE = ("输血记录",)
+def archived_2_days(_s, scope: Scope, _t) -> sa.ColumnElement:
+    """MER-TQ-01: submitted before the end of the second working day after discharge."""
+    return F.submitted_at < scope.days.c.due_2
+
+
+def archived_complete(s, scope: Scope, t) -> sa.ColumnElement:
+    """MER-TQ-02: archived, and not defective."""
+    return sa.and_(F.archived_at.is_not(None), ~_defective(s, scope, t))
+
 
 _RECORD_MEASURES = (
     Measure("discharged", "出院病历数", "records", _count()),
     Measure("archived", "已归档", "records", _count(_archived)),
-    Measure("paperless", "无纸质页病历", "records", _count(lambda s, sc, t: ~has_paper(sc))),
-    Measure("with_paper", "含纸质页病历", "records", _count(lambda s, sc, t: has_paper(sc))),
+    Measure("paperless", "无纸质页病历", "records", _count(lambda s, sc, t: ~has_paper())),
+    Measure("with_paper", "含纸质页病历", "records", _count(lambda s, sc, t: has_paper())),
     Measure("paperless_archived", "无纸化归档", "records",
-            _count(lambda s, sc, t: sa.and_(Record.archived_at.is_not(None), ~has_paper(sc)))),
-    Measure("archived_2_days", "2个工作日内归档", "records",
-            _count(lambda s, sc, t: Record.submitted_at < sc.days.c.due_2)),
-    Measure("archived_complete", "归档完整", "records",
-            _count(lambda s, sc, t: sa.and_(Record.archived_at.is_not(None), ~_defective(s, sc, t)))),
+            _count(lambda s, sc, t: sa.and_(F.archived_at.is_not(None), ~has_paper()))),
+    Measure("archived_2_days", "2个工作日内归档", "records", _count(archived_2_days)),
+    Measure("archived_complete", "归档完整", "records", _count(archived_complete)),
     Measure("defective", "缺陷病历", "records", _count(_defective)),
     Measure("overdue", "超期提交", "records", _count(_overdue)),
     Measure("overdue_open", "超期未提交", "records", _count(_overdue_open)),
-    Measure("surgical", "手术病历", "records", _count(lambda s, sc, t: surgical(sc))),
-    Measure("transfusion", "用血病历", "records", _count(lambda s, sc, t: transfusion(s, sc))),
-    Measure("admission_note_24h", "入院记录24小时内完成", "records",
-            _count(lambda s, sc, t: completed_within(s, sc, "admission_done", Record.admitted_at, 24))),
+    Measure("surgical", "手术病历", "records", _count(lambda s, sc, t: surgical())),
+    Measure("transfusion", "用血病历", "records", _count(lambda s, sc, t: transfusion())),
+    Measure("admission_note_24h", "入院记录24小时内完成", "records", _count(lambda s, sc, t: F.admission_note_24h)),
     Measure("operation_note_24h", "手术记录术后24小时内完成", "records",
-            _count(lambda s, sc, t: sa.and_(surgical(sc), operation_notes_in_time(sc)))),
-    Measure("discharge_note_24h", "出院记录24小时内完成", "records",
-            _count(lambda s, sc, t: completed_within(s, sc, "discharge_note_done", Record.discharged_at, 24))),
-    Measure("front_page_24h", "病案首页24小时内完成", "records",
-            _count(lambda s, sc, t: completed_within(s, sc, "front_page_done", Record.discharged_at, 24))),
+            _count(lambda s, sc, t: sa.and_(surgical(), operation_notes_in_time()))),
+    Measure("discharge_note_24h", "出院记录24小时内完成", "records", _count(lambda s, sc, t: F.discharge_note_24h)),
+    Measure("front_page_24h", "病案首页24小时内完成", "records", _count(lambda s, sc, t: F.front_page_24h)),
 )
 _OTHER_MEASURES = (
     Measure("borrowings", "借阅申请", "borrowings", _count()),
@@ -617,6 +499,8 @@ def run(session: Session, definition: Definition, when: Period, filters: Filters
     by_subject: dict[str, list[str]] = {}
     for code in definition.base_measures():
         by_subject.setdefault(MEASURES[code].subject, []).append(code)
+    if "records" in by_subject:
+        facts.refresh(session)
     archive_rate.without_jit(session)
     values: dict[object, dict[str, float]] = {}
     totals: dict[str, float] = {}
@@ -633,7 +517,7 @@ def run(session: Session, definition: Definition, when: Period, filters: Filters
                 if filters.campus_id is not None:
                     where.append(scope.campus == filters.campus_id)
         key = scope.columns[definition.dimension]
-        counted = [MEASURES[code].build(session, scope, types) for code in codes]  # before the FROM: facts they join
+        counted = [MEASURES[code].build(session, scope, types) for code in codes]
         # The workload subjects join their record only for its department or campus (a million QC reviews
         # looked up their record one by one to be counted by person).
         record_needed = len(where) > len(scope.where) or definition.dimension in ("department", "campus")
@@ -671,16 +555,17 @@ def records_where(session: Session, when: Period, filters: Filters,
                   condition: Callable[[Session, Scope, TypeIds], sa.ColumnElement] | None,
                   columns: Callable[[Session, Scope, TypeIds], list[sa.ColumnElement]] | None = None,
                   ) -> tuple[sa.Select, Scope]:
-    """The records of the records subject in the period (and meeting ``condition``), for drill-down lists;
-    or ``columns`` over them (the indicators' counts)."""
+    """The records of the records subject in the period (and meeting ``condition``), for drill-down lists
+    (their ids, as ``id``); or ``columns`` over them (the indicators' counts). Refreshes the facts first."""
+    facts.refresh(session)
     scope = _records(session, when)
-    types = scope.facts.types
+    types = TypeIds(session)
     where = list(scope.where)
     if filters.department_id is not None:
-        where.append(Record.discharge_department_id == filters.department_id)
+        where.append(F.department_id == filters.department_id)
     if filters.campus_id is not None:
-        where.append(Record.campus_id == filters.campus_id)
+        where.append(F.campus_id == filters.campus_id)
     if condition is not None:
         where.append(condition(session, scope, types))
-    shown = columns(session, scope, types) if columns else [Record.id]
+    shown = columns(session, scope, types) if columns else [F.record_id.label("id")]
     return sa.select(*shown).select_from(scope.source()).where(*where), scope

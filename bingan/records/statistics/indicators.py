@@ -24,17 +24,17 @@ from bingan import clock
 from bingan.access.audit import Actor, record_event
 from bingan.errors import NotFound, Refusal
 from bingan.records.archive_rate import parse_month
-from bingan.records.statistics import blocks
+from bingan.records.statistics import blocks, facts
 from bingan.records.statistics.blocks import Filters, Period, Scope, TypeIds
 from bingan.storage.models import Campus, Department, DocumentType, Patient, Record
 from bingan.storage.models.base import utcnow
-from bingan.storage.models.scoring import FinalScore
 from bingan.storage.models.statistics import IndicatorInput, IndicatorRequirement
 
 Condition = Callable[[Session, Scope, TypeIds], sa.ColumnElement]
 PARTS = {"denominator": "分母病历", "numerator": "分子病历", "missed": "未达标病历"}
 PAGE_SIZE = 100
 REQUIRED = ("MER-D&T-04", "MER-D&T-06")
+F = blocks.F
 
 
 @dataclass(frozen=True)
@@ -60,46 +60,37 @@ def _measure(code: str) -> Condition:
 
 
 _CONDITIONS: dict[str, Condition] = {
-    "admission_note_24h": lambda s, sc, t: blocks.completed_within(s, sc, "admission_done", Record.admitted_at, 24),
-    "operation_note_24h": lambda s, sc, t: blocks.operation_notes_in_time(sc),
-    "discharge_note_24h": lambda s, sc, t: blocks.completed_within(s, sc, "discharge_note_done",
-                                                                     Record.discharged_at, 24),
-    "front_page_24h": lambda s, sc, t: blocks.completed_within(s, sc, "front_page_done", Record.discharged_at, 24),
-    "archived_2_days": lambda s, sc, t: Record.submitted_at < sc.days.c.due_2,
-    "archived_complete": lambda s, sc, t: sa.and_(Record.archived_at.is_not(None),
-                                                  ~blocks._defective(s, sc, t)),
+    "admission_note_24h": lambda s, sc, t: F.admission_note_24h,
+    "operation_note_24h": lambda s, sc, t: blocks.operation_notes_in_time(),
+    "discharge_note_24h": lambda s, sc, t: F.discharge_note_24h,
+    "front_page_24h": lambda s, sc, t: F.front_page_24h,
+    "archived_2_days": blocks.archived_2_days,
+    "archived_complete": blocks.archived_complete,
 }
 
 
-def _latest_grade() -> sa.ScalarSelect:
-    return (sa.select(FinalScore.grade).where(FinalScore.record_id == Record.id, FinalScore.status == "final")
-            .order_by(FinalScore.scored_at.desc(), FinalScore.id.desc()).limit(1).scalar_subquery())
-
-
 def _grade_a(_s, _scope: Scope, _t) -> sa.ColumnElement:
-    return _latest_grade() == "甲"
+    return F.grade == "甲"
 
 
 def _scored(_s, _scope: Scope, _t) -> sa.ColumnElement:
-    return _latest_grade().is_not(None)
+    return F.grade.is_not(None)
 
 
-def _surgical(_s, scope: Scope, _t) -> sa.ColumnElement:
-    return blocks.surgical(scope)
+def _surgical(_s, _scope: Scope, _t) -> sa.ColumnElement:
+    return blocks.surgical()
 
 
-def _transfusion(session: Session, scope: Scope, _t) -> sa.ColumnElement:
-    return blocks.transfusion(session, scope)
+def _transfusion(_s, _scope: Scope, _t) -> sa.ColumnElement:
+    return blocks.transfusion()
 
 
 def _required(indicator: str) -> Condition:
-    """Every required item present (any one of its document types); the items are rows the record room edits."""
-    def condition(session: Session, scope: Scope, _t) -> sa.ColumnElement:
-        items = requirements(session, indicator)
-        if not items:
-            return sa.true()
-        return sa.and_(*(blocks.required_item(scope, item.id) for item in items))
-    return condition
+    """Every required item present (any one of its document types; true without items): the items are rows
+    the record room edits, and an edit recomputes the flag (facts.requirements_changed). The flag is set
+    only within the indicator's denominator (手术 / 用血病历)."""
+    flag = F[facts.REQUIRED_FLAGS[indicator]]
+    return lambda _s, _scope, _t: flag
 
 
 INDICATORS: tuple[Indicator, ...] = (
@@ -376,6 +367,7 @@ def add_requirement(session: Session, actor: Actor, indicator: str, label: str,
     item = IndicatorRequirement(indicator=indicator, position=position, label=label[:100], document_type_ids=ids)
     session.add(item)
     session.flush()
+    facts.requirements_changed(session, indicator)
     record_event(session, actor, "indicator_requirement_add", object_type="indicator", object_id=indicator,
                  detail={"项目": item.label, "文书类型": [known[type_id] for type_id in ids]})
     return item
@@ -389,3 +381,4 @@ def remove_requirement(session: Session, actor: Actor, item_id: int) -> None:
                  detail={"项目": item.label})
     session.delete(item)
     session.flush()
+    facts.requirements_changed(session, item.indicator)

@@ -1,9 +1,10 @@
-"""Statistics: monthly indicator figures typed in, the documents D&T-04/06 require, saved report definitions."""
+"""Statistics: monthly indicator figures typed in, the documents D&T-04/06 require, saved report definitions,
+and the per-record facts the reports count (records/statistics/facts.py keeps them)."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bingan.storage.models.base import Base, utcnow
@@ -49,3 +50,48 @@ class SavedReport(Base):
     created_by_name: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+FACT_FLAGS = ("has_paper", "defective", "surgical", "transfusion", "admission_note_24h", "operation_note_in_time",
+              "discharge_note_24h", "front_page_24h", "dt04_complete", "dt06_complete")
+
+
+class RecordFact(Base):
+    """What one discharged inpatient record holds, as the statistics count it (facts.py says what each flag
+    means and how the row is kept up to date). One row per record; no foreign key: a deleted record's row
+    is removed by the refresh its dirty marker asks for."""
+
+    __tablename__ = "record_facts"
+    __table_args__ = (
+        # Every column, led by the discharge time: a period's reports read this index alone.
+        Index("ix_record_facts_discharged", "discharged_at", "department_id", "campus_id", "kind", "deadline_kind",
+              "submitted_at", "archived_at", *FACT_FLAGS, "grade", "record_id"),
+    )
+    record_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    discharged_at: Mapped[datetime]
+    department_id: Mapped[int | None] = mapped_column(Integer)  # 出院科室
+    campus_id: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # the record's kind (病历类别 dimension)
+    deadline_kind: Mapped[str] = mapped_column(String(16))  # death | special | normal: whose archive deadline
+    submitted_at: Mapped[datetime | None]
+    archived_at: Mapped[datetime | None]
+    has_paper: Mapped[bool]
+    defective: Mapped[bool]
+    surgical: Mapped[bool]
+    transfusion: Mapped[bool]
+    admission_note_24h: Mapped[bool]
+    operation_note_in_time: Mapped[bool]
+    discharge_note_24h: Mapped[bool]
+    front_page_24h: Mapped[bool]
+    dt04_complete: Mapped[bool]
+    dt06_complete: Mapped[bool]
+    grade: Mapped[str | None] = mapped_column(String(2))  # the latest final score's grade (终末质控)
+
+
+class RecordFactDirty(Base):
+    """A record whose facts may have changed: appended by database triggers in the writer's transaction,
+    consumed by facts.refresh. Append-only (no unique key), so a writer never waits for a refresh."""
+
+    __tablename__ = "record_facts_dirty"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    record_id: Mapped[int] = mapped_column(Integer)
