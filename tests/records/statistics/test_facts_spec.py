@@ -76,7 +76,8 @@ def test_a_collected_admission_note_counts_for_mer_tl_01(session, month):
     """R3's admission note was withdrawn; the EMR sends another, signed two hours after admission."""
     assert _indicator(session, "MER-TL-01") == (2, 4)
     note_type = session.scalars(sa.select(DocumentType).where(DocumentType.name == "入院记录")).one()
-    source = documents.DocumentSource("EMR", "2610003-admission-2", note_type, signed_at=datetime(2026, 10, 12, 10, tzinfo=BEIJING))
+    signed = datetime(2026, 10, 12, 10, tzinfo=BEIJING)
+    source = documents.DocumentSource("EMR", "2610003-admission-2", note_type, signed_at=signed)
     content = documents.NewContent(hashlib.sha256(b"note").hexdigest(), 4, "application/pdf", "note.pdf", [])
     documents.add_version(session, month.records["R3"], source, content)
     session.commit()
