@@ -18,8 +18,10 @@ from bingan.storage.models import Base
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 ALL = ("*",)
-# Written on purpose by refused requests too: the audit trail of a refusal, the session's last-seen time.
-EVERY_TIME: dict[str, Collection[str]] = {"audit_events": ALL, "web_sessions": ALL, "alembic_version": ALL}
+# Written on purpose by refused requests too: the audit trail of a refusal, the session's last-seen time, and
+# the statistics' per-record facts a reading request refreshes before it counts (a derived copy, not data).
+EVERY_TIME: dict[str, Collection[str]] = {"audit_events": ALL, "web_sessions": ALL, "alembic_version": ALL,
+                                          "record_facts": ALL, "record_facts_dirty": ALL}
 AUDIT_KEYS = (audit.ANCHOR_KEY, audit_head.HEAD_KEY)
 # Per operation and kind; BINGAN_FUZZ_EXAMPLES=200 digs deeper locally.
 EXAMPLES = int(os.environ.get("BINGAN_FUZZ_EXAMPLES", "6"))
