@@ -14,8 +14,10 @@ EMR's "complete" event or the doctor's 提交归档 in Bingan) or from the disch
 
 Working days are not computed per record: the deadlines depend only on the discharge day and
 the record's kind, so one row per local day of the range carries the UTC instants before which
-a record of that day is in time, and the database counts in one GROUP BY; the few records made
-special by an open mark get the special deadline from a second, small query.
+a record of that day is in time, and the database counts in one GROUP BY over the per-record
+facts (record_facts, refreshed first: records/statistics/facts.py) — times, kind and 归档完整
+without a join to the checks and marks of a million records; the few records made special by an
+open mark get the special deadline from a second, small query.
 """
 from __future__ import annotations
 
@@ -25,15 +27,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from bingan import clock
 from bingan.errors import Refusal
 from bingan.formats.spreadsheet import Spreadsheet
 from bingan.records import calendar
+from bingan.records.statistics import facts
 from bingan.storage.compatibility import has_setting
 from bingan.storage.models import Department, Record
-from bingan.storage.models.completeness import CheckFinding, CheckRun, Mark
+from bingan.storage.models.completeness import Mark
 
 BASES = {"emr": "EMR 归档时间", "discharge_review": "出科审核时间"}
 MAX_MONTHS = 36
@@ -161,41 +164,24 @@ def _day_table(days: dict[date, Day]) -> sa.Subquery:
     return text.columns(*(sa.column(name, types.get(name, when)) for name in DAY_COLUMNS)).subquery("days")
 
 
+F = facts.FACTS.c  # one row per discharged inpatient record
+
+
 def _on_day(days: sa.Subquery) -> sa.ColumnElement:
     """Records discharged on the row's local day: an index range per day, read from the covering
     index alone (faster on PostgreSQL too than hashing each record's local date)."""
-    return sa.and_(Record.discharged_at >= days.c.starts, Record.discharged_at < days.c.ends)
-
-
-def _death() -> sa.ColumnElement:
-    return sa.or_(Record.kind == "death", Record.discharge_method == calendar.DEATH_DISCHARGE)
+    return sa.and_(F.discharged_at >= days.c.starts, F.discharged_at < days.c.ends)
 
 
 def _due_by_kind(days: sa.Subquery) -> sa.ColumnElement:
-    """The deadline of the record's own kind (死亡 / 特殊 / 普通); an open special mark, which also
-    makes a record special (calendar.record_kind), is applied afterwards to the few marked."""
-    return sa.case((_death(), days.c.due_death), (Record.kind == "special", days.c.due_special),
+    """The deadline of the record's own kind (死亡: kind or 离院方式 5 / 特殊 / 普通); an open special
+    mark, which also makes a record special (calendar.record_kind), is applied afterwards to the few marked."""
+    return sa.case((F.deadline_kind == "death", days.c.due_death), (F.deadline_kind == "special", days.c.due_special),
                    else_=days.c.due_normal)
 
 
 def _count(condition: sa.ColumnElement) -> sa.ColumnElement:
     return sa.func.count().filter(condition)
-
-
-def _open_marks(kind: str) -> sa.Select:
-    return sa.select(Mark.record_id).where(Mark.kind == kind, Mark.state == "open")
-
-
-def _incomplete() -> sa.Subquery:
-    """Records not 归档完整 however archived (MER-TQ-02): the latest self-check found a completeness
-    error ("no later run" is an anti-join, not a max() per record), or a missing mark is open. A
-    set joined once (hashed by PostgreSQL, indexed by SQLite), not a NOT IN per record, which
-    PostgreSQL ran as a scan of the whole set for each of a million records."""
-    later = aliased(CheckRun)
-    failed = (sa.select(CheckRun.record_id).join(CheckFinding, CheckFinding.run_id == CheckRun.id)
-              .where(CheckFinding.check == "completeness", CheckFinding.severity == "error",
-                     ~sa.exists().where(later.record_id == CheckRun.record_id, later.id > CheckRun.id)))
-    return sa.union(failed, _open_marks("missing")).subquery("incomplete")
 
 
 Key = tuple[str, int | None]  # (month, discharge department)
@@ -232,22 +218,21 @@ def archive_rate(session: Session, first_text: str, last_text: str, basis: str =
     end = _next_month(last)
     days = _days(session, first, end)
     table = _day_table(days)
-    done = Record.submitted_at if basis == "emr" else Record.discharge_reviewed_at
-    incomplete = _incomplete()
-    query = (sa.select(table.c.month, Record.discharge_department_id, sa.func.count(),
+    facts.refresh(session)
+    done = F.submitted_at if basis == "emr" else F.discharge_reviewed_at
+    query = (sa.select(table.c.month, F.department_id, sa.func.count(),
                        _count(done < _due_by_kind(table)), _count(done < table.c.due_2),
-                       _count(sa.and_(Record.archived_at.is_not(None), incomplete.c.record_id.is_(None))))
-             .select_from(Record).join(table, _on_day(table))
-             .outerjoin(incomplete, incomplete.c.record_id == Record.id)
-             .where(Record.visit_type == "inpatient")
-             .group_by(table.c.month, Record.discharge_department_id))
+                       _count(sa.and_(F.archived_at.is_not(None), ~F.defective)))
+             .select_from(facts.FACTS.join(table, _on_day(table)))
+             .group_by(table.c.month, F.department_id))
     names = dict(session.execute(sa.select(Department.id, Department.name)).all())
     engine = session.get_bind().engine
     if engine.dialect.name == "postgresql" and has_setting(engine, "jit"):
         # The plan (a day table of literals) is costed high enough for JIT, whose compilation
         # takes seconds; the query itself runs in well under one. (Servers without JIT skip this.)
         session.execute(sa.text("SET LOCAL jit = off"))
-    special = _special_marked_in_time(session, days, done)
+    special = _special_marked_in_time(session, days, Record.submitted_at if basis == "emr"
+                                      else Record.discharge_reviewed_at)
     rows = [RateRow(month, names.get(department, "未填科室"), int(count),
                     int(deadline or 0) + special.get((month, department), 0), int(two or 0), int(complete or 0))
             for month, department, count, deadline, two, complete in session.execute(query)]
@@ -293,11 +278,6 @@ def on_day(days: sa.Subquery) -> sa.ColumnElement:
 
 def due_by_kind(days: sa.Subquery) -> sa.ColumnElement:
     return _due_by_kind(days)
-
-
-def incomplete_records() -> sa.Subquery:
-    """Records not 归档完整 (MER-TQ-02): a failed latest completeness check or an open missing mark."""
-    return _incomplete()
 
 
 def without_jit(session: Session) -> None:

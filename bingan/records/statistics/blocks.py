@@ -140,8 +140,7 @@ def _records(session: Session, when: Period) -> Scope:
     """The discharged inpatient records' facts (only those have a row), each joined to its local day: an index
     range of the covering index per day."""
     days = archive_rate.day_table(session, when.first, when.end)
-    on_day = sa.and_(F.discharged_at >= days.c.starts, F.discharged_at < days.c.ends)
-    return Scope(FACTS.join(days, on_day), [],
+    return Scope(FACTS.join(days, archive_rate.on_day(days)), [],
                  {"department": F.department_id, "campus": F.campus_id, "month": days.c.month, "kind": F.kind},
                  F.department_id, F.campus_id, days)
 
@@ -317,20 +316,14 @@ def _archived(_s, _scope, _t):
     return F.archived_at.is_not(None)
 
 
-def _due_by_kind(days: sa.Subquery) -> sa.ColumnElement:
-    """The deadline of the record's own kind (死亡 / 特殊 / 普通) on its discharge day, as archive_rate.due_by_kind."""
-    return sa.case((F.deadline_kind == "death", days.c.due_death), (F.deadline_kind == "special", days.c.due_special),
-                   else_=days.c.due_normal)
-
-
 def _overdue(session: Session, scope: Scope, _t) -> sa.ColumnElement:
     """超期: submitted at or after the deadline of the record's kind, or not yet submitted and the deadline passed."""
-    due = _due_by_kind(scope.days)
+    due = archive_rate.due_by_kind(scope.days)
     return sa.or_(F.submitted_at >= due, sa.and_(F.submitted_at.is_(None), due <= clock.now()))
 
 
 def _overdue_open(session: Session, scope: Scope, _t) -> sa.ColumnElement:
-    due = _due_by_kind(scope.days)
+    due = archive_rate.due_by_kind(scope.days)
     return sa.and_(F.submitted_at.is_(None), F.archived_at.is_(None), due <= clock.now())
 
 

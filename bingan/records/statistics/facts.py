@@ -1,9 +1,9 @@
 """Per-record facts (record_facts): one row per discharged inpatient record with what the statistics count
 — discharge time, department, campus, kind, submission and archive times, and flags: paper pages, defective
 (not 归档完整), surgical, transfusion, MER-TL-01..04 met, D&T-04/06 complete, the latest final grade. The
-records subject of blocks.py counts over this table's covering index instead of joining each record's
-documents, operations, pages, checks, marks and scores (at a million records the joins took ~55 s on
-PostgreSQL; a scan of the narrow rows takes well under one).
+records subject of blocks.py and the archive-rate report (records/archive_rate.py) count over this
+table's covering index instead of joining each record's documents, operations, pages, checks, marks and
+scores (at a million records the indicators' joins took 26–55 s on PostgreSQL; the facts, under one).
 
 How the rows are kept up to date: **dirty markers set by database triggers, refreshed before every read.**
 
@@ -129,6 +129,7 @@ def facts_select(connection: Connection, within: Within) -> sa.Select:
         "kind": r.c.kind,
         "deadline_kind": sa.case((death, "death"), (r.c.kind == "special", "special"), else_="normal"),
         "submitted_at": r.c.submitted_at,
+        "discharge_reviewed_at": r.c.discharge_reviewed_at,
         "archived_at": r.c.archived_at,
         "has_paper": _flag(paper.c.record_id.is_not(None)),
         "defective": _flag(_defective(r.c.id)),
@@ -224,8 +225,8 @@ def _paper(within: Within) -> sa.Subquery:
 
 
 def _defective(record_id: sa.ColumnElement) -> sa.ColumnElement:
-    """Not 归档完整 (MER-TQ-02, as archive_rate.incomplete_records): the latest self-check found a
-    completeness error, or a missing mark is open."""
+    """Not 归档完整 (MER-TQ-02): the latest self-check found a completeness error, or a missing mark is open.
+    (The latest run by id: a later run replaces an earlier one's findings.)"""
     latest = (sa.select(sa.func.max(CheckRun.id)).where(CheckRun.record_id == record_id)
               .correlate_except(CheckRun).scalar_subquery())
     failed = sa.exists().where(CheckFinding.run_id == latest, CheckFinding.check == "completeness",

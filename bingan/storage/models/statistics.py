@@ -65,7 +65,7 @@ class RecordFact(Base):
     __table_args__ = (
         # Every column, led by the discharge time: a period's reports read this index alone.
         Index("ix_record_facts_discharged", "discharged_at", "department_id", "campus_id", "kind", "deadline_kind",
-              "submitted_at", "archived_at", *FACT_FLAGS, "grade", "record_id"),
+              "submitted_at", "discharge_reviewed_at", "archived_at", *FACT_FLAGS, "grade", "record_id"),
     )
     record_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     discharged_at: Mapped[datetime]
@@ -74,6 +74,7 @@ class RecordFact(Base):
     kind: Mapped[str] = mapped_column(String(16))  # the record's kind (病历类别 dimension)
     deadline_kind: Mapped[str] = mapped_column(String(16))  # death | special | normal: whose archive deadline
     submitted_at: Mapped[datetime | None]
+    discharge_reviewed_at: Mapped[datetime | None]  # 出科审核时间 (the archive-rate report's other basis)
     archived_at: Mapped[datetime | None]
     has_paper: Mapped[bool]
     defective: Mapped[bool]

@@ -135,3 +135,13 @@ def test_facts_kept_change_by_change_equal_a_rebuild_from_scratch(session, month
     facts.rebuild(session.connection())
     rebuilt = {row.record_id: tuple(row) for row in session.execute(sa.select(facts.FACTS))}
     assert kept == rebuilt and len(kept) >= 5
+
+
+def test_a_discharge_review_time_from_the_emr_shows_up_in_the_archive_rate_report(session, month):
+    """R3 (discharged Friday 10-16) reviewed by its department on Monday 10-19: within 2 working days."""
+    from bingan.records.archive_rate import archive_rate
+
+    before = archive_rate(session, "2026-10", "2026-10", "discharge_review").totals.archived_within_2_days
+    month.records["R3"].discharge_reviewed_at = datetime(2026, 10, 19, 9, tzinfo=BEIJING)
+    session.commit()
+    assert archive_rate(session, "2026-10", "2026-10", "discharge_review").totals.archived_within_2_days == before + 1

@@ -22,7 +22,8 @@ FLAGS = ("has_paper", "defective", "surgical", "transfusion", "admission_note_24
 # table -> (how a row names its record, the columns whose update can change a fact)
 WATCHED = {
     "records": ("id", ("visit_type", "discharged_at", "discharge_department_id", "campus_id", "kind",
-                       "discharge_method", "admitted_at", "submitted_at", "archived_at", "front_page")),
+                       "discharge_method", "admitted_at", "submitted_at", "discharge_reviewed_at", "archived_at",
+                       "front_page")),
     "documents": ("record_id", ("record_id", "document_type_id", "removed", "current_version_id", "written_at",
                                 "signed_at", "origin")),
     "operations": ("record_id", ("record_id", "performed_at")),
@@ -85,6 +86,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("deadline_kind", sa.String(16), nullable=False),
         sa.Column("submitted_at", WHEN),
+        sa.Column("discharge_reviewed_at", WHEN),
         sa.Column("archived_at", WHEN),
         *(sa.Column(flag, sa.Boolean(), nullable=False) for flag in FLAGS),
         sa.Column("grade", sa.String(2)),
@@ -92,7 +94,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_record_facts_discharged", "record_facts",
                     ["discharged_at", "department_id", "campus_id", "kind", "deadline_kind", "submitted_at",
-                     "archived_at", *FLAGS, "grade", "record_id"])
+                     "discharge_reviewed_at", "archived_at", *FLAGS, "grade", "record_id"])
     op.create_table(
         "record_facts_dirty",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
