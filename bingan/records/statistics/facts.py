@@ -27,7 +27,9 @@ How the rows are kept up to date: **dirty markers set by database triggers, refr
   stored: the report joins the day table (archive_rate.day_table) on the stored times, so a holiday
   edit or a deadline passing changes the numbers without any write to a record.
 
-A fact reading a new column or table needs a migration adding it to the triggers (0040 lists them).
+A fact reading a new column or table needs a migration adding it to the triggers (0040 lists them);
+one changing what a fact means, or the document type catalogue the facts name types from (fixed by
+migrations, not editable), rebuilds the table there (``rebuild``).
 """
 from __future__ import annotations
 
