@@ -35,7 +35,7 @@ POSTGRESQL = (
           ("SELECT count(*) FILTER (WHERE x > 1) FROM (VALUES (1), (2)) AS t(x)",)),
     Probe("= ANY(数组参数)", "批量病案号查询",
           ("SELECT 'a' = ANY(CAST(ARRAY['a', 'b'] AS VARCHAR[]))",)),
-    Probe("事务级咨询锁 pg_advisory_xact_lock", "审计日志哈希链的封链",
+    Probe("事务级咨询锁 pg_advisory_xact_lock", "审计日志哈希链的封链、统计事实表的刷新",
           ("SELECT pg_advisory_xact_lock(727272)",)),
     Probe("SELECT … FOR UPDATE SKIP LOCKED", "采集完成触发的轮次认领",
           ("CREATE TEMPORARY TABLE bingan_probe (id INTEGER PRIMARY KEY) ON COMMIT DROP",
@@ -45,6 +45,14 @@ POSTGRESQL = (
           ("CREATE TEMPORARY TABLE bingan_probe_r (id INTEGER, state VARCHAR(16)) ON COMMIT DROP",
            "INSERT INTO bingan_probe_r VALUES (1, 'new')",
            "UPDATE bingan_probe_r SET state = 'done' WHERE id = 1 RETURNING state")),
+    Probe("PL/pgSQL 行级触发器", "统计事实表的待刷新标记（迁移 0040）",
+          ("CREATE TEMPORARY TABLE bingan_probe_t (id INTEGER) ON COMMIT DROP",
+           "CREATE TEMPORARY TABLE bingan_probe_m (id INTEGER) ON COMMIT DROP",
+           "CREATE FUNCTION pg_temp.bingan_probe_mark() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+           "INSERT INTO bingan_probe_m (id) VALUES (NEW.id); RETURN NULL; END $$",
+           "CREATE TRIGGER bingan_probe_trigger AFTER INSERT ON bingan_probe_t FOR EACH ROW "
+           "EXECUTE FUNCTION pg_temp.bingan_probe_mark()",
+           "INSERT INTO bingan_probe_t VALUES (1)")),
     Probe("ILIKE", "用户管理的姓名、工号检索", ("SELECT 'ABC' ILIKE 'a%'",)),
     Probe("时区换算 AT TIME ZONE 'Asia/Shanghai'", "按医院时区计日的报表",
           ("SELECT CAST('2026-03-01 16:30:00+00' AS TIMESTAMPTZ) AT TIME ZONE 'Asia/Shanghai'",
@@ -66,6 +74,12 @@ SQLITE = (
            "INSERT INTO bingan_probe_r VALUES (1, 'new')",
            "UPDATE bingan_probe_r SET state = 'done' WHERE id = 1 RETURNING state")),
     Probe("WAL 日志模式", "多进程同时读写", ("PRAGMA journal_mode",)),
+    Probe("触发器", "统计事实表的待刷新标记（迁移 0040）",
+          ("CREATE TEMPORARY TABLE bingan_probe_t (id INTEGER)",
+           "CREATE TEMPORARY TABLE bingan_probe_m (id INTEGER)",
+           "CREATE TEMPORARY TRIGGER bingan_probe_trigger AFTER INSERT ON bingan_probe_t "
+           "BEGIN INSERT INTO bingan_probe_m (id) VALUES (NEW.id); END",
+           "INSERT INTO bingan_probe_t VALUES (1)")),
 )
 
 

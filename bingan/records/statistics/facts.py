@@ -19,8 +19,9 @@ How the rows are kept up to date: **dirty markers set by database triggers, refr
   includes every change committed before. A timed job (worker/timed.py, every beat tick) calls it too, so
   a report usually finds nothing to do. The markers are append-only (no unique key): a writer never waits
   for a refresh; a refresh takes its markers with DELETE … RETURNING, so a marker committed meanwhile stays
-  for the next one. On PostgreSQL a second report waits for a first one's refresh of the same markers
-  to commit (its request's end); on SQLite the refresh's write takes the write lock until the request ends.
+  for the next one. Refreshes run one at a time (PostgreSQL: a transaction-level advisory lock; SQLite:
+  its write lock), so a report finding markers waits for a refresh under way to commit (at its request's
+  end) and then counts what it wrote; a report finding none takes no lock at all.
 - Editing the D&T-04/06 required documents (indicators.add_requirement / remove_requirement) recomputes
   those two flags over every row in the edit's transaction (``requirements_changed``).
 - What depends on the working-day calendar or on today — MER-TQ-01 (2 working days), 超期 — is not
@@ -50,6 +51,7 @@ from bingan.storage.models.statistics import IndicatorRequirement, RecordFact, R
 
 FACTS = RecordFact.__table__
 DIRTY = RecordFactDirty.__table__
+ADVISORY_LOCK_KEY = 0x6269_6E67_6661_6374  # "bingfact": every refresh of the facts
 MARKERS_PER_BATCH = 50_000  # markers taken at once (a bulk load leaves millions)
 RECORDS_PER_CHUNK = 5_000  # records recomputed in one statement
 YES = ("1", "是", "有", "Y", "y", "true")
@@ -67,6 +69,11 @@ def refresh(session: Session) -> int:
     """Recompute the facts of every record marked dirty; how many records were recomputed."""
     if session.execute(sa.select(DIRTY.c.id).limit(1)).first() is None:
         return 0  # nothing written: a reading request takes no write lock
+    if session.get_bind().dialect.name == "postgresql":
+        # One refresh at a time (SQLite: its write lock does this): two overlapping ones could each compute a
+        # record, and the one whose snapshot was older commit last. Markers another refresh is still taking
+        # remain visible to us, so we wait here for it and then read what it wrote.
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
     done = 0
     while True:
         batch = sa.select(DIRTY.c.id).order_by(DIRTY.c.id).limit(MARKERS_PER_BATCH).scalar_subquery()
