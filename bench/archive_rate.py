@@ -11,7 +11,7 @@ generated sequence, deterministic): 20 inpatient departments, one patient per re
 by kind, 1 % marked special, 1 % with an open missing mark), submitted 0–6 days after discharge,
 出科审核 0–4 days after, 95 % archived, one stored self-check per record of which 3 % found a
 completeness error; then the per-record facts the report counts (record_facts) are filled from
-scratch, as migration 0040 fills them. Then, alternating within each repeat so both share the
+scratch, as migration 0043 fills them. Then, alternating within each repeat so both share the
 machine's load:
 
 - baseline: SELECT count(*) of the inpatient records discharged in 2025 (the same rows);

@@ -24,7 +24,7 @@ for every "random" choice), what a record holds in proportions a general hospita
 - one passed archive-QC review per archived record (the workload report), by 10 reviewers.
 
 Then the per-record facts the statistics count (record_facts, records/statistics/facts.py) are rebuilt
-from scratch, as migration 0040 fills them (the generating SQL also left a dirty marker per row written:
+from scratch, as migration 0043 fills them (the generating SQL also left a dirty marker per row written:
 the triggers), and timed.
 
 Then, alternating within each repeat so all share the machine's load: the plain COUNT of the
@@ -35,7 +35,7 @@ over 2025-01-01…2025-12-31, and the indicators again right after 1,000 records
 
 ``--keep DIR`` keeps (or reuses) the SQLite database in DIR and the PostgreSQL database
 ``bench_statistics`` between runs; a reused database is migrated first (and its migration time printed:
-a database built before 0040 gets its facts filled there). ``--xlsx`` also writes the 1 M-row drill-down xlsx in a child
+a database built before 0043 gets its facts filled there). ``--xlsx`` also writes the 1 M-row drill-down xlsx in a child
 process and prints its peak RSS (target ≤ 200 MB).
 """
 from __future__ import annotations
@@ -192,7 +192,7 @@ def build_facts(engine: sa.Engine, records: int) -> None:
 
 
 def fill_facts(engine: sa.Engine) -> float:
-    """The facts from scratch (what migration 0040 does), then the planner's statistics; seconds taken."""
+    """The facts from scratch (what migration 0043 does), then the planner's statistics; seconds taken."""
     from bingan.records.statistics import facts
 
     begun = time.perf_counter()

@@ -45,7 +45,7 @@ POSTGRESQL = (
           ("CREATE TEMPORARY TABLE bingan_probe_r (id INTEGER, state VARCHAR(16)) ON COMMIT DROP",
            "INSERT INTO bingan_probe_r VALUES (1, 'new')",
            "UPDATE bingan_probe_r SET state = 'done' WHERE id = 1 RETURNING state")),
-    Probe("PL/pgSQL 行级触发器", "统计事实表的待刷新标记（迁移 0040）",
+    Probe("PL/pgSQL 行级触发器", "统计事实表的待刷新标记（迁移 0043）",
           ("CREATE TEMPORARY TABLE bingan_probe_t (id INTEGER) ON COMMIT DROP",
            "CREATE TEMPORARY TABLE bingan_probe_m (id INTEGER) ON COMMIT DROP",
            "CREATE FUNCTION pg_temp.bingan_probe_mark() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
@@ -74,7 +74,7 @@ SQLITE = (
            "INSERT INTO bingan_probe_r VALUES (1, 'new')",
            "UPDATE bingan_probe_r SET state = 'done' WHERE id = 1 RETURNING state")),
     Probe("WAL 日志模式", "多进程同时读写", ("PRAGMA journal_mode",)),
-    Probe("触发器", "统计事实表的待刷新标记（迁移 0040）",
+    Probe("触发器", "统计事实表的待刷新标记（迁移 0043）",
           ("CREATE TEMPORARY TABLE bingan_probe_t (id INTEGER)",
            "CREATE TEMPORARY TABLE bingan_probe_m (id INTEGER)",
            "CREATE TEMPORARY TRIGGER bingan_probe_trigger AFTER INSERT ON bingan_probe_t "

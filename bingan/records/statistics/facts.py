@@ -7,7 +7,7 @@ scores (at a million records the indicators' joins took 26–55 s on PostgreSQL;
 
 How the rows are kept up to date: **dirty markers set by database triggers, refreshed before every read.**
 
-- Triggers (migration 0040) on records, documents, operations, scan_pages, check_runs, check_findings,
+- Triggers (migration 0043) on records, documents, operations, scan_pages, check_runs, check_findings,
   record_marks and final_scores append the record's id to record_facts_dirty on every insert, delete and
   update of a column a fact reads. They run inside the writer's own transaction, so a committed change
   always comes with its marker, whichever writer made it: archiving and submission, collection of
@@ -28,7 +28,7 @@ How the rows are kept up to date: **dirty markers set by database triggers, refr
   stored: the report joins the day table (archive_rate.day_table) on the stored times, so a holiday
   edit or a deadline passing changes the numbers without any write to a record.
 
-A fact reading a new column or table needs a migration adding it to the triggers (0040 lists them);
+A fact reading a new column or table needs a migration adding it to the triggers (0043 lists them);
 one changing what a fact means, or the document type catalogue the facts name types from (fixed by
 migrations, not editable), rebuilds the table there (``rebuild``).
 """

@@ -3,15 +3,15 @@ row per discharged inpatient record, read through one covering index), the dirty
 up to date (record_facts_dirty) and the triggers that set those markers in every writer's transaction;
 the table is filled from the records as they are (records/statistics/facts.py says what each fact is).
 
-Revision ID: 0040
-Revises: 0039
+Revision ID: 0043
+Revises: 0042
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0040"
-down_revision = "0039"
+revision = "0043"
+down_revision = "0042"
 branch_labels = None
 depends_on = None
 
