@@ -21,7 +21,6 @@ open mark get the special deadline from a second, small query.
 """
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -42,7 +41,6 @@ BASES = {"emr": "EMR 归档时间", "discharge_review": "出科审核时间"}
 MAX_MONTHS = 36
 NATIONAL_DAYS = 2  # MER-TQ-01: 2个工作日内归档
 COUNTS = ("discharged", "archived_within_deadline", "archived_within_2_days", "complete")
-MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 @dataclass(frozen=True)
@@ -88,19 +86,12 @@ class Report:
                 "totals": self.totals.as_json()}
 
 
-def parse_month(text: str, what: str) -> date:
-    match = MONTH.match((text or "").strip())
-    if not match or not 1 <= int(match.group(2)) <= 12 or not 2000 <= int(match.group(1)) <= 2100:
-        raise Refusal(f"{what}须为 YYYY-MM 格式的月份，如 2026-10")
-    return date(int(match.group(1)), int(match.group(2)), 1)
-
-
 def _next_month(day: date) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
 def month_range(first_text: str, last_text: str) -> tuple[date, date]:
-    first, last = parse_month(first_text, "起始月份"), parse_month(last_text, "截止月份")
+    first, last = calendar.parse_month(first_text, "起始月份"), calendar.parse_month(last_text, "截止月份")
     if last < first:
         raise Refusal("截止月份不能早于起始月份")
     if (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:

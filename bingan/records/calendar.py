@@ -14,6 +14,7 @@ edit through this module drops the copy, and other processes reload within ``CAC
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,17 @@ from bingan.errors import NotFound, Refusal
 from bingan.records.completeness import marks
 from bingan.storage.models import Record, utcnow
 from bingan.storage.models.versions import RECORD_KINDS, ArchiveDeadline, CalendarDay, CalendarYear
+
+MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def parse_month(text: str, what: str) -> date:
+    """A YYYY-MM month asked for in a form or query (its first day); Refusal naming ``what``."""
+    match = MONTH.match((text or "").strip())
+    if not match or not 1 <= int(match.group(2)) <= 12 or not 2000 <= int(match.group(1)) <= 2100:
+        raise Refusal(f"{what}须为 YYYY-MM 格式的月份，如 2026-10")
+    return date(int(match.group(1)), int(match.group(2)), 1)
+
 
 CACHE_SECONDS = 60
 DEATH_DISCHARGE = "5"  # 离院方式 5 = 死亡

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bingan.clock import day_start, local_date
-from bingan.records.archive_rate import parse_month
+from bingan.records.calendar import parse_month
 from bingan.records.lifecycle import state_name
 from bingan.storage.models import AuditEvent, User
 from bingan.storage.models.digitisation import ScanPage, ScanReview

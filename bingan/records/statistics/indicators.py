@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from bingan import clock
 from bingan.access.audit import Actor, record_event
 from bingan.errors import NotFound, Refusal
-from bingan.records.archive_rate import parse_month
+from bingan.records.calendar import parse_month
 from bingan.records.statistics import blocks, facts
 from bingan.records.statistics.blocks import Filters, Period, Scope, TypeIds
 from bingan.storage.models import Campus, Department, DocumentType, Patient, Record
