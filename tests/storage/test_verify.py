@@ -140,6 +140,7 @@ WRITER = textwrap.dedent(
             session.add(version)
             session.flush()
             session.get(Document, document_id).current_version_id = version.id
+        print("committed", number, flush=True)
     """
 )
 
@@ -157,7 +158,10 @@ def test_sigkill_while_writing_leaves_only_collectable_orphans(engine, tmp_path)
             env=env, stdout=subprocess.PIPE, text=True,
         )
         assert proc.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.05, 0.6))
+        # After its first commit (however long a busy machine takes to get there), at a random
+        # moment of the writes that follow: a put half done, a row not yet committed, between both.
+        assert proc.stdout.readline().startswith("committed")
+        time.sleep(rng.uniform(0.0, 0.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         report = _report(engine)

@@ -65,6 +65,15 @@ def header(response, name: str) -> str:
     return value[0] if isinstance(value, list) else value
 
 
+def described(error: BaseException) -> str:
+    """The error and, for Hypothesis' FlakyFailure (a group), what the first call failed with: the
+    cause of a failure that did not repeat is what a reader needs."""
+    text = f"{type(error).__name__}: {error}"
+    for inner in getattr(error, "exceptions", ()):
+        text += f"\n  first call: {type(inner).__name__}: {inner}"
+    return text
+
+
 def fuzz(strategy, check: Callable[[object], None], examples: int = EXAMPLES) -> None:
     """Run ``check`` on each generated case: bounded, derandomized, no example database."""
     @settings(max_examples=examples, derandomize=True, deadline=None, database=None,

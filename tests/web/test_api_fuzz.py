@@ -11,7 +11,7 @@ import pytest
 import requests
 import schemathesis
 import sqlalchemy as sa
-from fuzz_helpers import CHINESE, changed_tables, fuzz, header, session_of, snapshot, strategies
+from fuzz_helpers import CHINESE, changed_tables, described, fuzz, header, session_of, snapshot, strategies
 
 from bingan.storage.models import Document, Record, User
 
@@ -81,6 +81,5 @@ def test_generated_input_never_fails_the_server(app, web_engine, client_for):
             try:
                 fuzz(strategy, check_each(sessions[role], web_engine))
             except Exception as error:
-                failures.append(f"{operation.method.upper()} {operation.path} ({kind}): {type(error).__name__}: "
-                                f"{error}"[:3000])
+                failures.append(f"{operation.method.upper()} {operation.path} ({kind}): {described(error)}"[:3000])
     assert not failures, "\n\n".join(failures)

@@ -20,7 +20,18 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
-from fuzz_helpers import ALL, CHINESE, EVERY_TIME, changed_tables, fuzz, header, session_of, snapshot, strategies
+from fuzz_helpers import (
+    ALL,
+    CHINESE,
+    EVERY_TIME,
+    changed_tables,
+    described,
+    fuzz,
+    header,
+    session_of,
+    snapshot,
+    strategies,
+)
 
 from bingan.access.permissions import ROLE_DEFAULTS
 from bingan.storage.models import Record, Role, User
@@ -149,6 +160,5 @@ def test_generated_forms_never_fail_the_server(app, web_engine, client_for):
             try:
                 fuzz(strategy, check_each(sessions[role], web_engine), EXAMPLES)
             except Exception as error:
-                failures.append(f"{operation.method.upper()} {operation.path} ({kind}): {type(error).__name__}: "
-                                f"{error}"[:3000])
+                failures.append(f"{operation.method.upper()} {operation.path} ({kind}): {described(error)}"[:3000])
     assert not failures, "\n\n".join(failures)

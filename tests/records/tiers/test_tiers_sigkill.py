@@ -17,7 +17,7 @@ from conftest import read_back
 
 from bingan.config import get_settings
 from bingan.storage.blobs.port import open_blob_store
-from bingan.storage.blobs.tiering import committed_on
+from bingan.storage.blobs.tiering import MARK, committed_on
 from bingan.storage.models.tiers import BlobTier
 
 HERE = Path(__file__).parent
@@ -76,6 +76,12 @@ def test_a_tier_move_killed_at_random_points_loses_nothing_and_a_rerun_finishes(
         assert read_back(fresh, sha) == data
         holding = {v.tier for v in fresh.volumes if committed_on(v, sha)}
         assert holding == ({"hot"} if sha in young_shas(session, young.id) else {"cold"})
+    left = fresh.scan_orphan_temp()
+    assert [path for path in left if MARK in path] == []  # the move's own debris: removed by the rerun
+    # Anything else is an atomic write cut short (the record manifest's entry, as any killed writer
+    # leaves): the store's collector removes it, and nothing is left after that.
+    assert all(path.endswith(".part") for path in left)
+    fresh.collect_orphan_temp(min_age_seconds=0)
     assert fresh.scan_orphan_temp() == []
     rows = session.scalars(sa.select(BlobTier)).all()
     assert len(rows) == FILES and all(row.tier == "cold" and row.settled for row in rows)
