@@ -143,7 +143,8 @@ def test_the_main_path_choose_pay_print_done(machine, world, web_engine):
 def test_cash_is_refused_with_the_reason_and_nothing_paid(machine, world, web_engine):
     _identify(machine, world)
     base = _apply(machine, world.records["normal"].id).headers["location"]
-    refused = machine.post(f"{base}/pay", data={"method": "cash", "reference": "", "csrf_token": _token_of(machine, base)})
+    refused = machine.post(f"{base}/pay",
+                           data={"method": "cash", "reference": "", "csrf_token": _token_of(machine, base)})
     assert refused.status_code == 400 and "现金请到病案复印窗口" in refused.text
     with session_factory(web_engine)() as session:
         assert session.scalars(sa.select(CopyRequest.status)).one() == "registered"
