@@ -270,13 +270,15 @@ def copy_pdf(request: Request, copy_request_id: RowId, ctx: Ctx = GUARD) -> Resp
 def done(request: Request, copy_request_id: RowId, ctx: Ctx = GUARD) -> Response:
     """Take the copies and the card; the screen goes back to 请刷身份证 by itself. The visit ends here."""
     try:
-        _, copy_request = _own(request, ctx, copy_request_id)
+        visitor, copy_request = _own(request, ctx, copy_request_id)
     except _Again:
         return _again()
     except NotFound as exc:
         return _refused(request, ctx, visit.read_visit(request), str(exc), 404)
     if copy_request.status != "printed":
         return _to(copy_request.id)
+    ctx.audit("copy.kiosk_view", object_type="copy_request", object_id=copy_request.id,
+              detail={**_applicant(visitor), "步骤": "完成"})
     response = _screen(request, ctx, "done.html", 6, None, view=service.as_json(ctx.session, copy_request),
                        done_seconds=DONE_SECONDS)
     return visit.end_visit(response)
