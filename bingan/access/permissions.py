@@ -52,6 +52,7 @@ PERMISSIONS: dict[str, str] = {
     "copy.manage": "复印套餐与收费标准",
     "copy.ledger": "复印收费台账与统计",
     "copy.online": "网上复印申请（患者端应用的接口令牌）",
+    "copy.kiosk": "自助复印打印机（患者刷身份证复印本人病案；仅能使用自助机页面）",
     "scan.capture": "数字化拍摄（拍摄、上传、重拍、返工）",
     "scan.review": "数字化影像审核（初审、复审）",
     "collection.monitor": "采集监控（来源状态、失败重试、告警）",
@@ -89,6 +90,9 @@ ROLE_DEFAULTS: dict[str, list[str]] = {
                         "seal.apply", "seal.manage", "reports.view", "borrow.manage", "copy.ledger",
                         "statistics.view", "statistics.manage"],
     "copy_clerk": [*_READER, "record.print", "scope.all_departments", "copy.serve", "copy.ledger"],
+    # 自助机: the service account of the self-service copy kiosk; it holds this one permission and
+    # reaches nothing but the kiosk's pages (bingan/web/kiosk.py), whatever other role it is given.
+    "kiosk": ["copy.kiosk"],
 }
 
 # The three administrator families (三员); nobody holds permissions of two of them.
@@ -105,7 +109,7 @@ ADMINISTRATION = frozenset({"system.settings", "system.status", "flows.manage", 
 PATIENT_DATA = frozenset({*(f"record.{action}" for action in RECORD_ACTIONS), "scope.all_departments",
                           "search.use", "lookup.use", "borrow.apply", "seal.apply", "seal.manage", "record.submit",
                           "record.mark", "qc.review", "changes.review", "reports.view", "borrow.manage",
-                          "copy.serve", "recall.apply", "retention.manage", "scan.capture", "scan.review",
+                          "copy.serve", "copy.kiosk", "recall.apply", "retention.manage", "scan.capture", "scan.review",
                           "scan.import", "copy.ledger", "statistics.view", "statistics.manage", "scoring.manage",
                           "scoring.review"})
 

@@ -74,6 +74,7 @@ from bingan.web.release import api as release_api
 from bingan.web.release import (
     exports_api,
     exports_views,
+    kiosk_views,
     ledger_api,
     ledger_views,
     online_api,
@@ -131,7 +132,7 @@ ROUTERS = (
     ca_validation_views.router, ca_validation_api.router,
     release_views.router, release_api.router, exports_views.router, exports_api.router,
     share_views.router, share_api.router, ledger_views.router, ledger_api.router, rules_views.router,
-    online_views.router, online_api.router,
+    online_views.router, online_api.router, kiosk_views.router,
     borrowing_views.router, borrowing_api.router,
     completeness_views.router, completeness_api.router,
     digitisation_api.router,

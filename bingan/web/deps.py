@@ -22,6 +22,7 @@ from bingan.access.security_settings import security_settings
 from bingan.access.sessions import find_session, needs_second_factor, touch
 from bingan.storage.db import begin_writes, session_factory
 from bingan.storage.models import Document, DocumentType, Record, User, WebSession
+from bingan.web import kiosk
 from bingan.web.inputs import RowId
 from bingan.web.security import SAFE_METHODS, SESSION_COOKIE, api_bearer
 
@@ -210,7 +211,19 @@ def _full_ctx(request: Request, session: Session = DB) -> Ctx:
     refusal = ip_problem(session, ctx.ip)
     if refusal:
         raise Refused(refusal)
+    _kiosk_fence(request, ctx)
     return ctx
+
+
+def _kiosk_fence(request: Request, ctx: Ctx) -> None:
+    """The kiosk's service account reaches the kiosk's pages only (web/kiosk.py)."""
+    verdict = kiosk.fenced(request, ctx.session, ctx.subject.permissions)
+    if verdict == "home":
+        raise LoginRequired("", location=kiosk.HOME)
+    if verdict:
+        ctx.audit("denied", object_type="route", detail={"权限": kiosk.PERMISSION, "地址": request.url.path[:200]})
+        ctx.session.commit()
+        raise Refused(kiosk.ONLY_KIOSK)
 
 
 @_rule("self")

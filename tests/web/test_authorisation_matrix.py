@@ -9,10 +9,12 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import csrf_of
-from world import ROLES, STATES
+from web_helpers import csrf_of, sign_in
+from world import PASSWORD, ROLES, STATES
 
+from bingan.access.accounts import create_user
 from bingan.access.permissions import ACTION_RULES, ROLE_DEFAULTS
+from bingan.storage.db import session_factory
 from bingan.web.routes import route_table
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -96,6 +98,42 @@ def test_matrix_of_routes_and_record_states_for_each_role(app, world, client_for
             if problem:
                 failures.append(f"{method} {url} as {role} ({state}): {problem}")
     assert failures == [], "\n".join(failures)
+
+
+KIOSK = "/kiosk"
+
+
+def test_the_kiosk_account_reaches_the_kiosk_and_nothing_else(app, world, web_engine, client_for):
+    """The row of the built-in role 自助机 (copy.kiosk only): its routes answer (a screen, or the
+    start screen again when no patient is at the kiosk), "/" sends it to the kiosk, every other
+    signed-in route refuses it — with its permission alone as with the permissions of another role."""
+    with session_factory(web_engine)() as session, session.begin():
+        create_user(session, "u_kiosk", PASSWORD, ["kiosk"], full_name="自助机", must_change_password=False)
+        create_user(session, "u_kiosk_nurse", PASSWORD, ["kiosk", "nurse"], full_name="自助机",
+                    must_change_password=False)
+    failures = []
+    for username in ("u_kiosk", "u_kiosk_nurse"):
+        client = client_for("anonymous")
+        assert sign_in(client, username).status_code == 303
+        token = csrf_of(client.get(KIOSK).text)
+        for rule, method in _cases(app):
+            if rule.kind in {"public", "pending", "apikey"}:
+                continue
+            problem = _judge_kiosk(rule, _call(client, method, _url(rule, world, "normal"), token))
+            if problem:
+                failures.append(f"{method} {rule.path} as {username}: {problem}")
+    assert failures == [], "\n".join(failures)
+
+
+def _judge_kiosk(rule, answer) -> str:
+    status = answer.status_code
+    if status >= 500:
+        return f"server error {status}"
+    if rule.path == KIOSK or rule.path.startswith(KIOSK + "/"):
+        return f"refused with {status}" if status in (401, 403) else ""
+    if rule.path == "/":
+        return "" if status == 303 and answer.headers["location"] == KIOSK else f"expected the kiosk, got {status}"
+    return "" if status == 403 else f"expected 403, got {status}"
 
 
 def test_every_route_sends_the_anonymous_to_sign_in(app, world):

@@ -72,6 +72,8 @@ ACCOUNTS = [
     DemoAccount("qc", "qc", "质控科", "质控员：全院病案质量检查，退回修改", clearance=2),
     DemoAccount("medaffairs", "medical_affairs", "医务处", "医务处：审批借阅与复印申请，授予临时查阅权限", clearance=2),
     DemoAccount("copyclerk", "copy_clerk", "复印窗口", "复印窗口：为患者及其代理人复印、打印病案"),
+    DemoAccount("kiosk", "kiosk", "门诊大厅自助机",
+                "自助复印打印机：患者刷身份证复印本人已归档的病案（只能使用 /kiosk）"),
 ]
 # The other departments' heads (科主任): the shipped borrowing and recall flows ask the record's
 # department head first, and QC returns medical comments to them. Their passwords go to the file only.

@@ -14,8 +14,8 @@ from bingan.storage.models.organisation import User
 # registered 已登记 · paid 已缴费 · printed 已打印 · refunded 已退费 · cancelled 已作废; an online
 # application first waits for review: pending_review 待审核 → registered, or rejected 已驳回.
 COPY_STATUSES = ("pending_review", "registered", "paid", "printed", "refunded", "cancelled", "rejected")
-# window 复印窗口 · online 网上申请 (the patient app, through an API token)
-COPY_CHANNELS = ("window", "online")
+# window 复印窗口 · online 网上申请 (the patient app, through an API token) · kiosk 自助复印打印机
+COPY_CHANNELS = ("window", "online", "kiosk")
 
 
 class CopyPackage(Base):
