@@ -1,15 +1,15 @@
 """The self-service copy kiosk (自助机, issue 15 item 4) as a built-in role: its service account
 holds copy.kiosk only and reaches nothing but the kiosk's pages.
 
-Revision ID: 0043
-Revises: 0042
+Revision ID: 0044
+Revises: 0043
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0043"
-down_revision = "0042"
+revision = "0044"
+down_revision = "0043"
 branch_labels = None
 depends_on = None
 
