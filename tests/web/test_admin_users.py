@@ -33,7 +33,7 @@ def _user(engine, username: str) -> User | None:
 
 def _events(engine, action: str) -> list[AuditEvent]:
     with session_factory(engine)() as session:
-        return list(session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action)))
+        return list(session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
 
 
 def test_security_admin_creates_a_user_who_must_change_the_password(client_for, app, web_engine):

@@ -40,8 +40,8 @@ def reader(web_engine, world):
     with running(state) as url:
         with session_factory(web_engine)() as session, session.begin():
             current = rules.copy_rules(session)
-            rules.save_copy_rules(session, lifecycle.SYSTEM, rules.CopyRules(
-                fees=current.fees, stage_copying=False, card_reader_url=url))
+            rules.save_copy_rules(session, lifecycle.SYSTEM, rules.CopyRules(  # typed entry: the idle test
+                fees=current.fees, stage_copying=False, card_reader_url=url, kiosk_typed_entry=True))
             create_user(session, "u_kiosk", PASSWORD, ["kiosk"], full_name="门诊大厅自助机",
                         must_change_password=False)
         yield state

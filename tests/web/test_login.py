@@ -16,7 +16,7 @@ from bingan.storage.models import AuditEvent, User, WebSession, utcnow
 
 def _events(engine, action: str) -> list[AuditEvent]:
     with session_factory(engine)() as session:
-        return list(session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action)))
+        return list(session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
 
 
 def test_pages_redirect_to_login_and_the_api_answers_401(app):

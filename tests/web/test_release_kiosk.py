@@ -36,12 +36,19 @@ def quiet_broker(monkeypatch) -> None:
 
 @pytest.fixture
 def machine(app, client_for, web_engine):
-    """The kiosk PC: its service account signed in."""
+    """The kiosk PC: its service account signed in; the hospital lets patients type their ID number."""
     with session_factory(web_engine)() as session, session.begin():
         create_user(session, "u_kiosk", PASSWORD, ["kiosk"], full_name="门诊大厅自助机", must_change_password=False)
+        typed(session, True)
     client = client_for("anonymous")
     assert sign_in(client, "u_kiosk").status_code == 303
     return client
+
+
+def typed(session, allowed: bool) -> None:
+    current = rules.copy_rules(session)
+    rules.save_copy_rules(session, lifecycle.SYSTEM, rules.CopyRules(
+        current.fees, current.stage_copying, current.card_reader_url, kiosk_typed_entry=allowed))
 
 
 def _token(client) -> str:
@@ -224,3 +231,15 @@ def test_the_start_screen_forgets_the_patient(machine, world):
 
 def test_the_window_clerk_cannot_use_the_kiosk(client_for):
     assert client_for("copy_clerk").get("/kiosk").status_code == 403
+
+
+def test_by_default_the_kiosk_takes_the_card_only_and_refuses_a_typed_number(machine, world, web_engine):
+    with session_factory(web_engine)() as session, session.begin():
+        typed(session, False)  # the shipped setting
+    start = machine.get("/kiosk").text
+    assert "请输入身份证号和姓名" not in start and "没有带身份证请到病案复印窗口办理" in start
+    answer = _identify(machine, world)
+    assert answer.status_code == 400 and "本院自助机不接受手工输入身份证号" in answer.text
+    assert _events(web_engine, "copy.kiosk_refused")[-1].detail["读卡"] is False
+    carded = _identify(machine, world, card='{"name": "王建国", "sex": "男"}')
+    assert carded.status_code == 303 and carded.headers["location"].endswith("/kiosk/records")

@@ -43,6 +43,9 @@ class CopyRules:
     fees: FeeRules = field(default_factory=FeeRules)
     stage_copying: bool = False  # 阶段复印: unarchived records may be copied (art. 21)
     card_reader_url: str = DEFAULT_READER
+    # 自助机手工输入: the kiosk takes a typed ID number and name instead of the card. Off: whoever knows a
+    # person's number and name could print that person's records; the card on the reader proves more.
+    kiosk_typed_entry: bool = False
 
 
 def copy_rules(session: Session) -> CopyRules:
@@ -52,7 +55,8 @@ def copy_rules(session: Session) -> CopyRules:
         fees=FeeRules(**{key: int(fees[key]) for key in ("page_fen", "copy_fen", "retrieval_fen", "stage_fen")
                          if key in fees}, free_categories=tuple(fees.get("free_categories") or ())),
         stage_copying=bool(stored.get("stage_copying", False)),
-        card_reader_url=str(stored.get("card_reader_url") or DEFAULT_READER))
+        card_reader_url=str(stored.get("card_reader_url") or DEFAULT_READER),
+        kiosk_typed_entry=bool(stored.get("kiosk_typed_entry", False)))
 
 
 def save_copy_rules(session: Session, actor: Actor, rules: CopyRules) -> CopyRules:
@@ -67,7 +71,8 @@ def save_copy_rules(session: Session, actor: Actor, rules: CopyRules) -> CopyRul
     if url.scheme not in ("http", "https") or not url.hostname or url.path not in ("", "/"):
         raise Refusal("读卡器地址应为 http://主机:端口，例如 http://127.0.0.1:18090")
     value = {"fees": {**asdict(rules.fees), "free_categories": list(rules.fees.free_categories)},
-             "stage_copying": rules.stage_copying, "card_reader_url": rules.card_reader_url.rstrip("/")}
+             "stage_copying": rules.stage_copying, "card_reader_url": rules.card_reader_url.rstrip("/"),
+             "kiosk_typed_entry": rules.kiosk_typed_entry}
     write_setting(session, SETTING, value)
     record_event(session, actor, "copy.rules_change", object_type="copy_rules", detail=value)
     return copy_rules(session)

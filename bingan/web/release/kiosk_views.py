@@ -82,7 +82,7 @@ def _start(request: Request, ctx: Ctx, error: str = "", status_code: int = 200) 
     reader = rules.copy_rules(ctx.session).card_reader_url
     again = "您已离开一段时间，请重新刷身份证" if request.query_params.get("again") and not error else ""
     response = _screen(request, ctx, "start.html", 1, status_code=status_code, reader_url=reader, error=error,
-                       notice=again)
+                       notice=again, typed_entry=rules.copy_rules(ctx.session).kiosk_typed_entry)
     response.headers["Content-Security-Policy"] = reader_policy(reader)
     return visit.end_visit(response)
 
@@ -91,6 +91,8 @@ def _start(request: Request, ctx: Ctx, error: str = "", status_code: int = 200) 
 def identify(request: Request, id_number: str = Form("", max_length=30), name: str = Form("", max_length=50),
              card: str = Form("", max_length=4000), ctx: Ctx = GUARD) -> Response:
     try:
+        if not card.strip() and not rules.copy_rules(ctx.session).kiosk_typed_entry:
+            raise Refusal("请将身份证放在读卡区刷卡：本院自助机不接受手工输入身份证号")
         visitor = kiosk.identify(ctx.session, id_number, name, _card(card))
     except Refusal as exc:
         ctx.audit("copy.kiosk_refused", object_type="patient", detail={

@@ -37,7 +37,7 @@ def rules_page(request: Request, ctx: Ctx = permission("copy.manage")) -> Respon
 @router.post(RULES + "/fees", dependencies=BACK)
 def save_fees(page_yuan: str = Form("0", max_length=12), copy_yuan: str = Form("0", max_length=12),
               retrieval_yuan: str = Form("0", max_length=12), stage_yuan: str = Form("0", max_length=12),
-              free_categories: list[str] = Form([]), stage_copying: str = Form(""),
+              free_categories: list[str] = Form([]), stage_copying: str = Form(""), kiosk_typed_entry: str = Form(""),
               card_reader_url: str = Form(rules.DEFAULT_READER, max_length=200),
               ctx: Ctx = permission("copy.manage")) -> Response:
     fees = rules.FeeRules(
@@ -46,7 +46,8 @@ def save_fees(page_yuan: str = Form("0", max_length=12), copy_yuan: str = Form("
         retrieval_fen=rules.parse_yuan(retrieval_yuan, rules.FEE_NAMES["retrieval_fen"]),
         stage_fen=rules.parse_yuan(stage_yuan, rules.FEE_NAMES["stage_fen"]),
         free_categories=tuple(sorted(set(free_categories))))
-    rules.save_copy_rules(ctx.session, ctx.actor, rules.CopyRules(fees, stage_copying == "on", card_reader_url.strip()))
+    rules.save_copy_rules(ctx.session, ctx.actor, rules.CopyRules(fees, stage_copying == "on", card_reader_url.strip(),
+                                                                  kiosk_typed_entry == "on"))
     return _done("收费标准与复印设置已保存")
 
 

@@ -32,7 +32,7 @@ def _actor(world, role="archivist") -> Actor:
 
 
 def _events(session, action: str) -> list[AuditEvent]:
-    return list(session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action)))
+    return list(session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
 
 
 def _apply(session, world, **what) -> service.CopyRequest:
