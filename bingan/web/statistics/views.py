@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
+from fastapi import Path as PathParameter
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.background import BackgroundTask
 
@@ -95,7 +96,8 @@ def drill_export(key: str, request: Request, ctx: Ctx = permission("statistics.v
 
 
 @router.post(HOME + "/indicators/{key}/records.xlsx")
-def drill_export_job(key: str, request: Request, ctx: Ctx = permission("statistics.view")) -> Response:
+def drill_export_job(request: Request, key: str = PathParameter(..., max_length=32, pattern=r"^[a-z0-9-]+$"),
+                     ctx: Ctx = permission("statistics.view")) -> Response:
     """A large export: a background job; the job's page shows its progress and gives the file."""
     when, filters = _period(request), _filters(request)
     part = request.query_params.get("part") or "denominator"
