@@ -97,8 +97,6 @@ class _Holdings:
 
 _HELD: dict[int, _Holdings] = {}  # user id -> holdings, per process
 _HELD_MAX = 5000  # users; past this the dict starts over rather than grow without bound
-# A change made with plain SQL (a DBA's script) renews no token: it still counts within a minute.
-_HELD_SECONDS = 60
 
 
 def load_subject(session: Session, user: User, client_ip: str = "") -> Subject:
@@ -108,7 +106,7 @@ def load_subject(session: Session, user: User, client_ip: str = "") -> Subject:
     generation = access_generation.current(session)
     held = _HELD.get(user.id)
     if held is None or held.generation != generation or held.department_id != user.department_id \
-            or time.monotonic() - held.read_at > _HELD_SECONDS:
+            or time.monotonic() - held.read_at > access_generation.MAX_AGE_SECONDS:
         held = _read_holdings(session, user, generation)
         if len(_HELD) >= _HELD_MAX:
             _HELD.clear()
@@ -219,7 +217,7 @@ def ip_problem(session: Session, client_ip: str) -> str | None:
 
     Fails closed: an address that cannot be read (or none at all) passes no rule.
     """
-    rules = session.execute(sa.select(IpRule.cidr, IpRule.kind).where(IpRule.active)).all()
+    rules = access_generation.kept(session, "ip_rules", _active_ip_rules)
     if not rules:
         return None
     address = parse_address(client_ip)
@@ -231,6 +229,10 @@ def ip_problem(session: Session, client_ip: str) -> str | None:
     if allows and not any(_inside(address, cidr) for cidr in allows):
         return f"客户端地址 {address} 不在允许访问的范围内"
     return None
+
+
+def _active_ip_rules(session: Session) -> tuple[tuple[str, str], ...]:
+    return tuple(tuple(row) for row in session.execute(sa.select(IpRule.cidr, IpRule.kind).where(IpRule.active)))
 
 
 def _inside(address: Address, cidr: str) -> bool:

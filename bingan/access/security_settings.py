@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, fields
 
 from sqlalchemy.orm import Session
 
-from bingan.storage.system_settings import read_setting, write_setting
+from bingan.storage.system_settings import read_watched_setting, write_setting
 
 KEY = "security"
 
@@ -24,7 +24,7 @@ class SecuritySettings:
 
 
 def security_settings(session: Session) -> SecuritySettings:
-    stored = read_setting(session, KEY)
+    stored = read_watched_setting(session, KEY)
     known = {field.name for field in fields(SecuritySettings)}
     return SecuritySettings(**{key: value for key, value in stored.items() if key in known})
 

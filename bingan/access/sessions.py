@@ -12,7 +12,7 @@ from functools import cache
 
 import pyotp
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from bingan.access.accounts import site_words
 from bingan.access.audit import Actor, record_event
@@ -214,7 +214,8 @@ def _open_session(session: Session, user: User, actor: Actor, user_agent: str, m
 def find_session(session: Session, token: str | None) -> WebSession | None:
     if not token:
         return None
-    found = session.get(WebSession, token_id(token))
+    # The user comes in the same query: every request needs it next.
+    found = session.get(WebSession, token_id(token), options=[joinedload(WebSession.user)])
     if found is None or found.ended_at is not None:
         return None
     return found

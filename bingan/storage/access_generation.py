@@ -1,8 +1,9 @@
 """The access generation: a token that changes in every transaction that changes who may see what.
 
-The gate's facts about a user (roles, scopes, restricted tags, category templates, grants) are
-read on every request; they change seldom. A process keeps them per user under the token it read
-(``access.policy``) and reads only the token per request. Every ORM change to the tables those
+The gate's facts about a user (roles, scopes, restricted tags, category templates, grants), the
+IP rules and the settings every request reads (security, appearance) are read on every request;
+they change seldom. A process keeps them under the token it read (``access.policy``, ``kept``)
+and reads only the token, once per transaction. Every ORM change to the tables those
 facts come from writes a new token in the same transaction, so another process's next request
 after the commit reads the new token and loads afresh: a revoked grant closes at once, never after
 a delay. Changes through raw SQL bypass this; only migrations write so, and a migration is
@@ -10,7 +11,10 @@ followed by a restart.
 """
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -22,6 +26,7 @@ from bingan.storage.models import (
     CategoryTemplate,
     Department,
     Grant,
+    IpRule,
     Role,
     SystemSetting,
     Tag,
@@ -32,15 +37,26 @@ from bingan.storage.models import (
 )
 
 KEY = "access.generation"
-WATCHED = (Category, CategoryTemplate, Department, Grant, Role, Tag, TagPermission, UserScope)
+WATCHED = (Category, CategoryTemplate, Department, Grant, IpRule, Role, Tag, TagPermission, UserScope)
 WATCHED_TABLES = frozenset(model.__tablename__ for model in (*WATCHED, User)) | {"user_roles"}
+WATCHED_SETTINGS = frozenset({"security", "appearance"})  # system_settings keys read by every request
 USER_FACTS = ("roles", "department_id")  # what a Subject takes from the user row's relations
+# A change made with plain SQL (a DBA's script) renews no token: it still counts within a minute.
+MAX_AGE_SECONDS = 60
+_MEMO = "bingan_access_generation"  # session.info: (transaction, token)
+T = TypeVar("T")
 
 
 def current(session: Session) -> str:
-    """The token as this transaction sees it ("" before the first change ever)."""
+    """The token as this transaction sees it ("" before the first change ever), read once per
+    transaction: a request asks for it several times (subject, IP rules, settings)."""
+    memo = session.info.get(_MEMO)
+    if memo is not None and memo[0] is session.get_transaction():
+        return memo[1]
     value = session.execute(sa.select(SystemSetting.value).where(SystemSetting.key == KEY)).scalar()
-    return (value or {}).get("token", "")
+    token = (value or {}).get("token", "")
+    session.info[_MEMO] = (session.get_transaction(), token)
+    return token
 
 
 def bump(session: Session) -> None:
@@ -50,9 +66,28 @@ def bump(session: Session) -> None:
     statement = dialect.insert(SystemSetting).values(key=KEY, value=value, updated_at=now)
     session.connection().execute(statement.on_conflict_do_update(
         index_elements=[SystemSetting.key], set_={"value": value, "updated_at": now}))
+    session.info[_MEMO] = (session.get_transaction(), value["token"])
+
+
+_KEPT: dict[Hashable, tuple[str, float, Any]] = {}  # name -> (token, read at, value), per process
+
+
+def kept(session: Session, name: Hashable, read: Callable[[Session], T]) -> T:
+    """``read(session)``, or this process's copy of it while the token it was read under stands
+    (at most MAX_AGE_SECONDS). For facts under the watch above only; the value is shared, so
+    ``read`` returns something nobody mutates (tuples, frozen objects, or copy on use)."""
+    token = current(session)
+    held = _KEPT.get(name)
+    if held is not None and held[0] == token and time.monotonic() - held[1] <= MAX_AGE_SECONDS:
+        return held[2]
+    value = read(session)
+    _KEPT[name] = (token, time.monotonic(), value)
+    return value
 
 
 def _changes_access(session: Session, instance: object) -> bool:
+    if isinstance(instance, SystemSetting):
+        return instance.key in WATCHED_SETTINGS
     if isinstance(instance, User):
         state = sa.inspect(instance)
         return not state.pending and any(state.attrs[name].history.has_changes() for name in USER_FACTS)

@@ -31,9 +31,14 @@ _engines: dict[str, Engine] = {}
 BEGIN_OPTION = "sqlite_begin"  # execution option: "immediate" takes the write lock at BEGIN
 _STATE = "bingan_sqlite_tx"  # per DBAPI connection: "read" (deferred, nothing written) | "write"
 _READ_ONLY = frozenset({"SELECT", "PRAGMA", "EXPLAIN", "BEGIN", "COMMIT", "ROLLBACK", "RELEASE", "END"})
-# Enough connections for the web server's thread pool (anyio: 40) plus workers in the same
-# process; a SQLite connection is cheap, waiting 30 s for one from the pool is not.
-SQLITE_POOL = {"pool_size": 20, "max_overflow": 40}
+# The web server runs requests in REQUEST_THREADS threads (bingan.web.app), each holding one
+# connection. The pools keep room beyond them — the audit sealer, a worker's threads in the same
+# process, a request's second session — so that no request waits inside the pool: its waits are
+# not first come, first served, and end in an error after 30 s (HTTP 500 in a surge of users),
+# where a request waiting for a thread waits in order. With the GIL, more threads add nothing.
+REQUEST_THREADS = 20
+PG_POOL = {"pool_size": 10, "max_overflow": 20}
+SQLITE_POOL = {"pool_size": 20, "max_overflow": 40}  # a SQLite connection is cheap
 
 
 def normalise_url(url: str) -> str:
@@ -95,7 +100,7 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "rollback", _sqlite_end)
         event.listen(engine, "before_cursor_execute", _sqlite_promote)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, **PG_POOL)
 
 
 def get_engine(settings: Settings | None = None) -> Engine:

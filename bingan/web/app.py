@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import quote
+
+import anyio.to_thread
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -16,7 +20,7 @@ from bingan.ingest.historical import HISTORICAL_IMPORT
 from bingan.records.approvals.inbox import MAX_ATTACHMENT
 from bingan.records.jobs import register as register_job
 from bingan.records.workflows import install as install_workflows
-from bingan.storage.db import get_engine
+from bingan.storage.db import REQUEST_THREADS, get_engine
 from bingan.web.admin import api as admin_api
 from bingan.web.admin import (
     backup_api,
@@ -155,11 +159,18 @@ VENDOR_FILES = frozenset({
 })
 
 
+@asynccontextmanager
+async def _request_threads(_app: FastAPI) -> AsyncIterator[None]:
+    """Requests beyond REQUEST_THREADS wait for a thread in arrival order (see storage.db)."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
+    yield
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(  # the API description and its page are served behind the login (_add_api_docs)
         title="Bingan 病案 API", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None,
-        dependencies=[Depends(csrf_guard), Depends(input_guard)],
+        dependencies=[Depends(csrf_guard), Depends(input_guard)], lifespan=_request_threads,
     )
     app.state.settings = settings
     app.state.engine = get_engine(settings)

@@ -7,7 +7,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from bingan.storage.models import SystemSetting
+from bingan.storage.system_settings import read_watched_setting
 from bingan.web.deps import Ctx
 from bingan.web.navigation import menu_for
 from bingan.web.security import request_csrf_token
@@ -19,8 +19,8 @@ DEFAULT_THEME = {"theme_color": "#1f5f8b", "logo_url": ""}
 def appearance(session: Session | None, hospital_name: str = "") -> dict[str, str]:
     """Theme colour, logo address and hospital name; the configured name until an administrator sets one."""
     theme = {**DEFAULT_THEME, "hospital_name": hospital_name}
-    setting = session.get(SystemSetting, "appearance") if session is not None else None
-    stored = {k: v for k, v in (setting.value if setting else {}).items() if k != "logo"}  # not the bytes
+    value = read_watched_setting(session, "appearance") if session is not None else {}
+    stored = {k: v for k, v in value.items() if k != "logo"}  # not the bytes
     return {**theme, **{k: v for k, v in stored.items() if v}}
 
 

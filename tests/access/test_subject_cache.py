@@ -1,5 +1,5 @@
-"""A process keeps each user's access facts under the access generation and reads only the token
-per request; every change to what a user may see — committed by any session, through the ORM or an
+"""A process keeps each user's access facts, the IP rules and the settings every request reads under
+the access generation, and reads only the token, once per transaction; every change to what a user may see — committed by any session, through the ORM or an
 ORM bulk statement — is honoured by the very next load (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import sqlalchemy as sa
 
 from bingan.access.audit import Actor
 from bingan.access.grants import revoke
-from bingan.access import policy
-from bingan.access.policy import load_subject
+from bingan.access.access_rules import add_ip_rule
+from bingan.access.policy import ip_problem, load_subject
+from bingan.access.security_settings import save_security_settings, security_settings
 from bingan.storage import access_generation
 from bingan.storage.db import session_factory
 from bingan.storage.models import Grant, Record, Role, User, UserScope, utcnow
@@ -41,9 +42,48 @@ def test_a_second_load_without_changes_reads_only_the_token(session, world):
     session.commit()
     user = clinician(session)
     first = load_subject(session, user)
+    session.rollback()
+    user = clinician(session)  # a new transaction, as the next request is
     again = statements_of(session, lambda: load_subject(session, user))
     assert len(again) == 1 and "system_settings" in again[0]
     assert load_subject(session, user) == first
+
+
+def test_the_token_is_read_once_per_transaction(session, world):
+    session.commit()
+    user = clinician(session)
+    load_subject(session, user), ip_problem(session, "10.1.2.3"), security_settings(session)
+    session.rollback()
+    user = clinician(session)
+    reads = statements_of(session, lambda: (load_subject(session, user), ip_problem(session, "10.1.2.3"),
+                                            security_settings(session), load_subject(session, user)))
+    assert len(reads) == 1
+
+
+def test_an_ip_rule_added_by_another_session_refuses_at_the_next_request(session, world):
+    session.commit()
+    assert ip_problem(session, "10.9.9.9") is None
+    with other_session(session) as other:
+        add_ip_rule(other, Actor(None, "信息科"), "10.9.0.0/16", "block")
+    session.rollback()
+    assert "已被禁止访问" in ip_problem(session, "10.9.9.9")
+
+
+def test_security_settings_saved_by_another_session_count_at_the_next_request(session, world):
+    session.commit()
+    assert security_settings(session).idle_minutes == 15
+    with other_session(session) as other:
+        changed = security_settings(other)
+        changed.idle_minutes = 5
+        save_security_settings(other, changed)
+    session.rollback()
+    assert security_settings(session).idle_minutes == 5
+
+
+def test_the_kept_settings_are_a_copy_a_caller_may_change(session, world):
+    session.commit()
+    security_settings(session).idle_minutes = 1
+    assert security_settings(session).idle_minutes == 15
 
 
 def test_a_grant_revoked_by_another_session_closes_the_record_at_the_next_load(session, world):
@@ -116,5 +156,5 @@ def test_a_grant_ended_with_plain_sql_counts_once_the_kept_facts_are_a_minute_ol
         connection.execute(sa.text("UPDATE grants SET revoked_at = valid_from WHERE record_id = :id"), {"id": granted})
     session.rollback()
     assert granted in load_subject(session, clinician(session)).grants  # kept, as documented
-    monkeypatch.setattr(policy, "_HELD_SECONDS", 0)
+    monkeypatch.setattr(access_generation, "MAX_AGE_SECONDS", 0)
     assert granted not in load_subject(session, clinician(session)).grants
