@@ -110,7 +110,8 @@ def load_subject(session: Session, user: User, client_ip: str = "") -> Subject:
         held = _read_holdings(session, user, generation)
         if len(_HELD) >= _HELD_MAX:
             _HELD.clear()
-        _HELD[user.id] = held
+        if not access_generation.changed_here(session):
+            _HELD[user.id] = held
     return Subject(
         user=user,
         permissions=set(held.permissions),

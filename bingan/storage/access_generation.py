@@ -43,7 +43,7 @@ WATCHED_SETTINGS = frozenset({"security", "appearance"})  # system_settings keys
 USER_FACTS = ("roles", "department_id")  # what a Subject takes from the user row's relations
 # A change made with plain SQL (a DBA's script) renews no token: it still counts within a minute.
 MAX_AGE_SECONDS = 60
-_MEMO = "bingan_access_generation"  # session.info: (transaction, token)
+_MEMO = "bingan_access_generation"  # session.info: (transaction, token, bumped in it)
 T = TypeVar("T")
 
 
@@ -51,22 +51,36 @@ def current(session: Session) -> str:
     """The token as this transaction sees it ("" before the first change ever), read once per
     transaction: a request asks for it several times (subject, IP rules, settings)."""
     memo = session.info.get(_MEMO)
-    if memo is not None and memo[0] is session.get_transaction():
+    if memo is not None and memo[0] is _innermost(session):
         return memo[1]
     value = session.execute(sa.select(SystemSetting.value).where(SystemSetting.key == KEY)).scalar()
     token = (value or {}).get("token", "")
-    session.info[_MEMO] = (session.get_transaction(), token)
+    session.info[_MEMO] = (_innermost(session), token, False)
     return token
 
 
 def bump(session: Session) -> None:
-    """A new token, in the session's transaction (an upsert: two first changes may race)."""
+    """A new token, in the session's transaction (an upsert: two first changes may race); once
+    per transaction (or SAVEPOINT, which may be rolled back alone) is enough."""
+    if changed_here(session):
+        return
     now, value = utcnow(), {"token": uuid.uuid4().hex}
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(SystemSetting).values(key=KEY, value=value, updated_at=now)
     session.connection().execute(statement.on_conflict_do_update(
         index_elements=[SystemSetting.key], set_={"value": value, "updated_at": now}))
-    session.info[_MEMO] = (session.get_transaction(), value["token"])
+    session.info[_MEMO] = (_innermost(session), value["token"], True)
+
+
+def changed_here(session: Session) -> bool:
+    """Whether this transaction has changed access facts already. What it reads now may change
+    again before it commits under the same token, so nobody keeps it."""
+    memo = session.info.get(_MEMO)
+    return memo is not None and memo[2] and memo[0] is _innermost(session)
+
+
+def _innermost(session: Session) -> object:
+    return session.get_nested_transaction() or session.get_transaction()
 
 
 _KEPT: dict[Hashable, tuple[str, float, Any]] = {}  # name -> (token, read at, value), per process
@@ -81,7 +95,8 @@ def kept(session: Session, name: Hashable, read: Callable[[Session], T]) -> T:
     if held is not None and held[0] == token and time.monotonic() - held[1] <= MAX_AGE_SECONDS:
         return held[2]
     value = read(session)
-    _KEPT[name] = (token, time.monotonic(), value)
+    if not changed_here(session):
+        _KEPT[name] = (token, time.monotonic(), value)
     return value
 
 

@@ -158,3 +158,40 @@ def test_a_grant_ended_with_plain_sql_counts_once_the_kept_facts_are_a_minute_ol
     assert granted in load_subject(session, clinician(session)).grants  # kept, as documented
     monkeypatch.setattr(access_generation, "MAX_AGE_SECONDS", 0)
     assert granted not in load_subject(session, clinician(session)).grants
+
+
+def test_a_transaction_changes_the_token_once_however_often_it_flushes(session, world):
+    session.commit()
+    user = clinician(session)
+    session.add(UserScope(user_id=user.id, kind="department", code="0302"))
+    session.flush()
+    token = access_generation.current(session)
+    session.add(UserScope(user_id=user.id, kind="department", code="0303"))
+    writes = statements_of(session, session.flush)
+    assert not [statement for statement in writes if "system_settings" in statement]
+    assert access_generation.current(session) == token
+
+
+def test_what_a_changing_transaction_reads_is_not_kept_for_others(session, world):
+    session.commit()
+    user = clinician(session)
+    session.add(UserScope(user_id=user.id, kind="department", code="0302"))
+    session.flush()
+    assert "0302" in load_subject(session, user).departments  # read after the first change …
+    session.add(UserScope(user_id=user.id, kind="department", code="0303"))
+    session.commit()  # … and a second change under the same token
+    assert {"0302", "0303"} <= load_subject(session, clinician(session)).departments
+
+
+def test_a_savepoint_rolled_back_takes_its_token_with_it(session, world):
+    session.commit()
+    user = clinician(session)
+    before = access_generation.current(session)
+    with session.begin_nested() as savepoint:
+        session.add(UserScope(user_id=user.id, kind="campus", code="main"))
+        session.flush()
+        savepoint.rollback()
+    assert access_generation.current(session) == before
+    session.add(UserScope(user_id=user.id, kind="department", code="0302"))
+    session.flush()
+    assert access_generation.current(session) != before
