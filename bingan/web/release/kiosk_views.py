@@ -8,7 +8,9 @@ window's requests by the window's rules. Every step is audited naming the patien
 """
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
@@ -18,6 +20,7 @@ from bingan.errors import NotFound, Refusal
 from bingan.records import jobs
 from bingan.records.release import kiosk, rules, service
 from bingan.storage.blobs.port import open_blob_store
+from bingan.storage.models import Record
 from bingan.storage.models.jobs import Job
 from bingan.storage.models.release import CopyRequest
 from bingan.web import kiosk as visit
@@ -55,19 +58,45 @@ def _applicant(visitor: kiosk.Visitor | None) -> dict:
     return {"申请人": visitor.masked, "申请人类型": "患者本人（自助机）", "读卡": bool(visitor.card)}
 
 
+class _Answer(Exception):
+    """Another screen than the one asked for: start again, or the refusal screen."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__()
+        self.response = response
+
+
+def _answers(route: Callable[..., Response]) -> Callable[..., Response]:
+    @functools.wraps(route)
+    def answered(*args, **kwargs) -> Response:
+        try:
+            return route(*args, **kwargs)
+        except _Answer as answer:
+            return answer.response
+    return answered
+
+
 def _visitor(request: Request) -> kiosk.Visitor:
     found = visit.read_visit(request)
     if found is None:  # the visit ended (timeout, 返回首页): start again
-        raise _Again()
+        raise _Answer(RedirectResponse(HOME + "?again=1", status_code=303))
     return found
 
 
-class _Again(Exception):
-    pass
+def _own_record(request: Request, ctx: Ctx, record_id: int) -> tuple[kiosk.Visitor, Record]:
+    visitor = _visitor(request)
+    try:
+        return visitor, kiosk.own_record(ctx.session, visitor, record_id)
+    except NotFound as exc:
+        raise _Answer(_refused(request, ctx, visitor, str(exc), 404, back=HOME + "/records")) from exc
 
 
-def _again() -> Response:
-    return RedirectResponse(HOME + "?again=1", status_code=303)
+def _own(request: Request, ctx: Ctx, copy_request_id: int) -> tuple[kiosk.Visitor, CopyRequest]:
+    visitor = _visitor(request)
+    try:
+        return visitor, kiosk.own_request(ctx.session, ctx.user, visitor, copy_request_id)
+    except NotFound as exc:
+        raise _Answer(_refused(request, ctx, visitor, str(exc), 404)) from exc
 
 
 # --- 1 请刷身份证 -------------------------------------------------------------------------------
@@ -114,11 +143,9 @@ def _card(text: str) -> dict:
 # --- 2 本人病案 ---------------------------------------------------------------------------------
 
 @router.get(HOME + "/records", response_class=HTMLResponse)
+@_answers
 def records(request: Request, ctx: Ctx = GUARD) -> Response:
-    try:
-        visitor = _visitor(request)
-    except _Again:
-        return _again()
+    visitor = _visitor(request)
     own = kiosk.own_records(ctx.session, visitor)
     ctx.audit("copy.kiosk_records", object_type="patient", detail={**_applicant(visitor), "病案数": len(own)})
     return _screen(request, ctx, "records.html", 2, visitor, own=own)
@@ -127,14 +154,9 @@ def records(request: Request, ctx: Ctx = GUARD) -> Response:
 # --- 3 套餐与份数 -------------------------------------------------------------------------------
 
 @router.get(HOME + "/records/{record_id}", response_class=HTMLResponse)
+@_answers
 def choose(request: Request, record_id: RowId, ctx: Ctx = GUARD) -> Response:
-    try:
-        visitor = _visitor(request)
-        record = kiosk.own_record(ctx.session, visitor, record_id)
-    except _Again:
-        return _again()
-    except NotFound as exc:
-        return _refused(request, ctx, visit.read_visit(request), str(exc), 404, back=HOME + "/records")
+    visitor, record = _own_record(request, ctx, record_id)
     reason = kiosk.refusal(record, rules.copy_rules(ctx.session))
     if reason:
         return _refused(request, ctx, visitor, reason, 400, back=HOME + "/records")
@@ -153,15 +175,10 @@ def _choose(request: Request, ctx: Ctx, visitor: kiosk.Visitor, record, error: s
 
 
 @router.post(HOME + "/records/{record_id}/requests")
+@_answers
 def apply(request: Request, record_id: RowId, package: str = Form("", max_length=32),
           copies: int = Form(1, ge=1, le=service.MAX_COPIES), ctx: Ctx = GUARD) -> Response:
-    try:
-        visitor = _visitor(request)
-        record = kiosk.own_record(ctx.session, visitor, record_id)
-    except _Again:
-        return _again()
-    except NotFound as exc:
-        return _refused(request, ctx, visit.read_visit(request), str(exc), 404, back=HOME + "/records")
+    visitor, record = _own_record(request, ctx, record_id)
     try:
         copy_request = kiosk.apply(ctx.session, ctx.actor, ctx.user, visitor, record, package, copies)
     except Refusal as exc:
@@ -176,20 +193,11 @@ def apply(request: Request, record_id: RowId, package: str = Form("", max_length
 
 # --- 4 缴费 · 5 打印 ----------------------------------------------------------------------------
 
-def _own(request: Request, ctx: Ctx, copy_request_id: int) -> tuple[kiosk.Visitor, CopyRequest]:
-    visitor = _visitor(request)
-    return visitor, kiosk.own_request(ctx.session, ctx.user, visitor, copy_request_id)
-
-
 @router.get(REQUEST, response_class=HTMLResponse)
+@_answers
 def request_screen(request: Request, copy_request_id: RowId, ctx: Ctx = GUARD) -> Response:
     """Step 4 (pay) while payment is due, step 5 (the copy job, then the print dialog) after it."""
-    try:
-        visitor, copy_request = _own(request, ctx, copy_request_id)
-    except _Again:
-        return _again()
-    except NotFound as exc:
-        return _refused(request, ctx, visit.read_visit(request), str(exc), 404)
+    visitor, copy_request = _own(request, ctx, copy_request_id)
     ctx.audit("copy.kiosk_view", object_type="copy_request", object_id=copy_request.id, detail=_applicant(visitor))
     return _request_screen(request, ctx, visitor, copy_request)
 
@@ -205,14 +213,10 @@ def _request_screen(request: Request, ctx: Ctx, visitor: kiosk.Visitor, copy_req
 
 
 @router.post(REQUEST + "/pay")
+@_answers
 def pay(request: Request, copy_request_id: RowId, method: str = Form("", max_length=10),
         reference: str = Form("", max_length=64), ctx: Ctx = GUARD) -> Response:
-    try:
-        visitor, copy_request = _own(request, ctx, copy_request_id)
-    except _Again:
-        return _again()
-    except NotFound as exc:
-        return _refused(request, ctx, visit.read_visit(request), str(exc), 404)
+    visitor, copy_request = _own(request, ctx, copy_request_id)
     try:
         kiosk.pay(ctx.session, ctx.actor, ctx.user, copy_request, method, reference)
     except Refusal as exc:
@@ -226,14 +230,10 @@ def pay(request: Request, copy_request_id: RowId, method: str = Form("", max_len
 
 
 @router.post(REQUEST + "/cancel")
+@_answers
 def cancel(request: Request, copy_request_id: RowId, ctx: Ctx = GUARD) -> Response:
     """返回 from the pay screen: the unpaid request is cancelled, the patient chooses again."""
-    try:
-        visitor, copy_request = _own(request, ctx, copy_request_id)
-    except _Again:
-        return _again()
-    except NotFound as exc:
-        return _refused(request, ctx, visit.read_visit(request), str(exc), 404)
+    visitor, copy_request = _own(request, ctx, copy_request_id)
     record_id = copy_request.record_ids[0]
     if copy_request.status == "registered":
         service.cancel(ctx.session, ctx.actor, copy_request)
@@ -243,14 +243,10 @@ def cancel(request: Request, copy_request_id: RowId, ctx: Ctx = GUARD) -> Respon
 
 
 @router.get(REQUEST + "/copy.pdf")
+@_answers
 def copy_pdf(request: Request, copy_request_id: RowId, ctx: Ctx = GUARD) -> Response:
     """The finished copy, inline, for the print screen's frame and the browser's print dialog."""
-    try:
-        visitor, copy_request = _own(request, ctx, copy_request_id)
-    except _Again:
-        return _again()
-    except NotFound as exc:
-        return _refused(request, ctx, visit.read_visit(request), str(exc), 404)
+    visitor, copy_request = _own(request, ctx, copy_request_id)
     job = ctx.session.get(Job, copy_request.job_id) if copy_request.job_id else None
     if job is None or job.state != "done" or not job.result_sha256:
         back = REQUEST.format(copy_request_id=copy_request.id)
@@ -269,14 +265,10 @@ def copy_pdf(request: Request, copy_request_id: RowId, ctx: Ctx = GUARD) -> Resp
 # --- 6 完成 -------------------------------------------------------------------------------------
 
 @router.get(REQUEST + "/done", response_class=HTMLResponse)
+@_answers
 def done(request: Request, copy_request_id: RowId, ctx: Ctx = GUARD) -> Response:
     """Take the copies and the card; the screen goes back to 请刷身份证 by itself. The visit ends here."""
-    try:
-        visitor, copy_request = _own(request, ctx, copy_request_id)
-    except _Again:
-        return _again()
-    except NotFound as exc:
-        return _refused(request, ctx, visit.read_visit(request), str(exc), 404)
+    visitor, copy_request = _own(request, ctx, copy_request_id)
     if copy_request.status != "printed":
         return _to(copy_request.id)
     ctx.audit("copy.kiosk_view", object_type="copy_request", object_id=copy_request.id,
