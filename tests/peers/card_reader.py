@@ -8,16 +8,11 @@ from __future__ import annotations
 
 import base64
 import io
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from peers.loopback import Served
 from PIL import Image
 
 NO_CARD = {"code": 2, "message": "未检测到身份证，请将身份证放在读卡器上"}
@@ -65,19 +60,6 @@ def make_app(state: ReaderState) -> FastAPI:
     return app
 
 
-@contextmanager
-def running(state: ReaderState) -> Iterator[str]:
-    """The bridge on a free local port; yields its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(make_app(state), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+def running(state: ReaderState) -> Served:
+    """``with running(state) as url:`` — the bridge on a free local port."""
+    return Served(make_app(state))

@@ -1,10 +1,6 @@
 """A fake EMR REST service (the HTTP pull contract of docs/ingest.md) with basic data, served for real."""
 from __future__ import annotations
 
-import threading
-import time
-
-import uvicorn
 from fastapi import FastAPI, HTTPException, Response
 
 
@@ -54,20 +50,3 @@ def make_app(state: EmrState) -> FastAPI:
         return state.basic.get(entity, [])
 
     return app
-
-
-class Served:
-    def __init__(self, app: FastAPI) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)

@@ -50,6 +50,24 @@ def changed_tables(before: dict[str, str], engine: sa.Engine,
     return [name for name in after if after[name] != before[name]]
 
 
+class Digests:
+    """The digests a fuzz run compares, one per case where two were: a refused case's digest
+    after it is the next case's digest before (a digest is ~115 queries; most cases are refused)."""
+
+    def __init__(self, engine: sa.Engine, on_purpose: Mapping[str, Collection[str]] = EVERY_TIME) -> None:
+        self.engine, self.on_purpose = engine, on_purpose
+        self._now: dict[str, str] | None = None
+
+    def before(self) -> dict[str, str]:
+        """The digest as the next case finds the database; an accepted case forgets it (it may write)."""
+        taken, self._now = self._now or snapshot(self.engine, self.on_purpose), None
+        return taken
+
+    def changed_since(self, before: dict[str, str]) -> list[str]:
+        self._now = snapshot(self.engine, self.on_purpose)
+        return [name for name in self._now if self._now[name] != before[name]]
+
+
 def session_of(client) -> requests.Session:
     """A requests session carrying the signed-in client's cookies and CSRF token."""
     session = requests.Session()

@@ -11,7 +11,7 @@ import pytest
 import requests
 import schemathesis
 import sqlalchemy as sa
-from fuzz_helpers import CHINESE, changed_tables, described, fuzz, header, session_of, snapshot, strategies
+from fuzz_helpers import CHINESE, Digests, described, fuzz, header, session_of, strategies
 
 from bingan.storage.models import Document, Record, User
 
@@ -28,7 +28,7 @@ def role_for(path: str) -> str:
     return "clinician"
 
 
-def check_answer(case, response, before: dict[str, str], engine: sa.Engine) -> None:
+def check_answer(case, response, before: dict[str, str], digests: Digests) -> None:
     assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code} {response.text}"
     if response.status_code < 400:
         return
@@ -36,7 +36,7 @@ def check_answer(case, response, before: dict[str, str], engine: sa.Engine) -> N
     assert content_type.startswith("application/json"), f"{case.method} {case.formatted_path}: {response.text}"
     detail = response.json().get("detail")
     assert isinstance(detail, str) and CHINESE.search(detail), f"{case.method} {case.formatted_path}: {detail!r}"
-    changed = changed_tables(before, engine)
+    changed = digests.changed_since(before)
     assert not changed, f"{case.method} {case.formatted_path} changed {changed}: {response.text}"
 
 
@@ -53,9 +53,11 @@ def known_ids(engine: sa.Engine, path: str) -> dict[str, int]:
 
 
 def check_each(http: requests.Session, engine: sa.Engine):
+    digests = Digests(engine)
+
     def check(case) -> None:
-        before = snapshot(engine)
-        check_answer(case, case.call(session=http), before, engine)
+        before = digests.before()
+        check_answer(case, case.call(session=http), before, digests)
     return check
 
 

@@ -24,12 +24,11 @@ from fuzz_helpers import (
     ALL,
     CHINESE,
     EVERY_TIME,
-    changed_tables,
+    Digests,
     described,
     fuzz,
     header,
     session_of,
-    snapshot,
     strategies,
 )
 
@@ -120,7 +119,7 @@ def refusal_messages(response) -> list[str]:
     return [html.unescape(text) for text in MESSAGE.findall(response.text)]
 
 
-def check_answer(case, response, before: dict[str, str], engine: sa.Engine) -> None:
+def check_answer(case, response, before: dict[str, str], digests: Digests) -> None:
     where = f"{case.method} {case.formatted_path}"
     assert response.status_code < 500, f"{where}: {response.status_code} {response.text[:2000]}"
     if response.status_code < 400:
@@ -128,14 +127,16 @@ def check_answer(case, response, before: dict[str, str], engine: sa.Engine) -> N
     messages = refusal_messages(response)
     assert any(CHINESE.search(message) for message in messages), f"{where}: {response.text[:2000]}"
     assert not ENGLISH.search(response.text), f"{where}: {response.text[:2000]}"
-    changed = changed_tables(before, engine, ON_PURPOSE)
+    changed = digests.changed_since(before)
     assert not changed, f"{where} changed {changed}: {messages}"
 
 
 def check_each(http: requests.Session, engine: sa.Engine):
+    digests = Digests(engine, ON_PURPOSE)
+
     def check(case) -> None:
-        before = snapshot(engine, ON_PURPOSE)
-        check_answer(case, case.call(session=http, allow_redirects=False), before, engine)
+        before = digests.before()
+        check_answer(case, case.call(session=http, allow_redirects=False), before, digests)
     return check
 
 

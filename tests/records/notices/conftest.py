@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/peers as t
 
 from peers.dingtalk import DingTalkState
 from peers.dingtalk import make_app as dingtalk_app
-from peers.emr import Served
+from peers.loopback import Served
 from peers.webhook import WebhookState
 from peers.webhook import make_app as webhook_app
 from peers.wecom import WeComState

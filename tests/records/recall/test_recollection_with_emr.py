@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/peers as t
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ingest"))
 
 from ingest_support import ADMISSION, pdf
-from peers.emr import EmrState, Served, make_app
+from peers.emr import EmrState, make_app
+from peers.loopback import Served
 
 from bingan.config import get_settings, reset_settings
 from bingan.formats import guard

@@ -13,7 +13,8 @@ from conftest import NOW, read_back
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/peers as the "peers" package
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "access"))
 
-from peers.emr import EmrState, Served, make_app
+from peers.emr import EmrState, make_app
+from peers.loopback import Served
 from world import PAGE_TEXT, pdf_bytes
 
 from bingan.config import get_settings
