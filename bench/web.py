@@ -367,7 +367,11 @@ def main() -> None:
         tally = asyncio.run(load(base, ids, args.users, args.seconds, args.think_ms)) if args.seconds > 0 else None
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a server that does not stop must not outlive the bench
+            process.kill()
+            process.wait()
     report(rows, baseline, tally, args)
 
 

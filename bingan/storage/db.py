@@ -31,12 +31,12 @@ _engines: dict[str, Engine] = {}
 BEGIN_OPTION = "sqlite_begin"  # execution option: "immediate" takes the write lock at BEGIN
 _STATE = "bingan_sqlite_tx"  # per DBAPI connection: "read" (deferred, nothing written) | "write"
 _READ_ONLY = frozenset({"SELECT", "PRAGMA", "EXPLAIN", "BEGIN", "COMMIT", "ROLLBACK", "RELEASE", "END"})
-# The web server runs requests in REQUEST_THREADS threads (bingan.web.app), each holding one
-# connection. The pools keep room beyond them — the audit sealer, a worker's threads in the same
-# process, a request's second session — so that no request waits inside the pool: its waits are
-# not first come, first served, and end in an error after 30 s (HTTP 500 in a surge of users),
-# where a request waiting for a thread waits in order. With the GIL, more threads add nothing.
-REQUEST_THREADS = 20
+# The web server lets REQUEST_SLOTS requests work at once (bingan.web.request_slots), each holding
+# one connection. The pools keep room beyond them — the audit sealer, a worker's threads in the
+# same process, a request's second session — so that no request waits inside the pool: its waits
+# are not first come, first served, and end in an error after 30 s (HTTP 500 in a surge of users),
+# where a request waiting for a slot waits in order. With the GIL, more at once add nothing.
+REQUEST_SLOTS = 20
 PG_POOL = {"pool_size": 10, "max_overflow": 20}
 SQLITE_POOL = {"pool_size": 20, "max_overflow": 40}  # a SQLite connection is cheap
 

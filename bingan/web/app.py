@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from urllib.parse import quote
-
-import anyio.to_thread
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -20,7 +16,7 @@ from bingan.ingest.historical import HISTORICAL_IMPORT
 from bingan.records.approvals.inbox import MAX_ATTACHMENT
 from bingan.records.jobs import register as register_job
 from bingan.records.workflows import install as install_workflows
-from bingan.storage.db import REQUEST_THREADS, get_engine
+from bingan.storage.db import REQUEST_SLOTS, get_engine
 from bingan.web.admin import api as admin_api
 from bingan.web.admin import (
     backup_api,
@@ -90,6 +86,7 @@ from bingan.web.release import (
 from bingan.web.release import views as release_views
 from bingan.web.reports import api as reports_api
 from bingan.web.reports import views as reports_views
+from bingan.web.request_slots import RequestSlots
 from bingan.web.retention import api as retention_api
 from bingan.web.retention import views as retention_views
 from bingan.web.retry import RetryLocked
@@ -159,18 +156,11 @@ VENDOR_FILES = frozenset({
 })
 
 
-@asynccontextmanager
-async def _request_threads(_app: FastAPI) -> AsyncIterator[None]:
-    """Requests beyond REQUEST_THREADS wait for a thread in arrival order (see storage.db)."""
-    anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
-    yield
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(  # the API description and its page are served behind the login (_add_api_docs)
         title="Bingan 病案 API", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None,
-        dependencies=[Depends(csrf_guard), Depends(input_guard)], lifespan=_request_threads,
+        dependencies=[Depends(csrf_guard), Depends(input_guard)],
     )
     app.state.settings = settings
     app.state.engine = get_engine(settings)
@@ -191,6 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _add_prelogin_cookie(app)
     app.add_middleware(RetryLocked)
     app.add_middleware(BodyLimit, ceiling=settings.max_request_mb * MIB, routes=_body_limits())
+    app.add_middleware(RequestSlots, slots=REQUEST_SLOTS)  # a request waiting for its turn holds nothing
     app.add_middleware(SecurityHeaders)
     app.add_middleware(ClientAddress, trusted_proxies=settings.trusted_proxies)
     return app
