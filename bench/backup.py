@@ -24,9 +24,9 @@ import io
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
-import statistics
 import time
 from pathlib import Path
 
