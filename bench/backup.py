@@ -14,8 +14,12 @@ so the 20-minute build is paid once. ``--repeats 0`` only builds.
 
 Each repeat: the plain copy (baseline), a full backup into an empty target, 1 % new documents
 through the real blob store and database (so the kept HOME grows by 1 % a repeat), and an
-incremental backup into the same target. The restore and index rebuild run once, after the last
-repeat, unless ``--no-restore``. Not part of the test suite.
+incremental backup into the same target, then one more backup with nothing new (what a run costs
+whatever it copies: the walk, the database copy, scrypt, state and manifest, the sync). The
+restore and index rebuild run once, after the last repeat, unless ``--no-restore``.
+``--fixed N`` (with ``--home``) instead runs only N backups with nothing new into the target the
+last run left in DIR/nas: the per-run cost alone, cheap to repeat (and to compare two versions of
+the code on the same HOME and target). Not part of the test suite.
 """
 from __future__ import annotations
 
@@ -117,9 +121,24 @@ def repeat(work: Path, kept: dict, args: argparse.Namespace) -> dict[str, float]
     (work / "bench-backup.json").write_text(json.dumps(kept))
     incremental = timed(f"incremental backup ({new} new documents)",
                         lambda: backup(settings, work / "nas", PASSPHRASE).copied_files)
+    unchanged = timed("backup with nothing new (fixed cost)",
+                      lambda: backup(settings, work / "nas", PASSPHRASE).copied_files)
     print(f"  full / plain copy {full / copy:.2f}×   incremental / full {incremental / full:.1%}   "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
-    return {"copy": copy, "full": full, "incremental": incremental}
+    return {"copy": copy, "full": full, "incremental": incremental, "unchanged": unchanged}
+
+
+def fixed_only(work: Path, times: int) -> None:
+    """Backups with nothing new into the target of the last run: what every run costs."""
+    from bingan.config import get_settings
+    from bingan.storage.backup import backup
+
+    if not (work / "nas").is_dir():
+        raise SystemExit(f"{work / 'nas'} missing: run a repeat first")
+    settings = get_settings()
+    seconds = [timed("backup with nothing new (fixed cost)",
+                     lambda: backup(settings, work / "nas", PASSPHRASE, keep=1).copied_files) for _ in range(times)]
+    print(f"median {statistics.median(seconds):.2f} s of {times}; load average {os.getloadavg()[0]:.1f}")
 
 
 def restore_once(work: Path) -> None:
@@ -150,14 +169,19 @@ def main() -> None:
     parser.add_argument("--home", default="", help="keep the built HOME here (DIR/home) and reuse it")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--no-restore", action="store_true", help="skip the restore and index rebuild")
+    parser.add_argument("--fixed", type=int, default=0, help="only this many backups with nothing new")
     args = parser.parse_args()
     print(f"{args.documents} documents of {args.kib} KiB; load average {os.getloadavg()[0]:.1f}", flush=True)
     work, kept = prepared_home(args)
+    if args.fixed:
+        fixed_only(work, args.fixed)
+        return
     runs = [repeat(work, kept, args) for _ in range(args.repeats)]
     if runs:
         median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
         print(f"medians of {len(runs)}: plain copy {median['copy']:.2f} s, full {median['full']:.2f} s, "
-              f"incremental {median['incremental']:.2f} s; per-repeat incremental / full: "
+              f"incremental {median['incremental']:.2f} s, nothing new {median['unchanged']:.2f} s; "
+              "per-repeat incremental / full: "
               + ", ".join(f"{run['incremental'] / run['full']:.1%}" for run in runs)
               + f"; median ratio {statistics.median(r['incremental'] / r['full'] for r in runs):.1%}")
     if runs and not args.no_restore:

@@ -52,15 +52,19 @@ NOT_KEYS = {"demo-loading"}  # markers at the top of HOME that are not key mater
 CHECKPOINT_LOG = "audit-checkpoints.log"  # bingan.access.audit_head.LOG_NAME, beside the audit key
 SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 CHUNK = 1024 * 1024
-# Making a run's writes durable: up to this many paths (files and the directories that gained an
-# entry), fsync each of them; beyond it, syncfs(2) of the whole backup disk. syncfs costs about
-# the same whatever the run wrote, but it also waits for every other writer's dirty pages on that
-# disk (1-2 s on a shared disk, bench/README.md "Backup and restore"); an fsync costs one journal
-# commit, and the fsyncs issued together from FSYNC_THREADS threads share commits. Measured with
-# bench/backup_sync.py: fsyncs from threads beat syncfs up to about 3,000 paths (an incremental
-# run of 1 % of 10,000 documents writes ~300 files in ~200 directories); a full backup writes
-# tens of thousands, for which syncfs is the cheaper way.
-SYNC_EACH_MAX = 2000
+# Making a run's writes durable (before the state trusts a copy and before a manifest names it):
+# up to SYNC_EACH_MAX paths (the files it wrote and the directories that gained an entry), fsync
+# each of them, from FSYNC_THREADS threads so that the journal commits them in groups; beyond it,
+# syncfs(2) of the whole backup disk. syncfs costs what the run wrote plus every other writer's
+# dirty pages on that disk (1.1 s on the shared disk under load 15-18); the fsyncs cost what the
+# run wrote plus ~0.25 ms a path. bench/backup_sync.py on this ext4 disk (bench/README.md): with
+# another writer busy, threaded fsyncs beat syncfs up to ~1,400 paths (300 blobs: 0.40 s against
+# 0.62 s) and lose beyond (4,250 paths: 3.4 s against 1.5 s); on a quiet disk syncfs is cheaper
+# at any size (486 paths: 0.04 s against 0.11 s). 1,000 paths keeps a small run (1 % of 10,000
+# documents: ~300 files in ~190 folders) independent of other writers for at most ~0.2 s more on
+# a quiet disk; a full backup (30,000 files) syncs the disk once, as per-file fsyncs would be
+# several times slower.
+SYNC_EACH_MAX = 1000
 FSYNC_THREADS = 16
 MIN_PASSPHRASE = 12
 
@@ -117,7 +121,7 @@ def backup(settings: Settings, target: Path, passphrase: str, *, keep: int = 0,
     _write_signed(work / "manifest.json", manifest, sign_key)
     _fsync_paths([str(work)])  # the manifest's name in the set's directory
     work.rename(result.path)  # the set exists only once complete
-    _fsync_paths([str(target / SETS)])  # and the rename itself survives a crash
+    _fsync_paths([str(target / SETS), str(target)])  # the rename (and a first run's folders) survive a crash
     result.volume_files = len(volume_files)
     if keep > 0:
         result.pruned = _prune(target, keep)
