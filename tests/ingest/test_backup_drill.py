@@ -17,8 +17,10 @@ from bingan.config import get_settings, reset_settings
 from bingan.ingest.reindex import reindex
 from bingan.search.factory import open_search_index
 from bingan.search.port import Scope
+from bingan.storage import backup as backup_module
 from bingan.storage.backup import BackupError, backup, list_sets, restore
 from bingan.storage.blobs.port import open_blob_store
+from bingan.storage.blobs.volumes import parse_volumes
 from bingan.storage.db import make_engine, session_factory
 from bingan.storage.migrate import upgrade
 from bingan.storage.verify import verify
@@ -164,3 +166,46 @@ def test_the_status_page_shows_the_latest_backup_and_a_failure(pipe, record, tmp
     assert CliRunner().invoke(app, ["backup", "--to", str(tmp_path / "not-a-disk")]).exit_code == 1
     failed = backup_check(pipe.engine)
     assert not failed.ok and "备份失败" in failed.detail
+
+
+def test_a_run_that_fails_halfway_leaves_no_set_and_the_next_run_completes(pipe, record, tmp_path):
+    target = tmp_path / "nas"
+    ingest(pipe, pdf(ADMISSION))
+    first = backup(pipe.settings, target, PASSPHRASE)
+    volume = parse_volumes(pipe.settings.blob_volumes, pipe.settings.resolved_home)[0].path
+    (volume / "gone").symlink_to(volume / "nowhere")  # a file that vanishes while the run walks the volume
+    with pytest.raises(FileNotFoundError):
+        backup(pipe.settings, target, PASSPHRASE)
+    assert [p for p in (target / "sets").iterdir() if p.name.endswith(".partial")]  # dump written, no manifest
+    assert list_sets(target) == [first.set_id]
+    (volume / "gone").unlink()
+    ingest(pipe, pdf(DISCHARGE), doc_id="EMR-2", type_code="C0301")
+    third = backup(pipe.settings, target, PASSPHRASE)
+    assert list_sets(target) == [first.set_id, third.set_id]
+
+
+def test_a_set_synced_with_syncfs_restores_bit_identical(pipe, record, empty_database, tmp_path, monkeypatch):
+    """The drill's runs are small, so they fsync each file; a run beyond SYNC_EACH_MAX paths
+    (a full backup of a real archive) takes the syncfs path instead."""
+    monkeypatch.setattr(backup_module, "SYNC_EACH_MAX", 0)
+    ingest(pipe, pdf(ADMISSION))
+    made = backup(pipe.settings, tmp_path / "nas", PASSPHRASE)
+    files = _volume_files(pipe.settings.resolved_home)
+    monkeypatch.setenv("BINGAN_HOME", str(tmp_path / "new-machine"))
+    monkeypatch.setenv("BINGAN_DATABASE_URL", empty_database)
+    reset_settings()
+    assert restore(get_settings(), tmp_path / "nas", PASSPHRASE) == made.set_id
+    assert _volume_files(tmp_path / "new-machine") == files
+
+
+def test_a_copy_notes_the_file_and_every_directory_that_gained_an_entry(tmp_path):
+    source = tmp_path / "blob"
+    source.write_bytes(b"encrypted bytes")
+    (tmp_path / "nas" / "volumes").mkdir(parents=True)
+    written = backup_module._Written()
+    backup_module._copy_checked(source, tmp_path / "nas" / "volumes" / "0" / "ab" / "cd" / "blob", written)
+    assert written.files == [str(tmp_path / "nas" / "volumes" / "0" / "ab" / "cd" / "blob")]
+    assert written.directories == {str(tmp_path / "nas" / "volumes" / p) for p in ("", "0", "0/ab", "0/ab/cd")}
+    backup_module._copy_checked(source, tmp_path / "nas" / "volumes" / "0" / "ab" / "ef" / "blob", written)
+    assert written.directories == {str(tmp_path / "nas" / "volumes" / p)
+                                   for p in ("", "0", "0/ab", "0/ab/cd", "0/ab/ef")}
