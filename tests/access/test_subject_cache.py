@@ -1,13 +1,14 @@
-"""A process keeps each user's access facts, the IP rules and the settings every request reads under
-the access generation, and reads only the token, once per transaction; every change to what a user may see — committed by any session, through the ORM or an
-ORM bulk statement — is honoured by the very next load (SQLite and PostgreSQL)."""
+"""A process keeps each user's access facts, the IP rules and the settings every request reads
+under the access generation, and reads only the token, once per transaction; every change to what
+a user may see — committed by any session, through the ORM or an ORM bulk statement — is honoured
+by the very next load (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
 
+from bingan.access.access_rules import add_ip_rule
 from bingan.access.audit import Actor
 from bingan.access.grants import revoke
-from bingan.access.access_rules import add_ip_rule
 from bingan.access.policy import ip_problem, load_subject
 from bingan.access.security_settings import save_security_settings, security_settings
 from bingan.storage import access_generation

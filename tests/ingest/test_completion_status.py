@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from ingest_support import ADMISSION, pdf
-from peers.emr import EmrState, Served, make_app
+from peers.emr import EmrState, make_app
+from peers.loopback import Served
 
 from bingan.ingest.pipeline import run_until_settled
 from bingan.ingest.runs import run_source

@@ -7,8 +7,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from ingest_support import ADMISSION, count, pdf
-from peers.emr import EmrState, Served, make_app
+from peers.emr import EmrState, make_app
 from peers.ftp import FtpPeer
+from peers.loopback import Served
 from peers.soap import SoapPeer
 
 from bingan.ingest.pipeline import run_until_settled

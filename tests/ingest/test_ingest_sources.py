@@ -5,7 +5,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from ingest_support import ADMISSION, count, pdf
-from peers.emr import EmrState, Served, make_app
+from peers.emr import EmrState, make_app
+from peers.loopback import Served
 from test_ingest_connectors import add_source, settle
 
 from bingan.ingest.items import Report

@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/peers as t
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ingest"))
 
 from ingest_support import pdf
-from peers.emr import EmrState, Served, make_app
+from peers.emr import EmrState, make_app
+from peers.loopback import Served
 
 from bingan.config import get_settings
 from bingan.formats import guard

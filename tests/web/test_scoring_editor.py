@@ -96,6 +96,6 @@ def test_a_wrong_value_is_refused_in_chinese_and_the_typed_table_stays(client_fo
 
 def test_the_editor_is_for_the_scoring_managers_only(client_for, web_engine):
     qc = client_for("qc")
-    standard_id, form = opened_editor(qc, web_engine)
+    standard_id, _form = opened_editor(qc, web_engine)
     clinician = client_for("clinician")
     assert clinician.get(f"/scoring/standards/{standard_id}/edit").status_code == 403

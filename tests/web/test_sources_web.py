@@ -17,7 +17,8 @@ from web_helpers import csrf_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/peers as the "peers" package
 
-from peers.emr import EmrState, Served, make_app
+from peers.emr import EmrState, make_app
+from peers.loopback import Served
 
 from bingan.storage.db import session_factory
 from bingan.storage.models import CollectedItem, CollectionRound, Patient, Record, RecordNumberAlias, Source
