@@ -25,6 +25,10 @@ EVERY_TIME: dict[str, Collection[str]] = {"audit_events": ALL, "web_sessions": A
 AUDIT_KEYS = (audit.ANCHOR_KEY, audit_head.HEAD_KEY)
 # Per operation and kind; BINGAN_FUZZ_EXAMPLES=200 digs deeper locally.
 EXAMPLES = int(os.environ.get("BINGAN_FUZZ_EXAMPLES", "6"))
+# A case's answer may take this long (schemathesis waits 10 s): on a busy shared machine a refusal
+# behind an earlier case's background work took longer; a real hang still fails.
+CALL_SECONDS = 60
+FUZZ_SECONDS = 1200  # a whole fuzz run: ~4 min on a quiet machine, twice that on a busy one
 
 
 def snapshot(engine: sa.Engine, on_purpose: Mapping[str, Collection[str]] = EVERY_TIME) -> dict[str, str]:

@@ -11,7 +11,7 @@ import pytest
 import requests
 import schemathesis
 import sqlalchemy as sa
-from fuzz_helpers import CHINESE, Digests, described, fuzz, header, session_of, strategies
+from fuzz_helpers import CALL_SECONDS, CHINESE, FUZZ_SECONDS, Digests, described, fuzz, header, session_of, strategies
 
 from bingan.storage.models import Document, Record, User
 
@@ -57,7 +57,7 @@ def check_each(http: requests.Session, engine: sa.Engine):
 
     def check(case) -> None:
         before = digests.before()
-        check_answer(case, case.call(session=http), before, digests)
+        check_answer(case, case.call(session=http, timeout=CALL_SECONDS), before, digests)
     return check
 
 
@@ -67,6 +67,9 @@ def web_engine(request):
     return request.getfixturevalue({"sqlite": "sqlite_engine", "postgresql": "postgres_engine"}[request.param])
 
 
+# pytest's 300 s per test ended a slow run inside a Hypothesis example (pytest.fail is a
+# BaseException), which Hypothesis reported as a FlakyFailure of whichever operation was running.
+@pytest.mark.timeout(FUZZ_SECONDS)
 def test_generated_input_never_fails_the_server(app, web_engine, client_for):
     schema = schemathesis.openapi.from_dict(app.openapi())  # the served copy needs a login
     schema.app = app

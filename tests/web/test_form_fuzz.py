@@ -22,8 +22,10 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from fuzz_helpers import (
     ALL,
+    CALL_SECONDS,
     CHINESE,
     EVERY_TIME,
+    FUZZ_SECONDS,
     Digests,
     described,
     fuzz,
@@ -136,7 +138,7 @@ def check_each(http: requests.Session, engine: sa.Engine):
 
     def check(case) -> None:
         before = digests.before()
-        check_answer(case, case.call(session=http, allow_redirects=False), before, digests)
+        check_answer(case, case.call(session=http, allow_redirects=False, timeout=CALL_SECONDS), before, digests)
     return check
 
 
@@ -146,6 +148,9 @@ def web_engine(request):
     return request.getfixturevalue({"sqlite": "sqlite_engine", "postgresql": "postgres_engine"}[request.param])
 
 
+# pytest's 300 s per test ended a slow run inside a Hypothesis example (pytest.fail is a
+# BaseException), which Hypothesis reported as a FlakyFailure of whichever operation was running.
+@pytest.mark.timeout(FUZZ_SECONDS)
 def test_generated_forms_never_fail_the_server(app, web_engine, client_for):
     schema = schemathesis.openapi.from_dict(form_schema(app))
     schema.app = app
